@@ -1,0 +1,197 @@
+"""The normalized long frame every reader returns, and helpers to build it."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+import polars as pl
+
+SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.Utf8(),
+    "source": pl.Utf8(),
+    "metric": pl.Utf8(),
+    "split": pl.Utf8(),
+    "step": pl.Int64(),
+    "epoch": pl.Float64(),
+    "wall_time": pl.Float64(),
+    "value": pl.Float64(),
+}
+COLUMNS: list[str] = list(SCHEMA)
+SPLITS = ("train", "val", "test", "other")
+
+
+def empty_frame() -> pl.DataFrame:
+    """A frame with the normalized schema and no rows."""
+    return pl.DataFrame(schema=SCHEMA)
+
+
+def conform(df: pl.DataFrame) -> pl.DataFrame:
+    """Cast and order ``df`` to the normalized schema; missing columns become null."""
+    exprs = []
+    for name, dtype in SCHEMA.items():
+        if name in df.columns:
+            exprs.append(pl.col(name).cast(dtype, strict=False))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    return df.select(exprs)
+
+
+def from_columns(
+    *,
+    run_id: str,
+    source: str,
+    metric: Sequence[str] | str,
+    split: Sequence[str] | str,
+    step: Sequence[int | None] | Iterable,
+    value: Sequence[float | None] | Iterable,
+    epoch: Sequence[float | None] | Iterable | None = None,
+    wall_time: Sequence[float | None] | Iterable | None = None,
+) -> pl.DataFrame:
+    """Build a normalized frame from parallel columns (scalars broadcast)."""
+    data: dict[str, object] = {"step": step, "value": value}
+    if epoch is not None:
+        data["epoch"] = epoch
+    if wall_time is not None:
+        data["wall_time"] = wall_time
+    df = pl.DataFrame(data, strict=False)
+    n = df.height
+    df = df.with_columns(
+        pl.Series("run_id", [run_id] * n, dtype=pl.Utf8),
+        pl.Series("source", [source] * n, dtype=pl.Utf8),
+        (pl.Series("metric", [metric] * n) if isinstance(metric, str) else pl.Series("metric", metric)).cast(pl.Utf8),
+        (pl.Series("split", [split] * n) if isinstance(split, str) else pl.Series("split", split)).cast(pl.Utf8),
+    )
+    return conform(df)
+
+
+def wide_to_long(
+    wide: pl.DataFrame,
+    *,
+    run_id: str,
+    source: str,
+    step_col: str | None,
+    epoch_col: str | None = None,
+    wall_time_col: str | None = None,
+    skip: Iterable[str] = (),
+) -> pl.DataFrame:
+    """Melt a wide table (one column per metric) into the normalized long frame.
+
+    Non-numeric columns are dropped; null cells are dropped (sparse rows), NaN cells are kept.
+    Split and metric name come from :func:`infer_split` on each column name.
+    """
+    index_cols = [c for c in (step_col, epoch_col, wall_time_col) if c]
+    skip_set = set(skip) | set(index_cols)
+    metric_cols = [c for c in wide.columns if c not in skip_set and wide.schema[c].is_numeric()]
+    if not metric_cols:
+        return empty_frame()
+    base = wide.with_row_index("__row")
+    step_expr = pl.col(step_col).cast(pl.Int64, strict=False) if step_col else pl.col("__row").cast(pl.Int64)
+    epoch_expr = pl.col(epoch_col).cast(pl.Float64, strict=False) if epoch_col else pl.lit(None, dtype=pl.Float64)
+    wall_expr = (
+        pl.col(wall_time_col).cast(pl.Float64, strict=False) if wall_time_col else pl.lit(None, dtype=pl.Float64)
+    )
+    base = base.select(
+        step_expr.alias("step"),
+        epoch_expr.alias("epoch"),
+        wall_expr.alias("wall_time"),
+        *[pl.col(c).cast(pl.Float64, strict=False) for c in metric_cols],
+    )
+    long = base.unpivot(
+        index=["step", "epoch", "wall_time"], on=metric_cols, variable_name="column", value_name="value"
+    ).filter(pl.col("value").is_not_null())
+    names = {c: infer_split(c) for c in metric_cols}
+    mapping_metric = {c: m for c, (m, _) in names.items()}
+    mapping_split = {c: s for c, (_, s) in names.items()}
+    long = long.with_columns(
+        pl.col("column").replace_strict(mapping_metric, return_dtype=pl.Utf8).alias("metric"),
+        pl.col("column").replace_strict(mapping_split, return_dtype=pl.Utf8).alias("split"),
+        pl.lit(run_id, dtype=pl.Utf8).alias("run_id"),
+        pl.lit(source, dtype=pl.Utf8).alias("source"),
+    )
+    return conform(long)
+
+
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("validation_", "val"),
+    ("valid_", "val"),
+    ("val_", "val"),
+    ("eval_", "val"),
+    ("evaluation_", "val"),
+    ("test_", "test"),
+    ("train_", "train"),
+    ("training_", "train"),
+    ("epoch_", "train"),  # tf.keras TensorBoard callback: epoch_loss, epoch_accuracy
+)
+_GROUPS: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "eval": "val",
+    "evaluation": "val",
+    "test": "test",
+    "testing": "test",
+}
+_SUFFIXES: tuple[tuple[str, str], ...] = (("_val", "val"), ("_valid", "val"), ("_test", "test"), ("_train", "train"))
+_OTHER = re.compile(
+    r"(^|[/_])(lr|learning_rate|lr-[a-z]+|lr\d*|pg\d+|x/lr\d+|time|data_time|eta_seconds|memory|runtime|"
+    r"samples_per_second|steps_per_second|epoch|step|iter|iteration|n_parameters|flos|total_flos|tokens|usd|"
+    r"grad_norm|global_step/sec|num_tokens|num_input_tokens_seen)$",
+    re.IGNORECASE,
+)
+
+
+def infer_split(name: str) -> tuple[str, str]:
+    """Return ``(metric, split)`` for a column or tag name.
+
+    ``val_loss`` -> ``("loss", "val")``; ``train/box_loss`` -> ``("box_loss", "train")``;
+    ``eval_g0_loss`` -> ``("g0_loss", "val")``; ``lr`` -> ``("lr", "other")``; ``loss`` -> ``("loss", "train")``.
+    Time, learning-rate and counter columns go to ``other`` whatever their prefix says.
+    """
+    raw = name.strip()
+    lowered = raw.lower()
+    metric, split = raw, None
+    if "/" in raw:
+        head, _, tail = raw.partition("/")
+        group = _GROUPS.get(head.lower())
+        if group is not None and tail:
+            metric, split = tail, group
+    if split is None:
+        for prefix, sp in _PREFIXES:
+            if lowered.startswith(prefix) and len(raw) > len(prefix):
+                metric, split = raw[len(prefix) :], sp
+                break
+    if split is None:
+        for suffix, sp in _SUFFIXES:
+            if lowered.endswith(suffix) and len(raw) > len(suffix):
+                metric, split = raw[: -len(suffix)], sp
+                break
+    if _OTHER.search(raw) or _OTHER.search(metric) or is_lr_name(metric):
+        return metric, "other"
+    return metric, split or "train"
+
+
+def is_lr_name(metric: str) -> bool:
+    """True for learning-rate series names (``lr``, ``learning_rate``, ``lr-Adam``, ``x/lr0``, ``lr/pg0``)."""
+    m = metric.lower()
+    return bool(re.search(r"(^|[/_-])(lr|learning_rate)(\d*|[-/].*)?$", m)) or m.startswith("lr/") or m.startswith("lr-")
+
+
+def split_on_reset(index: Sequence[float | None], *, allow_equal: bool = False) -> list[int]:
+    """Row positions where a new appended run starts: the index goes back (or repeats unless ``allow_equal``).
+
+    Returns the start positions of every run after the first, so ``[]`` means one run.
+    Null or NaN entries never start a run.
+    """
+    starts: list[int] = []
+    last: float | None = None
+    for i, v in enumerate(index):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        if last is not None and (v < last or (v == last and not allow_equal)):
+            starts.append(i)
+        last = v
+    return starts

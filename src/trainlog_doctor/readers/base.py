@@ -1,0 +1,60 @@
+"""The reader contract: one class per file family, sniffed by content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import polars as pl
+
+HEAD_BYTES = 4096
+
+
+class LogReadError(Exception):
+    """A known log family that cannot be read; the message is the one-line reason shown to the user."""
+
+
+@dataclass
+class RunData:
+    """One run read from one file (or one run directory): a normalized frame plus what else the log says.
+
+    ``suffix`` tells appended runs in one file apart (``""`` for the only or first run, ``"#2"`` ...).
+    ``meta`` holds run facts such as ``optimizer``, ``batch_size``, ``lr`` from hparams or headers.
+    """
+
+    frame: pl.DataFrame
+    suffix: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """A reader for one log family.
+
+    ``format`` is the id written to the report (``keras_csv``, ``tfevents`` ...).
+    ``sniff`` decides from the file name and its first bytes; it must be cheap and never raise.
+    ``read`` returns one :class:`RunData` per run found in the file (appended runs are split),
+    or raises :class:`LogReadError` with a one-line reason.
+    """
+
+    format: ClassVar[str]
+
+    def sniff(self, path: Path, head: bytes) -> bool: ...
+
+    def read(self, path: Path, run_id: str) -> list[RunData]: ...
+
+
+def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes of ``path`` (empty on any OS error)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """True when the file is a Git LFS pointer instead of the real log."""
+    return head.startswith(b"version https://git-lfs.github.com/spec/")

@@ -1,0 +1,1 @@
+"""Report model and renderers (json, text, markdown, github, html)."""
