@@ -40,6 +40,7 @@ class Reader(Protocol):
     """
 
     format: ClassVar[str]
+    unit: ClassVar[str]  # "file": discovery passes each file; "directory": it passes the directory holding them
 
     def sniff(self, path: Path, head: bytes) -> bool: ...
 
