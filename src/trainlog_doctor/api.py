@@ -1,0 +1,149 @@
+"""The pipeline: discover -> read -> detect -> explain -> report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import polars as pl
+
+from trainlog_doctor.discover import Candidate, discover
+from trainlog_doctor.frame import empty_frame
+from trainlog_doctor.readers import LogReadError, RunData
+from trainlog_doctor.report.model import Report, RunReport, SeriesInfo
+
+PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+
+
+def _as_paths(paths: PathsLike) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    return [os.fspath(p) for p in paths]
+
+
+def analyze(
+    paths: PathsLike,
+    *,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    workers: int = 1,
+    keep_frames: bool = True,
+    warnings: list[str] | None = None,
+) -> Report:
+    """Diagnose every run under ``paths``. One broken run never stops the others."""
+    cands = discover(_as_paths(paths), warn=warnings)
+    options = {"select": list(select) if select else None, "ignore": list(ignore) if ignore else None}
+    runs: list[RunReport] = []
+    if workers > 1 and len(cands) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for batch in pool.map(_analyze_one, cands, [options] * len(cands), [keep_frames] * len(cands), chunksize=4):
+                runs.extend(batch)
+    else:
+        for cand in cands:
+            runs.extend(analyze_candidate(cand, options, keep_frames=keep_frames))
+    return Report(runs=runs)
+
+
+def _analyze_one(cand: Candidate, options: dict[str, Any], keep_frames: bool) -> list[RunReport]:
+    return analyze_candidate(cand, options, keep_frames=keep_frames)
+
+
+def analyze_candidate(cand: Candidate, options: dict[str, Any], *, keep_frames: bool = True) -> list[RunReport]:
+    """Read one candidate and diagnose each run in it; errors become run entries, never exceptions."""
+    path = str(cand.path)
+    if cand.reader is None:
+        return [RunReport(cand.run_id, path, None, status=cand.status, error=cand.error)]  # type: ignore[arg-type]
+    fmt = cand.reader.format
+    try:
+        datas = cand.reader.read(cand.path, cand.run_id)
+    except LogReadError as exc:
+        return [RunReport(cand.run_id, path, fmt, status="error", error=_one_line(str(exc)))]
+    except MemoryError:
+        return [RunReport(cand.run_id, path, fmt, status="error", error="out of memory while reading")]
+    except OSError as exc:
+        return [RunReport(cand.run_id, path, fmt, status="error", error=_one_line(_os_message(exc)))]
+    except Exception as exc:  # a reader bug must not stop the batch
+        return [RunReport(cand.run_id, path, fmt, status="error", error=_internal("reading", exc))]
+    if not datas:
+        return [RunReport(cand.run_id, path, fmt, status="empty", error="no scalar data in the log")]
+    reports = []
+    for data in datas:
+        reports.append(_diagnose(cand, data, fmt, options, keep_frames))
+    return reports
+
+
+def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any], keep_frames: bool) -> RunReport:
+    run_id = cand.run_id + data.suffix
+    frame = data.frame.with_columns(pl.lit(run_id).alias("run_id")) if data.frame.height else data.frame
+    report = RunReport(run_id, str(cand.path), fmt, warnings=list(data.warnings), meta=dict(data.meta))
+    finite_points = frame.height
+    if finite_points == 0:
+        report.status = "empty"
+        report.error = data.warnings[0] if data.warnings else "no scalar data in the log"
+        return report
+    report.series = series_info(frame)
+    try:
+        from trainlog_doctor.knowledge import explain
+        from trainlog_doctor.rules import detect, series_changepoints
+
+        report.findings = detect(frame, report.meta, select=options.get("select"), ignore=options.get("ignore"))
+        explain(report.findings, frame, report.meta)
+        if keep_frames:
+            report.changepoints = series_changepoints(frame)
+    except Exception as exc:  # a detector bug must not stop the batch
+        report.status = "error"
+        report.error = _internal("diagnosing", exc)
+    if keep_frames:
+        report.frame = frame
+    return report
+
+
+def series_info(frame: pl.DataFrame) -> list[SeriesInfo]:
+    """One entry per (metric, split) series, in a stable order."""
+    if frame.height == 0:
+        return []
+    g = (
+        frame.group_by(["metric", "split"], maintain_order=True)
+        .agg(pl.len().alias("points"), pl.col("epoch").is_not_null().all().alias("has_epoch"),
+             (pl.col("epoch") == pl.col("step").cast(pl.Float64)).all().alias("epoch_is_step"))
+        .sort(["split", "metric"])
+    )
+    return [
+        SeriesInfo(row["metric"], row["split"], int(row["points"]), "epoch" if row["has_epoch"] and row["epoch_is_step"] else "step")
+        for row in g.iter_rows(named=True)
+    ]
+
+
+def load(paths: PathsLike) -> pl.DataFrame:
+    """Every readable run under ``paths`` as one normalized long frame (unreadable runs are left out)."""
+    frames = []
+    for cand in discover(_as_paths(paths)):
+        if cand.reader is None:
+            continue
+        try:
+            datas = cand.reader.read(cand.path, cand.run_id)
+        except (LogReadError, OSError):
+            continue
+        for d in datas:
+            if d.frame.height:
+                frames.append(d.frame.with_columns(pl.lit(cand.run_id + d.suffix).alias("run_id")))
+    return pl.concat(frames, how="vertical") if frames else empty_frame()
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _os_message(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "file disappeared while reading"
+    return exc.strerror or str(exc)
+
+
+def _internal(stage: str, exc: BaseException) -> str:
+    return _one_line(f"internal error while {stage}: {exc.__class__.__name__}: {exc}")

@@ -1,0 +1,171 @@
+"""Command line: Click commands only; the work happens in api, rules, knowledge and report."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from trainlog_doctor import __version__
+
+FORMATS = ("text", "json", "markdown", "github", "html")
+FAIL_ON = ("error", "warning", "never")
+EXT_FORMAT = {".html": "html", ".htm": "html", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _split_codes(values: tuple[str, ...] | list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = [c.strip() for v in values for c in v.split(",") if c.strip()]
+    return out or None
+
+
+def ensure_outside_inputs(output: Path, inputs: list[str]) -> None:
+    """Refuse to write into a directory the tool reads (the tool never changes its inputs)."""
+    out = output.resolve()
+    for raw in inputs:
+        src = Path(raw).resolve()
+        if out == src or (src.is_dir() and out.is_relative_to(src)):
+            raise click.UsageError(f"refusing to write {output} inside the input {raw}; choose an --output elsewhere")
+
+
+def render(report, fmt: str) -> str:  # type: ignore[no-untyped-def]
+    """The report in one of FORMATS."""
+    if fmt == "json":
+        from trainlog_doctor.report.json import render_json
+
+        return render_json(report)
+    if fmt == "markdown":
+        from trainlog_doctor.report.markdown import render_markdown
+
+        return render_markdown(report)
+    if fmt == "github":
+        from trainlog_doctor.report.github import render_github
+
+        return render_github(report)
+    if fmt == "html":
+        from trainlog_doctor.report.html import render_html
+
+        return render_html(report)
+    from trainlog_doctor.report.text import render_text
+
+    return render_text(report)
+
+
+def exit_code(report, fail_on: str) -> int:  # type: ignore[no-untyped-def]
+    """0: nothing at or above ``fail_on``; 1: findings at or above it; 2: nothing readable."""
+    if not report.runs or all(r.status == "error" for r in report.runs):
+        return EXIT_USAGE
+    if fail_on == "never":
+        return EXIT_OK
+    from trainlog_doctor.report.model import SEVERITY_RANK
+
+    worst = report.max_severity()
+    if worst is not None and SEVERITY_RANK[worst] >= SEVERITY_RANK[fail_on]:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _config() -> dict:  # type: ignore[type-arg]
+    from trainlog_doctor.config import ConfigError, load_config
+
+    try:
+        return load_config()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trainlog-doctor")
+def main() -> None:
+    """Diagnose finished deep-learning training runs from the logs they left behind."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Report format (default: from the --output extension, else text).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to FILE instead of standard output.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
+              help="Exit 1 when a finding at or above this severity exists (default: error).")
+@click.option("--select", multiple=True, help="Only these rule codes or kinds (comma-separated, prefixes allowed).")
+@click.option("--ignore", multiple=True, help="Skip these rule codes or kinds (comma-separated, prefixes allowed).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Parallel processes (default 1).")
+def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_on: str | None,
+            select: tuple[str, ...], ignore: tuple[str, ...], workers: int | None) -> None:
+    """Diagnose the runs in PATH... (log files or directory trees)."""
+    from trainlog_doctor.api import analyze as run_analyze
+
+    cfg = _config()
+    fmt = fmt or (EXT_FORMAT.get(output.suffix.lower()) if output else None) or cfg.get("format") or "text"
+    if fmt not in FORMATS:
+        raise click.UsageError(f"unknown format {fmt!r} in config")
+    fail_on = fail_on or cfg.get("fail_on") or "error"
+    if fail_on not in FAIL_ON:
+        raise click.UsageError(f"fail_on must be one of {', '.join(FAIL_ON)}")
+    if output is not None:
+        ensure_outside_inputs(output, list(paths))
+    notes: list[str] = []
+    report = run_analyze(
+        list(paths),
+        select=_split_codes(select) or cfg.get("select"),
+        ignore=_split_codes(ignore) or cfg.get("ignore"),
+        workers=workers or int(cfg.get("workers", 1)),
+        keep_frames=fmt == "html",
+        warnings=notes,
+    )
+    for note in notes:
+        click.echo(f"trainlog-doctor: warning: {note}", err=True)
+    text = render(report, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+        click.echo(f"wrote {output} ({len(report.runs)} run(s))", err=True)
+    if not report.runs:
+        click.echo("trainlog-doctor: no training logs found in " + ", ".join(paths), err=True)
+    sys.exit(exit_code(report, fail_on))
+
+
+@main.command("rules")
+def rules_cmd() -> None:
+    """List every rule: code, kind, default severity and name."""
+    from trainlog_doctor.rules import RULES
+
+    for rule in RULES:
+        click.echo(f"{rule.code}  {rule.kind:<12} {rule.severity:<8} {rule.name}")
+
+
+@main.command("rule")
+@click.argument("code")
+def rule_cmd(code: str) -> None:
+    """Show one rule's documentation, its candidate causes and their fixes."""
+    import inspect
+
+    from trainlog_doctor.knowledge import causes_for_kind, fix
+    from trainlog_doctor.rules import get_rule
+
+    try:
+        rule = get_rule(code.upper())
+    except KeyError:
+        raise click.UsageError(f"unknown rule {code!r}; see `trainlog-doctor rules`") from None
+    click.echo(f"{rule.code}: {rule.name}  (kind: {rule.kind}, default severity: {rule.severity})\n")
+    click.echo(inspect.cleandoc(rule.__doc__ or ""))
+    click.echo("\nLikely causes:")
+    for cause in causes_for_kind(rule.kind):
+        click.echo(f"  - {cause.title}: {cause.text} [{', '.join(cause.sources)}]")
+        for fid in cause.fixes:
+            f = fix(fid)
+            click.echo(f"      fix: {f.title}: {f.text} [{', '.join(f.sources)}]")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

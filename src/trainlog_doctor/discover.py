@@ -1,0 +1,219 @@
+"""Find runs in files and directory trees by content signature.
+
+A *run candidate* is one unit a reader reads: a log file, or a directory of TensorBoard event files.
+Unknown files are skipped silently; files whose name says "training log" but which no reader accepts
+(empty, binary junk, unreadable) become candidates with an error, so the report lists them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainlog_doctor.readers import TFEVENTS, Reader, reader_for_file
+from trainlog_doctor.readers.base import is_lfs_pointer, read_head
+
+#: File names that promise a training log; if no reader accepts such a file it is reported as broken.
+LOG_NAME = re.compile(
+    r"(^events\.out\.tfevents\.)|(^trainer_state\.json$)|(^metrics\.(json|jsonl|csv)$)|(\.log\.json$)|"
+    r"(^results\.csv$)|(^log\.txt$)|(training|history|train_log|_log)[^/]*\.(csv|log)$|(^training\.log$)",
+    re.IGNORECASE,
+)
+SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".ipynb_checkpoints"}
+SPLIT_SUBDIRS = {"train", "validation", "valid", "val", "eval", "evaluation", "test"}
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One unit to read. ``reader`` is ``None`` when ``error`` says why it cannot be read."""
+
+    run_id: str
+    path: Path
+    reader: Reader | None
+    error: str | None = None
+    status: str = "error"  # status to report when ``error`` is set: "error" or "empty"
+
+
+def discover(paths: Iterable[str | os.PathLike[str]], *, warn: list[str] | None = None) -> list[Candidate]:
+    """All run candidates under ``paths`` (files or trees), in a deterministic order."""
+    out: list[Candidate] = []
+    warnings = warn if warn is not None else []
+    for raw in paths:
+        root = Path(raw)
+        try:
+            st = root.stat()
+        except FileNotFoundError:
+            out.append(Candidate(str(raw), root, None, "no such file or directory"))
+            continue
+        except OSError as exc:
+            out.append(Candidate(str(raw), root, None, _os_reason(exc)))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            out.extend(_discover_tree(root, warnings))
+        else:
+            out.append(_file_candidate(root, root.name, explicit=True))
+    return _dedupe(out)
+
+
+def _discover_tree(root: Path, warnings: list[str]) -> Iterator[Candidate]:
+    seen: set[tuple[int, int]] = set()
+    event_dirs: dict[Path, None] = {}
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in _walk(root, seen, warnings):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for name in sorted(filenames):
+            p = dirpath / name
+            if "tfevents" in name:
+                event_dirs[dirpath] = None
+            else:
+                files.append(p)
+    # tf.keras writes train/ and validation/ event subdirs: read them as one run at the parent.
+    units: dict[Path, None] = {}
+    for d in event_dirs:
+        parent = d.parent
+        if d != root and d.name.lower() in SPLIT_SUBDIRS and _has_split_sibling(parent, d, event_dirs):
+            units[parent] = None
+        else:
+            units[d] = None
+    for d in units:
+        yield Candidate(_run_id(root, d), d, TFEVENTS)
+    by_dir: dict[Path, list[Candidate]] = {}
+    for p in _drop_checkpoint_snapshots(files):
+        cand = _file_candidate(p, "", explicit=False)
+        if cand is not None:
+            by_dir.setdefault(p.parent, []).append(cand)
+    for d, cands in by_dir.items():
+        single = len(cands) == 1 and d not in units
+        for c in cands:
+            run_id = _run_id(root, d) if single else _run_id(root, c.path)
+            yield Candidate(run_id, c.path, c.reader, c.error, c.status)
+
+
+def _walk(root: Path, seen: set[tuple[int, int]], warnings: list[str]) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """os.walk that follows directory symlinks once (loops are cut) and reports unreadable dirs."""
+
+    def onerror(exc: OSError) -> None:
+        warnings.append(f"{exc.filename}: {_os_reason(exc)}")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError as exc:
+            warnings.append(f"{dirpath}: {_os_reason(exc)}")
+            dirnames[:] = []
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            warnings.append(f"{dirpath}: symlink loop or repeated directory, skipped")
+            dirnames[:] = []
+            continue
+        seen.add(key)
+        yield Path(dirpath), dirnames, filenames
+
+
+def _file_candidate(path: Path, run_id: str, *, explicit: bool) -> Candidate | None:
+    named_like_log = bool(LOG_NAME.search(path.name))
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return Candidate(run_id, path, None, _os_reason(exc)) if (explicit or named_like_log) else None
+    if not stat.S_ISREG(st.st_mode):
+        return Candidate(run_id, path, None, "not a regular file") if explicit else None
+    if "tfevents" in path.name:
+        return Candidate(run_id, path, TFEVENTS)
+    if st.st_size == 0:
+        if explicit or named_like_log:
+            return Candidate(run_id, path, None, "empty file", status="empty")
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        return Candidate(run_id, path, None, _os_reason(exc)) if (explicit or named_like_log) else None
+    if is_lfs_pointer(head):
+        if explicit or named_like_log:
+            return Candidate(run_id, path, None, "Git LFS pointer, not the log itself (run `git lfs pull`)")
+        return None
+    reader = reader_for_file(path, head)
+    if reader is not None:
+        return Candidate(run_id, path, reader)
+    if explicit or named_like_log:
+        return Candidate(run_id, path, None, _unrecognized_reason(head))
+    return None
+
+
+def _unrecognized_reason(head: bytes) -> str:
+    if b"\x00" in head:
+        return "binary content, not a training log this tool knows"
+    return "not a recognized training log (no reader accepts its content)"
+
+
+def _drop_checkpoint_snapshots(files: list[Path]) -> list[Path]:
+    """HF ``checkpoint-N/trainer_state.json`` files are prefixes of each other: keep only the newest,
+    and none when the output dir has its own ``trainer_state.json``."""
+    states = {p for p in files if p.name == "trainer_state.json"}
+    best: dict[Path, tuple[int, Path]] = {}
+    drop: set[Path] = set()
+    for p in states:
+        m = _CHECKPOINT.match(p.parent.name)
+        if not m:
+            continue
+        outdir = p.parent.parent
+        if outdir / "trainer_state.json" in states:
+            drop.add(p)
+            continue
+        n = int(m.group(1))
+        if outdir in best and best[outdir][0] >= n:
+            drop.add(p)
+        else:
+            if outdir in best:
+                drop.add(best[outdir][1])
+            best[outdir] = (n, p)
+    return [p for p in files if p not in drop]
+
+
+def _has_split_sibling(parent: Path, d: Path, event_dirs: dict[Path, None]) -> bool:
+    return any(o != d and o.parent == parent and o.name.lower() in SPLIT_SUBDIRS for o in event_dirs)
+
+
+def _run_id(root: Path, p: Path) -> str:
+    try:
+        rel = p.relative_to(root).as_posix()
+    except ValueError:
+        rel = p.as_posix()
+    return root.name or root.resolve().name if rel in ("", ".") else rel
+
+
+def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+    """Drop repeated units (same path given twice) and make run ids unique."""
+    seen_paths: set[str] = set()
+    used: dict[str, int] = {}
+    out: list[Candidate] = []
+    for c in cands:
+        key = os.path.realpath(c.path)
+        if key in seen_paths and c.reader is not None:
+            continue
+        seen_paths.add(key)
+        rid = c.run_id or c.path.name
+        if rid in used:
+            used[rid] += 1
+            rid = f"{rid} ({used[rid]})"
+        else:
+            used[rid] = 1
+        out.append(Candidate(rid, c.path, c.reader, c.error, c.status))
+    return out
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file or directory"
+    if exc.errno is not None and exc.errno == 40:  # ELOOP
+        return "symlink loop"
+    return exc.strerror or exc.__class__.__name__

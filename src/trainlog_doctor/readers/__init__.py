@@ -1,0 +1,54 @@
+"""Reader registry: one reader per log family, tried in sniff order (most specific first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainlog_doctor.readers.base import LogReadError, Reader, RunData, is_lfs_pointer, read_head
+from trainlog_doctor.readers.detectron2 import Detectron2Reader
+from trainlog_doctor.readers.hf_trainer import HfTrainerStateReader
+from trainlog_doctor.readers.jsonl import JsonLinesReader
+from trainlog_doctor.readers.keras_csv import KerasCsvReader
+from trainlog_doctor.readers.lightning_csv import LightningCsvReader
+from trainlog_doctor.readers.mmdet import MmdetJsonReader
+from trainlog_doctor.readers.tfevents import TfEventsReader
+from trainlog_doctor.readers.ultralytics_csv import UltralyticsCsvReader
+
+__all__ = ["READERS", "LogReadError", "Reader", "RunData", "reader_for_file", "reader_by_format", "TFEVENTS"]
+
+TFEVENTS = TfEventsReader()
+
+#: Sniff order matters: specific JSON families before generic JSON lines, YOLO and Lightning before Keras.
+READERS: tuple[Reader, ...] = (
+    TFEVENTS,
+    HfTrainerStateReader(),
+    Detectron2Reader(),
+    MmdetJsonReader(),
+    JsonLinesReader(),
+    UltralyticsCsvReader(),
+    LightningCsvReader(),
+    KerasCsvReader(),
+)
+
+
+def reader_for_file(path: Path, head: bytes | None = None) -> Reader | None:
+    """The first reader whose sniff accepts ``path`` (``None`` when no family matches)."""
+    if head is None:
+        head = read_head(path)
+    if is_lfs_pointer(head):
+        return None
+    for reader in READERS:
+        try:
+            if reader.sniff(path, head):
+                return reader
+        except Exception:  # a sniff must never break discovery
+            continue
+    return None
+
+
+def reader_by_format(name: str) -> Reader:
+    """The reader registered for the report ``format`` id ``name``."""
+    for reader in READERS:
+        if reader.format == name:
+            return reader
+    raise KeyError(name)

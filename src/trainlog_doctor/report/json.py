@@ -1,0 +1,12 @@
+"""The schema v1 JSON report (``--format json``)."""
+
+from __future__ import annotations
+
+import json
+
+from trainlog_doctor.report.model import Report
+
+
+def render_json(report: Report) -> str:
+    """Strict JSON (no NaN tokens), stable key order, one trailing newline."""
+    return json.dumps(report.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"

@@ -1,0 +1,52 @@
+"""Short terminal summary (``--format text``)."""
+
+from __future__ import annotations
+
+from trainlog_doctor.report.model import SEVERITY_RANK, Report
+
+
+def _clean(s: object) -> str:
+    """Log-derived text made safe for a terminal: no control characters or escape sequences."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(s))
+
+
+def _where(f) -> str:  # type: ignore[no-untyped-def]
+    if f.start_epoch is not None:
+        end = f" to {f.end_epoch:g}" if f.end_epoch is not None and f.end_epoch != f.start_epoch else ""
+        return f"epoch {f.start_epoch:g}{end}"
+    if f.start_step is not None:
+        end = f" to {f.end_step}" if f.end_step is not None and f.end_step != f.start_step else ""
+        return f"step {f.start_step}{end}"
+    return "whole run"
+
+
+def render_text(report: Report, *, causes: int = 2) -> str:
+    """One block per run: status, then each finding with where, message and the top causes and fix."""
+    lines: list[str] = []
+    n_err = n_warn = 0
+    for run in report.runs:
+        head = f"{_clean(run.run_id)}  [{run.format or '?'}]"
+        if run.status != "ok":
+            lines.append(f"{head}  {run.status.upper()}: {_clean(run.error or '')}")
+            continue
+        if not run.findings:
+            lines.append(f"{head}  clean ({len(run.series)} series)")
+            continue
+        lines.append(f"{head}  {len(run.findings)} finding(s)")
+        for f in sorted(run.findings, key=lambda f: -SEVERITY_RANK[f.severity]):
+            n_err += f.severity == "error"
+            n_warn += f.severity == "warning"
+            lines.append(f"  {f.severity:<7} {f.code} {f.kind:<11} {_clean(f.split)}/{_clean(f.metric)} at {_where(f)}: {_clean(f.message)}")
+            for c in f.causes[:causes]:
+                lines.append(f"          cause: {_clean(c.text)} [{', '.join(c.sources)}]")
+            if f.fixes:
+                lines.append(f"          fix:   {_clean(f.fixes[0].text)} [{', '.join(f.fixes[0].sources)}]")
+        for w in run.warnings[:3]:
+            lines.append(f"  note: {_clean(w)}")
+    ok = sum(r.status == "ok" for r in report.runs)
+    lines.append("")
+    lines.append(
+        f"{len(report.runs)} run(s): {ok} ok, {sum(r.status == 'empty' for r in report.runs)} empty, "
+        f"{sum(r.status == 'error' for r in report.runs)} unreadable; {n_err} error(s), {n_warn} warning(s)"
+    )
+    return "\n".join(lines) + "\n"
