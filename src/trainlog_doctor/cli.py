@@ -135,6 +135,60 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
     sys.exit(exit_code(report, fail_on))
 
 
+@main.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--output", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("trainlog-audit"),
+              show_default=True, help="Directory for index.html, runs/*.html and summary.json.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Parallel processes (default: all cores).")
+@click.option("--since", default=None, help="Only runs modified since an ISO date or a duration (7d, 12h).")
+@click.option("--no-cache", is_flag=True, help="Re-analyze runs even when their files did not change.")
+@click.option("--select", multiple=True, help="Only these rule codes or kinds.")
+@click.option("--ignore", multiple=True, help="Skip these rule codes or kinds.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="never", show_default=True)
+def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_cache: bool,
+          select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
+    """Audit every run under ROOT in parallel into an output directory with an index page."""
+    from trainlog_doctor.audit import parse_since, run_audit, stderr_is_tty
+    from trainlog_doctor.report.model import SEVERITY_RANK
+
+    cfg = _config()
+    ensure_outside_inputs(out_dir, [str(root)])
+    try:
+        since_ts = parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    bar = None
+    progress = None
+    if stderr_is_tty():
+        bar = click.progressbar(length=1, label="auditing", file=sys.stderr, show_pos=True)
+
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+    options = {"select": _split_codes(select) or cfg.get("select"), "ignore": _split_codes(ignore) or cfg.get("ignore")}
+    try:
+        result = run_audit(root, out_dir, workers=workers or cfg.get("workers"), since=since_ts,
+                           use_cache=not no_cache, options=options, progress=progress)
+    finally:
+        if bar is not None:
+            bar.render_finish()
+    for note in result.warnings:
+        click.echo(f"trainlog-doctor: warning: {note}", err=True)
+    runs = [e.run for e in result.entries]
+    n_err = sum(r["status"] == "error" for r in runs)
+    click.echo(
+        f"audited {len(runs)} run(s) in {result.seconds:.1f} s ({result.analyzed} analyzed, {result.cached} from cache, "
+        f"{n_err} unreadable): {out_dir / 'index.html'}",
+        err=True,
+    )
+    if not runs or n_err == len(runs):
+        sys.exit(EXIT_USAGE)
+    if fail_on != "never":
+        worst = max((SEVERITY_RANK[f["severity"]] for r in runs for f in r["findings"]), default=-1)
+        sys.exit(EXIT_FINDINGS if worst >= SEVERITY_RANK[fail_on] else EXIT_OK)
+
+
 @main.command("rules")
 def rules_cmd() -> None:
     """List every rule: code, kind, default severity and name."""

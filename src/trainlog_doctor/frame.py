@@ -148,7 +148,7 @@ def infer_split(name: str) -> tuple[str, str]:
     """Return ``(metric, split)`` for a column or tag name.
 
     ``val_loss`` -> ``("loss", "val")``; ``train/box_loss`` -> ``("box_loss", "train")``;
-    ``eval_g0_loss`` -> ``("g0_loss", "val")``; ``lr`` -> ``("lr", "other")``; ``loss`` -> ``("loss", "train")``.
+    ``eval_g0_loss`` -> ``("g0_loss", "val")``; ``Loss/val`` -> ``("Loss", "val")``; ``lr`` -> ``("lr", "other")``; ``loss`` -> ``("loss", "train")``.
     Time, learning-rate and counter columns go to ``other`` whatever their prefix says.
     """
     raw = name.strip()
@@ -159,6 +159,11 @@ def infer_split(name: str) -> tuple[str, str]:
         group = _GROUPS.get(head.lower())
         if group is not None and tail:
             metric, split = tail, group
+        else:  # torch SummaryWriter style: "Loss/train", "Accuracy/val"
+            mhead, _, last = raw.rpartition("/")
+            group = _GROUPS.get(last.lower())
+            if group is not None and mhead:
+                metric, split = mhead, group
     if split is None:
         for prefix, sp in _PREFIXES:
             if lowered.startswith(prefix) and len(raw) > len(prefix):

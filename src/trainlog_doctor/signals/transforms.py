@@ -91,9 +91,11 @@ def robust_scale(values: Any) -> float:
     f = finite(values)
     if f.size == 0:
         return 1.0
-    med = float(np.median(f))
-    mad = float(np.median(np.abs(f - med)))
-    for s in (_MAD_TO_SIGMA * mad, float(f.max() - f.min()), float(np.abs(f).max())):
+    with np.errstate(over="ignore", invalid="ignore"):
+        med = float(np.median(f))
+        mad = float(np.median(np.abs(f - med)))
+        span = float(f.max() - f.min())
+    for s in (_MAD_TO_SIGMA * mad, span, float(np.abs(f).max())):
         if s > 0.0 and np.isfinite(s):
             return s
     return 1.0
@@ -110,10 +112,12 @@ def robust_noise(values: Any) -> float:
     f = finite(values)
     if f.size < 2:
         return 0.0
-    span = float(f.max() - f.min())
-    if not np.isfinite(span):  # values near the float64 limit: rescale first
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = float(f.max() - f.min())
+    if not np.isfinite(span):  # values near the float64 limit: rescale first, clamp to the float range
         scale = float(np.abs(f).max())
-        return robust_noise(f / scale) * scale
+        with np.errstate(over="ignore"):
+            return float(min(robust_noise(f / scale) * scale, np.finfo(np.float64).max))
     if span == 0.0:
         return 0.0
     d = np.diff(f)

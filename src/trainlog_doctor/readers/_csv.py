@@ -1,0 +1,546 @@
+"""Tolerant CSV loading shared by the Keras, Lightning and ultralytics readers.
+
+Real training CSVs are messy: ``;`` or tab separators, a stray line before the header, ``\\r\\n`` or
+``\\r\\r\\n`` endings, fields padded to a fixed width, ``NA`` for missing cells, ``nan``/``inf`` for
+non-finite values, quoted ``"[a, b]"`` list cells, bytes that are not UTF-8, appended runs. This module
+turns such a file into a polars frame of Float64 columns (one per numeric header column) and says what
+it had to repair.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from trainlog_doctor.frame import conform, empty_frame
+from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, is_lfs_pointer
+
+SEPARATORS: tuple[str, ...] = (",", ";", "\t")
+#: Cell texts read as "missing" (compared lower case, after stripping). ``nan`` is *not* missing: it is NaN.
+NULL_TOKENS: tuple[str, ...] = ("", "na", "n/a", "null", "none", "-")
+MAX_JUNK_LINES = 10
+MAX_BYTES = 512 * 1024 * 1024
+
+_BAD_NAME_CHARS = re.compile(r"[{}\[\]\"'\x00-\x08\x0b-\x1f]|:\s")
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_METRIC_TOKENS = frozenset(
+    {
+        "loss", "losses", "nll", "acc", "accuracy", "auc", "roc", "f1", "f1score", "fscore", "precision",
+        "recall", "error", "err", "mae", "mse", "rmse", "mape", "msle", "iou", "miou", "dice", "map", "ap",
+        "ap50", "ap75", "map50", "perplexity", "ppl", "bleu", "rouge", "wer", "cer", "score", "lr",
+        "learning_rate", "psnr", "ssim", "kl", "kld", "sensitivity", "specificity", "top1", "top5",
+        "acc1", "acc5", "entropy", "crossentropy", "hinge", "r2", "coef", "jaccard", "correlation",
+    }
+)
+_SPLIT_PREFIX = re.compile(r"^(val|valid|validation|train|training|test|eval)[_/]", re.IGNORECASE)
+
+
+@dataclass
+class CsvHeader:
+    """What the first bytes of a file say about it as a CSV."""
+
+    names: list[str]  # stripped column names
+    raw: list[str]  # header fields as written (padding kept)
+    separator: str
+    first_row: list[str] | None  # stripped fields of the first data row, if the head holds one
+    junk_lines: int  # non-empty lines skipped before the header
+
+
+@dataclass
+class CsvTable:
+    """A loaded CSV: numeric columns as Float64, plus what was repaired or left out."""
+
+    frame: pl.DataFrame
+    columns: list[str]  # every header name (stripped, de-duplicated) in file order
+    dropped: list[str]  # non-numeric columns left out of ``frame``
+    separator: str
+    padded: bool  # header fields carry leading spaces (fixed-width writers such as YOLOv5)
+    restarts: list[int] = field(default_factory=list)  # row positions after a repeated header line
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------- names
+
+
+def metric_tokens(name: str) -> list[str]:
+    """Lower-case alphanumeric tokens of a column name (``val/mAP_0.5`` -> ``['val', 'map', '0', '5']``)."""
+    return [t for t in _TOKEN_SPLIT.split(name.lower()) if t]
+
+
+def is_metric_like(name: str) -> bool:
+    """True when a column name looks like a training quantity (loss, accuracy, lr, ``val_*`` ...)."""
+    low = name.strip().lower()
+    if _SPLIT_PREFIX.match(low):
+        return True
+    if "learning_rate" in low:
+        return True
+    for tok in metric_tokens(low):
+        if tok in _METRIC_TOKENS or tok.startswith(("loss", "acc", "map", "top")):
+            return True
+    return False
+
+
+def find_column(columns: Sequence[str], *names: str) -> str | None:
+    """The first column whose name equals one of ``names`` (case-insensitive), else ``None``."""
+    lowered = {c.lower(): c for c in reversed(columns)}
+    for n in names:
+        if n.lower() in lowered:
+            return lowered[n.lower()]
+    return None
+
+
+# ---------------------------------------------------------------------------------------- low level
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_cell_numeric(text: str) -> bool:
+    return text.lower() in NULL_TOKENS or _is_number(text)
+
+
+def split_fields(line: str, sep: str) -> list[str]:
+    """Fields of one CSV line (quotes honoured only when the line has any)."""
+    if '"' not in line:
+        return line.split(sep)
+    try:
+        return next(csv.reader([line], delimiter=sep, quotechar='"', skipinitialspace=False), [])
+    except csv.Error:
+        return line.split(sep)
+
+
+def _header_fields(line: str) -> tuple[str, list[str]] | None:
+    """``(separator, raw fields)`` when ``line`` reads as a header of column names, else ``None``."""
+    best: tuple[str, list[str]] | None = None
+    for sep in SEPARATORS:
+        if sep not in line:
+            continue
+        fields = split_fields(line, sep)
+        names = [f.strip() for f in fields]
+        if names and names[-1] == "":
+            names = names[:-1]
+        if len(names) < 2 or any(not n or len(n) > 100 or _BAD_NAME_CHARS.search(n) for n in names):
+            continue
+        if all(_is_number(n) for n in names):
+            continue
+        if best is None or len(fields) > len(best[1]):
+            best = (sep, fields)
+    return best
+
+
+def _count_fields(line: str, sep: str) -> int:
+    return line.count(sep) + 1 if '"' not in line else len(split_fields(line, sep))
+
+
+def find_header(lines: Sequence[str], max_junk: int = MAX_JUNK_LINES) -> tuple[int, str, list[str]] | None:
+    """Index, separator and raw fields of the header line among the first non-empty ``lines``.
+
+    Up to ``max_junk`` non-empty lines before it are skipped. A candidate is confirmed by the next
+    non-empty line having about as many fields (so a prose line with a comma is not taken as a header).
+    """
+    seen = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if seen > max_junk:
+            return None
+        seen += 1
+        cand = _header_fields(line)
+        if cand is None:
+            continue
+        sep, fields = cand
+        nxt = next((ln for ln in lines[i + 1 : i + 50] if ln.strip()), None)
+        if nxt is not None and abs(_count_fields(nxt, sep) - len(fields)) > 1 and _header_fields(nxt) is not None:
+            continue  # a prose line with a separator in it, followed by the real header
+        return i, sep, fields
+    return None
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    if not sample:
+        return False
+    control = sum(1 for b in sample if b < 0x20 and b not in (0x09, 0x0A, 0x0C, 0x0D))
+    return control > len(sample) * 0.02
+
+
+def decode_text(data: bytes) -> tuple[str, list[str]]:
+    """Decode CSV bytes as UTF-8 (BOM removed); undecodable bytes become U+FFFD with a warning."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        return text, ["non-UTF-8 bytes replaced with U+FFFD"]
+
+
+def sniff_header(head: bytes, *, complete: bool | None = None) -> CsvHeader | None:
+    """Parse the header (and first row) from a file's first bytes; ``None`` when it is not CSV-like.
+
+    ``complete`` says whether ``head`` is the whole file; by default a head shorter than
+    :data:`HEAD_BYTES` is taken as complete. A cut-off last line is ignored. Never raises.
+    """
+    try:
+        if not head or is_lfs_pointer(head) or _looks_binary(head):
+            return None
+        text, _ = decode_text(head)
+        lines = text.splitlines()
+        if complete is None:
+            complete = len(head) < HEAD_BYTES
+        if not complete and lines and not text.endswith(("\n", "\r")):
+            lines = lines[:-1]
+        found = find_header(lines)
+        if found is None:
+            return None
+        idx, sep, raw = found
+        names = [f.strip() for f in raw]
+        if names and names[-1] == "":
+            names, raw = names[:-1], raw[:-1]
+        nxt = next((ln for ln in lines[idx + 1 :] if ln.strip()), None)
+        first = [f.strip() for f in split_fields(nxt, sep)] if nxt is not None else None
+        junk = sum(1 for ln in lines[:idx] if ln.strip())
+        return CsvHeader(names=names, raw=raw, separator=sep, first_row=first, junk_lines=junk)
+    except Exception:  # sniffing must never raise
+        return None
+
+
+def first_row_numeric(header: CsvHeader) -> bool:
+    """True when the first data row is mostly numbers or empty cells (or there is no row yet)."""
+    if header.first_row is None:
+        return True
+    cells = header.first_row[: len(header.names)]
+    if not cells:
+        return False
+    good = sum(1 for c in cells if _is_cell_numeric(c))
+    return good * 2 >= len(cells)
+
+
+# -------------------------------------------------------------------------------------------- load
+
+
+def _unique_names(raw: Sequence[str], warnings: list[str]) -> list[str]:
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i, f in enumerate(raw):
+        name = f.strip() or f"column_{i + 1}"
+        if name in seen:
+            seen[name] += 1
+            warnings.append(f"duplicate column {name!r} renamed {name}.{seen[name] - 1}")
+            name = f"{name}.{seen[name] - 1}"
+        else:
+            seen[name] = 1
+        names.append(name)
+    return names
+
+
+def _read_strings(body: str, sep: str, names: list[str]) -> pl.DataFrame:
+    """All cells as strings; polars first, the stdlib csv module when polars gives up."""
+    try:
+        return pl.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            separator=sep,
+            has_header=True,
+            new_columns=names,
+            infer_schema=False,
+            truncate_ragged_lines=True,
+            quote_char='"',
+            raise_if_empty=False,
+        )
+    except Exception:
+        rows = list(csv.reader(io.StringIO(body), delimiter=sep, quotechar='"'))[1:]
+        width = len(names)
+        cols: list[list[str | None]] = [[] for _ in range(width)]
+        for row in rows:
+            for j in range(width):
+                cols[j].append(row[j] if j < len(row) else None)
+        return pl.DataFrame({n: pl.Series(n, c, dtype=pl.Utf8) for n, c in zip(names, cols)})
+
+
+def parse_csv(data: bytes, *, name: str = "file") -> CsvTable:
+    """Load CSV ``data`` into numeric Float64 columns; raise :class:`LogReadError` when it is no CSV."""
+    if not data.strip():
+        raise LogReadError("empty file")
+    if is_lfs_pointer(data[:200]):
+        raise LogReadError("Git LFS pointer, not the log itself (run `git lfs pull`)")
+    if _looks_binary(data):
+        raise LogReadError(f"not a CSV: binary content in {name}")
+    text, warnings = decode_text(data)
+    if text.count("\ufffd") > max(16, len(text) // 20):
+        raise LogReadError(f"not a CSV: {name} is mostly undecodable bytes")
+    lines = text.splitlines()
+    found = find_header(lines)
+    if found is None:
+        raise LogReadError(f"not a CSV: no header line with column names in {name}")
+    idx, sep, raw = found
+    junk = sum(1 for ln in lines[:idx] if ln.strip())
+    if junk:
+        warnings.append(f"skipped {junk} line(s) before the header")
+    header_line = lines[idx]
+    width = len(raw)
+    names = _unique_names(raw, warnings)
+    header_key = header_line.strip()
+
+    data_lines: list[str] = []
+    restarts: list[int] = []
+    too_many = too_few = 0
+    for line in lines[idx + 1 :]:
+        if not line.strip():
+            continue
+        if line.strip() == header_key:  # a repeated header: a new run was appended with its own header
+            if data_lines and (not restarts or restarts[-1] != len(data_lines)):
+                restarts.append(len(data_lines))
+            continue
+        n = line.count(sep) + 1 if '"' not in line else len(split_fields(line, sep))
+        if n > width:
+            extra = split_fields(line, sep)[width:]
+            if any(e.strip() for e in extra):
+                too_many += 1
+        elif n < width:
+            too_few += 1
+        data_lines.append(line)
+    if too_many:
+        warnings.append(f"{too_many} row(s) with more fields than the header (extra fields ignored)")
+    if too_few:
+        warnings.append(f"{too_few} row(s) with fewer fields than the header (missing cells left empty)")
+
+    body = "\n".join([header_line, *data_lines]) + "\n"
+    strings = _read_strings(body, sep, names)
+    frame, dropped = _to_numeric(strings, sep, warnings)
+    frame, restarts = _drop_empty_rows(frame, restarts)
+    padded = any(f != f.lstrip() for f in raw if f.strip())
+    return CsvTable(
+        frame=frame,
+        columns=names,
+        dropped=dropped,
+        separator=sep,
+        padded=padded,
+        restarts=restarts,
+        warnings=warnings,
+    )
+
+
+def _to_numeric(strings: pl.DataFrame, sep: str, warnings: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    """Cast stripped string columns to Float64; drop columns that hold no numbers."""
+    if strings.width == 0:
+        return pl.DataFrame(), []
+    stripped = strings.select(pl.all().cast(pl.Utf8).str.strip_chars())
+    cleaned = stripped.select(
+        pl.when(pl.col(c).str.to_lowercase().is_in(list(NULL_TOKENS))).then(None).otherwise(pl.col(c)).alias(c)
+        for c in stripped.columns
+    )
+    cast = cleaned.select(pl.col(c).cast(pl.Float64, strict=False) for c in cleaned.columns)
+    present = cleaned.select(pl.all().is_not_null().sum()).row(0)
+    parsed = cast.select(pl.all().is_not_null().sum()).row(0)
+    keep: dict[str, pl.Series] = {}
+    dropped: list[str] = []
+    for c, n_present, n_parsed in zip(cleaned.columns, present, parsed):
+        if n_present == 0:
+            if not c.startswith("column_"):
+                keep[c] = cast[c]
+            continue
+        series = cast[c]
+        if n_parsed < n_present and sep != ",":
+            alt = cleaned[c].str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+            if alt.is_not_null().sum() > n_parsed:
+                series, n_parsed = alt, int(alt.is_not_null().sum())
+        if n_parsed == 0 or n_parsed * 2 < n_present:
+            dropped.append(c)
+            continue
+        if n_parsed < n_present:
+            warnings.append(f"column {c!r}: {n_present - n_parsed} non-numeric cell(s) read as missing")
+        keep[c] = series
+    if dropped:
+        warnings.append("dropped non-numeric column(s): " + ", ".join(repr(d) for d in dropped))
+    frame = pl.DataFrame(keep) if keep else pl.DataFrame()
+    return frame, dropped
+
+
+def _drop_empty_rows(frame: pl.DataFrame, restarts: list[int]) -> tuple[pl.DataFrame, list[int]]:
+    """Remove rows with no number at all and move the restart positions accordingly."""
+    if frame.width == 0 or frame.height == 0:
+        return frame, restarts
+    keep = frame.select(~pl.all_horizontal(pl.all().is_null())).to_series()
+    if keep.all():
+        return frame, [r for r in restarts if 0 < r < frame.height]
+    before = keep.cast(pl.Int64).cum_sum().to_list()
+    moved = sorted({before[r - 1] for r in restarts if 0 < r <= len(before)})
+    out = frame.filter(keep)
+    return out, [r for r in moved if 0 < r < out.height]
+
+
+def load_csv(path: Path) -> CsvTable:
+    """Read and parse the CSV file at ``path`` (see :func:`parse_csv`)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise LogReadError(f"file too large for a CSV log ({size // (1024 * 1024)} MiB)")
+        data = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise LogReadError("is a directory, not a CSV file") from exc
+    return parse_csv(data, name=path.name)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def segments(n_rows: int, starts: Sequence[int]) -> list[tuple[int, int]]:
+    """``(offset, length)`` slices for rows ``0..n_rows`` cut at the sorted unique ``starts``."""
+    cuts = sorted({s for s in starts if 0 < s < n_rows})
+    bounds = [0, *cuts, n_rows]
+    return [(a, b - a) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def suffix_for(i: int) -> str:
+    """Run suffix for the ``i``-th (0-based) run in one file: ``""``, ``"#2"``, ``"#3"`` ..."""
+    return "" if i == 0 else f"#{i + 1}"
+
+
+def to_long(
+    wide: pl.DataFrame,
+    names: Mapping[str, tuple[str, str]],
+    *,
+    run_id: str,
+    source: str,
+    step: pl.Expr,
+    epoch: pl.Expr | None = None,
+    wall_time: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """Melt ``wide`` into the normalized frame with explicit ``column -> (metric, split)`` names.
+
+    Like :func:`trainlog_doctor.frame.wide_to_long` but the caller decides the names (Lightning
+    ``*_step`` columns would otherwise land in ``other``). Null cells are dropped, NaN cells kept.
+    """
+    cols = [c for c in names if c in wide.columns]
+    if not cols or wide.height == 0:
+        return empty_frame()
+    base = wide.select(
+        step.cast(pl.Int64, strict=False).alias("step"),
+        (epoch if epoch is not None else pl.lit(None)).cast(pl.Float64, strict=False).alias("epoch"),
+        (wall_time if wall_time is not None else pl.lit(None)).cast(pl.Float64, strict=False).alias("wall_time"),
+        *[pl.col(c).cast(pl.Float64, strict=False).alias(f"__m{i}") for i, c in enumerate(cols)],
+    )
+    keys = [f"__m{i}" for i in range(len(cols))]
+    long = base.unpivot(index=["step", "epoch", "wall_time"], on=keys, variable_name="column", value_name="value")
+    long = long.filter(pl.col("value").is_not_null())
+    metric_map = {k: names[c][0] for k, c in zip(keys, cols)}
+    split_map = {k: names[c][1] for k, c in zip(keys, cols)}
+    long = long.with_columns(
+        pl.col("column").replace_strict(metric_map, return_dtype=pl.Utf8).alias("metric"),
+        pl.col("column").replace_strict(split_map, return_dtype=pl.Utf8).alias("split"),
+        pl.lit(run_id, dtype=pl.Utf8).alias("run_id"),
+        pl.lit(source, dtype=pl.Utf8).alias("source"),
+    )
+    return conform(long)
+
+
+_YAML_LINE = re.compile(r"^([A-Za-z_][\w.\-]*)\s*:\s*(.*?)\s*$")
+
+
+def _yaml_scalar(text: str) -> Any:
+    if " #" in text:
+        text = text.split(" #", 1)[0].rstrip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    low = text.lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    if low in ("null", "~", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+def read_flat_yaml(path: Path, limit: int = 256 * 1024) -> dict[str, Any]:
+    """Top-level ``key: scalar`` pairs of a small YAML file (nested blocks and lists are skipped).
+
+    Enough for Lightning ``hparams.yaml`` and YOLO ``opt.yaml``/``args.yaml``; empty on any problem.
+    """
+    try:
+        if not path.is_file() or path.stat().st_size > limit:
+            return {}
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        if not line or line[0] in " \t#-" or line.startswith("!!"):
+            continue
+        m = _YAML_LINE.match(line)
+        if not m or not m.group(2) or m.group(2).startswith(("!!", "|", ">", "&", "*")):
+            continue
+        value = _yaml_scalar(m.group(2))
+        if isinstance(value, str) and value.startswith(("[", "{")):
+            continue
+        out[m.group(1)] = value
+    return out
+
+
+_META_KEYS: dict[str, tuple[str, ...]] = {
+    "lr": ("lr", "learning_rate", "lr0", "base_lr", "initial_lr"),
+    "batch_size": ("batch_size", "batch", "train_batch_size"),
+    "optimizer": ("optimizer", "optim", "optimizer_name"),
+    "epochs": ("epochs", "max_epochs", "num_epochs"),
+}
+
+
+def run_facts(hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """Lift ``lr``, ``batch_size``, ``optimizer``, ``epochs`` out of a flat hparams mapping."""
+    out: dict[str, Any] = {}
+    lowered = {k.lower(): v for k, v in hparams.items()}
+    for fact, keys in _META_KEYS.items():
+        for k in keys:
+            v = lowered.get(k)
+            if v is None or isinstance(v, bool):
+                continue
+            if fact == "optimizer" and not isinstance(v, str):
+                continue
+            if fact != "optimizer" and not isinstance(v, (int, float)):
+                continue
+            out[fact] = v
+            break
+    return out
+
+
+__all__ = [
+    "CsvHeader",
+    "CsvTable",
+    "decode_text",
+    "find_column",
+    "find_header",
+    "first_row_numeric",
+    "is_metric_like",
+    "load_csv",
+    "parse_csv",
+    "read_flat_yaml",
+    "run_facts",
+    "segments",
+    "sniff_header",
+    "split_fields",
+    "suffix_for",
+    "to_long",
+]

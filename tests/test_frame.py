@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from trainlog_doctor.frame import COLUMNS, SCHEMA, conform, from_columns, infer_split, is_lr_name, split_on_reset, wide_to_long
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("loss", ("loss", "train")),
+        ("val_loss", ("loss", "val")),
+        ("val_accuracy", ("accuracy", "val")),
+        ("eval_loss", ("loss", "val")),
+        ("eval_g0_loss", ("g0_loss", "val")),
+        ("valid_loss", ("loss", "val")),
+        ("test_acc1", ("acc1", "test")),
+        ("train_loss", ("loss", "train")),
+        ("train/box_loss", ("box_loss", "train")),
+        ("val/box_loss", ("box_loss", "val")),
+        ("Loss/val", ("Loss", "val")),
+        ("Accuracy/train", ("Accuracy", "train")),
+        ("Loss/Train_Batch", ("Loss/Train_Batch", "train")),
+        ("epoch_loss", ("loss", "train")),
+        ("lr", ("lr", "other")),
+        ("learning_rate", ("learning_rate", "other")),
+        ("lr-Adam", ("lr-Adam", "other")),
+        ("x/lr0", ("x/lr0", "other")),
+        ("train/learning_rate", ("learning_rate", "other")),
+        ("eval_runtime", ("runtime", "other")),
+        ("data_time", ("data_time", "other")),
+        ("time", ("time", "other")),
+        ("total_loss", ("total_loss", "train")),
+        ("fast_rcnn/cls_accuracy", ("fast_rcnn/cls_accuracy", "train")),
+    ],
+)
+def test_infer_split(name: str, expected: tuple[str, str]) -> None:
+    assert infer_split(name) == expected
+
+
+def test_lr_names() -> None:
+    for name in ("lr", "learning_rate", "lr-Adam", "x/lr0", "lr/pg1", "train_lr", "epoch_lr"):
+        assert is_lr_name(name), name
+    for name in ("loss", "clr_loss", "flr", "val_accuracy"):
+        assert not is_lr_name(name), name
+
+
+def test_split_on_reset() -> None:
+    assert split_on_reset([0, 1, 2, 3]) == []
+    assert split_on_reset([0, 1, 0, 1, 2, 0]) == [2, 5]
+    assert split_on_reset([0, 1, 1, 2]) == [2]
+    assert split_on_reset([0, 1, 1, 2], allow_equal=True) == []
+    assert split_on_reset([None, 3, float("nan"), 4, 2]) == [4]
+
+
+def test_wide_to_long_keeps_nan_and_drops_nulls() -> None:
+    wide = pl.DataFrame(
+        {"epoch": [0, 1, 2], "loss": [1.0, float("nan"), 0.5], "val_loss": [1.2, None, 0.9], "name": ["a", "b", "c"]}
+    )
+    long = wide_to_long(wide, run_id="r", source="f.csv", step_col="epoch", epoch_col="epoch")
+    assert long.columns == COLUMNS
+    assert dict(long.schema) == SCHEMA
+    train = long.filter((pl.col("metric") == "loss") & (pl.col("split") == "train"))
+    assert train.height == 3 and math.isnan(train["value"][1])
+    val = long.filter(pl.col("split") == "val")
+    assert val["step"].to_list() == [0, 2]
+    assert "name" not in long["metric"].to_list()
+
+
+def test_from_columns_and_conform() -> None:
+    df = from_columns(run_id="r", source="s", metric="loss", split="train", step=[0, 1], value=[2.0, 1.0])
+    assert df.columns == COLUMNS and df["epoch"].null_count() == 2
+    assert conform(pl.DataFrame({"value": [1]})).schema == pl.Schema(SCHEMA)
