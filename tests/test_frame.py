@@ -34,6 +34,11 @@ from trainlog_doctor.frame import COLUMNS, SCHEMA, conform, from_columns, infer_
         ("data_time", ("data_time", "other")),
         ("time", ("time", "other")),
         ("total_loss", ("total_loss", "train")),
+        ("train_loss_step", ("loss_step", "train")),
+        ("val_loss_epoch", ("loss_epoch", "val")),
+        ("epoch", ("epoch", "other")),
+        ("train/epoch", ("epoch", "other")),
+        ("step", ("step", "other")),
         ("fast_rcnn/cls_accuracy", ("fast_rcnn/cls_accuracy", "train")),
     ],
 )

@@ -174,7 +174,8 @@ def infer_split(name: str) -> tuple[str, str]:
             if lowered.endswith(suffix) and len(raw) > len(suffix):
                 metric, split = raw[: -len(suffix)], sp
                 break
-    if _OTHER.search(raw) or _OTHER.search(metric) or is_lr_name(metric):
+    core = re.sub(r"_(step|epoch)$", "", metric, flags=re.IGNORECASE) or metric  # Lightning x_step / x_epoch
+    if _OTHER.search(core) or is_lr_name(core):
         return metric, "other"
     return metric, split or "train"
 

@@ -13,14 +13,15 @@ import csv
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
-from trainlog_doctor.frame import conform, empty_frame
+from trainlog_doctor.frame import empty_frame, split_on_reset
 from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, is_lfs_pointer
 
 SEPARATORS: tuple[str, ...] = (",", ";", "\t")
@@ -29,7 +30,8 @@ NULL_TOKENS: tuple[str, ...] = ("", "na", "n/a", "null", "none", "-")
 MAX_JUNK_LINES = 10
 MAX_BYTES = 512 * 1024 * 1024
 
-_BAD_NAME_CHARS = re.compile(r"[{}\[\]\"'\x00-\x08\x0b-\x1f]|:\s")
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 0x0D))
+_BAD_NAME_CHARS = re.compile(r"[{}\[\]\"'|*=<>\x00-\x08\x0b-\x1f]|:\s|\s\S+\s")
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _METRIC_TOKENS = frozenset(
     {
@@ -63,8 +65,22 @@ class CsvTable:
     dropped: list[str]  # non-numeric columns left out of ``frame``
     separator: str
     padded: bool  # header fields carry leading spaces (fixed-width writers such as YOLOv5)
+    rows: int = 0  # data lines in the file (before rows without any number were removed)
     restarts: list[int] = field(default_factory=list)  # row positions after a repeated header line
     warnings: list[str] = field(default_factory=list)
+
+    def check_rows(self) -> str | None:
+        """Why the table has no data (``"header only, no rows"`` ...), or ``None`` when it has rows.
+
+        Raises :class:`LogReadError` when there are rows but not one numeric column.
+        """
+        if self.rows == 0:
+            return "header only, no rows"
+        if self.frame.width == 0:
+            raise LogReadError("no numeric columns in the CSV (" + ", ".join(self.columns[:5]) + ")")
+        if self.frame.height == 0:
+            return "no numeric values in any row"
+        return None
 
 
 # --------------------------------------------------------------------------------------------- names
@@ -80,7 +96,7 @@ def is_metric_like(name: str) -> bool:
     low = name.strip().lower()
     if _SPLIT_PREFIX.match(low):
         return True
-    if "learning_rate" in low:
+    if "learning_rate" in low or "io_u" in low:  # Keras MeanIoU is logged as mean_io_u
         return True
     for tok in metric_tokens(low):
         if tok in _METRIC_TOKENS or tok.startswith(("loss", "acc", "map", "top")):
@@ -108,8 +124,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _is_cell_numeric(text: str) -> bool:
-    return text.lower() in NULL_TOKENS or _is_number(text)
+def _is_cell_numeric(text: str, sep: str = ",") -> bool:
+    if text.lower() in NULL_TOKENS or _is_number(text):
+        return True
+    return sep != "," and text.count(",") == 1 and _is_number(text.replace(",", "."))
 
 
 def split_fields(line: str, sep: str) -> list[str]:
@@ -175,7 +193,7 @@ def _looks_binary(data: bytes) -> bool:
         return True
     if not sample:
         return False
-    control = sum(1 for b in sample if b < 0x20 and b not in (0x09, 0x0A, 0x0C, 0x0D))
+    control = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return control > len(sample) * 0.02
 
 
@@ -204,7 +222,11 @@ def sniff_header(head: bytes, *, complete: bool | None = None) -> CsvHeader | No
         if complete is None:
             complete = len(head) < HEAD_BYTES
         if not complete and lines and not text.endswith(("\n", "\r")):
-            lines = lines[:-1]
+            if len(lines) == 1:  # a header longer than the head: keep its complete fields
+                cut = max(lines[0].rfind(sep) for sep in SEPARATORS)
+                lines = [lines[0][:cut]] if cut > 0 else []
+            else:
+                lines = lines[:-1]
         found = find_header(lines)
         if found is None:
             return None
@@ -225,10 +247,9 @@ def first_row_numeric(header: CsvHeader) -> bool:
     if header.first_row is None:
         return True
     cells = header.first_row[: len(header.names)]
-    if not cells:
-        return False
-    good = sum(1 for c in cells if _is_cell_numeric(c))
-    return good * 2 >= len(cells)
+    numbers = sum(1 for c in cells if c and _is_cell_numeric(c, header.separator) and c.lower() not in NULL_TOKENS)
+    empty = sum(1 for c in cells if c.lower() in NULL_TOKENS)
+    return numbers >= 1 and (numbers + empty) * 2 >= len(cells)
 
 
 # -------------------------------------------------------------------------------------------- load
@@ -249,11 +270,11 @@ def _unique_names(raw: Sequence[str], warnings: list[str]) -> list[str]:
     return names
 
 
-def _read_strings(body: str, sep: str, names: list[str]) -> pl.DataFrame:
+def _read_strings(body: bytes, sep: str, names: list[str]) -> pl.DataFrame:
     """All cells as strings; polars first, the stdlib csv module when polars gives up."""
     try:
         return pl.read_csv(
-            io.BytesIO(body.encode("utf-8")),
+            io.BytesIO(body),
             separator=sep,
             has_header=True,
             new_columns=names,
@@ -263,7 +284,8 @@ def _read_strings(body: str, sep: str, names: list[str]) -> pl.DataFrame:
             raise_if_empty=False,
         )
     except Exception:
-        rows = list(csv.reader(io.StringIO(body), delimiter=sep, quotechar='"'))[1:]
+        text = body.decode("utf-8", errors="replace")
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep, quotechar='"'))[1:]
         width = len(names)
         cols: list[list[str | None]] = [[] for _ in range(width)]
         for row in rows:
@@ -274,7 +296,7 @@ def _read_strings(body: str, sep: str, names: list[str]) -> pl.DataFrame:
 
 def parse_csv(data: bytes, *, name: str = "file") -> CsvTable:
     """Load CSV ``data`` into numeric Float64 columns; raise :class:`LogReadError` when it is no CSV."""
-    if not data.strip():
+    if not data or data.isspace():
         raise LogReadError("empty file")
     if is_lfs_pointer(data[:200]):
         raise LogReadError("Git LFS pointer, not the log itself (run `git lfs pull`)")
@@ -283,43 +305,45 @@ def parse_csv(data: bytes, *, name: str = "file") -> CsvTable:
     text, warnings = decode_text(data)
     if text.count("\ufffd") > max(16, len(text) // 20):
         raise LogReadError(f"not a CSV: {name} is mostly undecodable bytes")
-    lines = text.splitlines()
-    found = find_header(lines)
+    head_lines = text[:65536].splitlines()
+    found = find_header(head_lines)
     if found is None:
         raise LogReadError(f"not a CSV: no header line with column names in {name}")
     idx, sep, raw = found
-    junk = sum(1 for ln in lines[:idx] if ln.strip())
-    if junk:
-        warnings.append(f"skipped {junk} line(s) before the header")
-    header_line = lines[idx]
+    header_line = head_lines[idx]
     width = len(raw)
     names = _unique_names(raw, warnings)
     header_key = header_line.strip()
-
-    data_lines: list[str] = []
     restarts: list[int] = []
-    too_many = too_few = 0
-    for line in lines[idx + 1 :]:
-        if not line.strip():
-            continue
-        if line.strip() == header_key:  # a repeated header: a new run was appended with its own header
-            if data_lines and (not restarts or restarts[-1] != len(data_lines)):
-                restarts.append(len(data_lines))
-            continue
-        n = line.count(sep) + 1 if '"' not in line else len(split_fields(line, sep))
-        if n > width:
-            extra = split_fields(line, sep)[width:]
-            if any(e.strip() for e in extra):
-                too_many += 1
-        elif n < width:
-            too_few += 1
-        data_lines.append(line)
-    if too_many:
-        warnings.append(f"{too_many} row(s) with more fields than the header (extra fields ignored)")
-    if too_few:
-        warnings.append(f"{too_few} row(s) with fewer fields than the header (missing cells left empty)")
+    offset = text.find("\n") + 1 if "\n" in text else len(text)
+    simple = idx == 0 and "\r" not in text and "\n\n" not in text and text.find(header_key, offset) < 0
+    if simple:  # the common case, handled without a Python loop over the lines
+        rows = 0 if offset >= len(text) else text.count("\n", offset) + (0 if text.endswith("\n") else 1)
+        ragged = '"' in text or text.count(sep, offset) != (width - 1) * rows
+        data_lines = text[offset:].split("\n") if ragged else []
+        body = data if (not warnings and not data.startswith(b"\xef\xbb\xbf")) else text.encode("utf-8")
+    else:
+        lines = text.splitlines()
+        junk = sum(1 for ln in lines[:idx] if ln.strip())
+        if junk:
+            warnings.append(f"skipped {junk} line(s) before the header")
+        data_lines = [ln for ln in lines[idx + 1 :] if ln and not ln.isspace()]
+        if text.find(header_key, text.find(header_line) + len(header_line)) >= 0:
+            # a repeated header: a run was appended with its own header; a run boundary, not data
+            kept: list[str] = []
+            for line in data_lines:
+                if line.strip() == header_key:
+                    if kept and (not restarts or restarts[-1] != len(kept)):
+                        restarts.append(len(kept))
+                else:
+                    kept.append(line)
+            data_lines = kept
+        rows = len(data_lines)
+        ragged = True
+        body = ("\n".join([header_line, *data_lines]) + "\n").encode("utf-8")
+    if ragged:
+        _warn_ragged(data_lines, sep, width, quoted='"' in text, warnings=warnings)
 
-    body = "\n".join([header_line, *data_lines]) + "\n"
     strings = _read_strings(body, sep, names)
     frame, dropped = _to_numeric(strings, sep, warnings)
     frame, restarts = _drop_empty_rows(frame, restarts)
@@ -330,35 +354,67 @@ def parse_csv(data: bytes, *, name: str = "file") -> CsvTable:
         dropped=dropped,
         separator=sep,
         padded=padded,
+        rows=rows,
         restarts=restarts,
         warnings=warnings,
     )
 
 
+def _warn_ragged(lines: Sequence[str], sep: str, width: int, *, quoted: bool, warnings: list[str]) -> None:
+    """Warn about data lines with more (non-empty) or fewer fields than the header."""
+    counts = [_count_fields(ln, sep) if quoted else ln.count(sep) + 1 for ln in lines if ln and not ln.isspace()]
+    if not counts or (min(counts) == width and max(counts) == width):
+        return
+    too_many = too_few = 0
+    for line, n in zip((ln for ln in lines if ln and not ln.isspace()), counts):
+        if n > width and any(e.strip() for e in split_fields(line, sep)[width:]):
+            too_many += 1
+        elif n < width:
+            too_few += 1
+    if too_many:
+        warnings.append(f"{too_many} row(s) with more fields than the header (extra fields ignored)")
+    if too_few:
+        warnings.append(f"{too_few} row(s) with fewer fields than the header (missing cells left empty)")
+
+
 def _to_numeric(strings: pl.DataFrame, sep: str, warnings: list[str]) -> tuple[pl.DataFrame, list[str]]:
-    """Cast stripped string columns to Float64; drop columns that hold no numbers."""
+    """Cast stripped string columns to Float64; drop columns that hold no numbers.
+
+    ``nan``/``inf`` in any case become float NaN/Inf; :data:`NULL_TOKENS` become null. A column whose
+    non-missing cells mostly fail to parse (``"[a, b]"`` lists, names) is dropped.
+    """
     if strings.width == 0:
         return pl.DataFrame(), []
-    stripped = strings.select(pl.all().cast(pl.Utf8).str.strip_chars())
-    cleaned = stripped.select(
-        pl.when(pl.col(c).str.to_lowercase().is_in(list(NULL_TOKENS))).then(None).otherwise(pl.col(c)).alias(c)
-        for c in stripped.columns
-    )
-    cast = cleaned.select(pl.col(c).cast(pl.Float64, strict=False) for c in cleaned.columns)
-    present = cleaned.select(pl.all().is_not_null().sum()).row(0)
-    parsed = cast.select(pl.all().is_not_null().sum()).row(0)
+    cast = strings.select(pl.all().str.strip_chars().cast(pl.Float64, strict=False))
+    nulls = cast.null_count().row(0)
+    suspects = [c for c, n in zip(cast.columns, nulls) if n]
+    if not suspects:  # the common case: every cell parsed
+        return cast, []
+    tokens = list(NULL_TOKENS)
+    present_row = strings.select(
+        (pl.col(c).is_not_null() & ~pl.col(c).str.strip_chars().str.to_lowercase().is_in(tokens)).sum().alias(c)
+        for c in suspects
+    ).row(0)
+    present = dict(zip(suspects, present_row))
     keep: dict[str, pl.Series] = {}
     dropped: list[str] = []
-    for c, n_present, n_parsed in zip(cleaned.columns, present, parsed):
-        if n_present == 0:
-            if not c.startswith("column_"):
-                keep[c] = cast[c]
+    for c, n_null in zip(cast.columns, nulls):
+        series = cast.get_column(c)
+        if not n_null:
+            keep[c] = series
             continue
-        series = cast[c]
+        n_present = int(present[c])
+        n_parsed = strings.height - n_null
+        if n_present == 0:
+            if not c.startswith("column_"):  # an all-empty column; unnamed ones come from a trailing separator
+                keep[c] = series
+            continue
         if n_parsed < n_present and sep != ",":
-            alt = cleaned[c].str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-            if alt.is_not_null().sum() > n_parsed:
-                series, n_parsed = alt, int(alt.is_not_null().sum())
+            text = strings.get_column(c).str.strip_chars()
+            alt = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+            alt_parsed = alt.len() - alt.null_count()
+            if alt_parsed > n_parsed:
+                series, n_parsed = alt, alt_parsed
         if n_parsed == 0 or n_parsed * 2 < n_present:
             dropped.append(c)
             continue
@@ -367,7 +423,7 @@ def _to_numeric(strings: pl.DataFrame, sep: str, warnings: list[str]) -> tuple[p
         keep[c] = series
     if dropped:
         warnings.append("dropped non-numeric column(s): " + ", ".join(repr(d) for d in dropped))
-    frame = pl.DataFrame(keep) if keep else pl.DataFrame()
+    frame = pl.DataFrame(list(keep.values())) if keep else pl.DataFrame()
     return frame, dropped
 
 
@@ -375,6 +431,8 @@ def _drop_empty_rows(frame: pl.DataFrame, restarts: list[int]) -> tuple[pl.DataF
     """Remove rows with no number at all and move the restart positions accordingly."""
     if frame.width == 0 or frame.height == 0:
         return frame, restarts
+    if min(frame.null_count().row(0)) == 0:  # some column is full: no row can be empty
+        return frame, [r for r in restarts if 0 < r < frame.height]
     keep = frame.select(~pl.all_horizontal(pl.all().is_null())).to_series()
     if keep.all():
         return frame, [r for r in restarts if 0 < r < frame.height]
@@ -406,9 +464,48 @@ def segments(n_rows: int, starts: Sequence[int]) -> list[tuple[int, int]]:
     return [(a, b - a) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def reset_starts(index: pl.Series, *, allow_equal: bool = False) -> list[int]:
+    """:func:`trainlog_doctor.frame.split_on_reset` on a series, with a fast exit for a rising index."""
+    if index.len() < 2:
+        return []
+    if not index.null_count():
+        arr = index.to_numpy()
+        if np.isfinite(arr).all():
+            diffs = np.diff(arr)
+            if (diffs >= 0).all() if allow_equal else (diffs > 0).all():
+                return []
+    return split_on_reset(index.to_list(), allow_equal=allow_equal)
+
+
+def nonfinite_to_null(df: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``df`` with NaN/Inf in ``column`` turned into null (an index cell written as ``nan`` is missing)."""
+    series = df.get_column(column)
+    if (~np.isfinite(series.to_numpy())).sum() > series.null_count():
+        return df.with_columns(pl.when(pl.col(column).is_finite()).then(pl.col(column)).alias(column))
+    return df
+
+
 def suffix_for(i: int) -> str:
     """Run suffix for the ``i``-th (0-based) run in one file: ``""``, ``"#2"``, ``"#3"`` ..."""
     return "" if i == 0 else f"#{i + 1}"
+
+
+def _constant(value: Any, n: int, dtype: pl.DataType) -> pl.Series:
+    """A series of ``n`` copies of ``value`` (a Python list is cheaper than a polars query when small)."""
+    if n <= 50_000:
+        return pl.Series(values=[value] * n, dtype=dtype)
+    return pl.Series(values=[value], dtype=dtype).extend_constant(value, n - 1)
+
+
+def _as_dtype(series: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """``series`` as ``dtype`` (floats floored to Int64), avoiding a polars query in the common cases."""
+    if series.dtype == dtype:
+        return series
+    if dtype == pl.Int64 and series.dtype == pl.Float64 and not series.null_count():
+        arr = series.to_numpy()
+        if np.isfinite(arr).all():
+            return pl.Series(values=np.floor(arr).astype(np.int64), dtype=pl.Int64)
+    return series.cast(dtype, strict=False)
 
 
 def to_long(
@@ -417,36 +514,50 @@ def to_long(
     *,
     run_id: str,
     source: str,
-    step: pl.Expr,
-    epoch: pl.Expr | None = None,
-    wall_time: pl.Expr | None = None,
+    step: pl.Series,
+    epoch: pl.Series | None = None,
+    wall_time: pl.Series | None = None,
 ) -> pl.DataFrame:
-    """Melt ``wide`` into the normalized frame with explicit ``column -> (metric, split)`` names.
+    """Stack the ``names`` columns of ``wide`` into the normalized long frame.
 
-    Like :func:`trainlog_doctor.frame.wide_to_long` but the caller decides the names (Lightning
-    ``*_step`` columns would otherwise land in ``other``). Null cells are dropped, NaN cells kept.
+    ``names`` maps column -> ``(metric, split)``; ``step``/``epoch``/``wall_time`` are row-aligned
+    series. Like :func:`trainlog_doctor.frame.wide_to_long` but the caller decides the names
+    (Lightning ``*_step`` columns would otherwise land in ``other``) and it is built without a lazy
+    query per call, which matters for thousands of small files. Null cells are dropped, NaN kept.
     """
     cols = [c for c in names if c in wide.columns]
-    if not cols or wide.height == 0:
+    n = wide.height
+    if not cols or n == 0:
         return empty_frame()
-    base = wide.select(
-        step.cast(pl.Int64, strict=False).alias("step"),
-        (epoch if epoch is not None else pl.lit(None)).cast(pl.Float64, strict=False).alias("epoch"),
-        (wall_time if wall_time is not None else pl.lit(None)).cast(pl.Float64, strict=False).alias("wall_time"),
-        *[pl.col(c).cast(pl.Float64, strict=False).alias(f"__m{i}") for i, c in enumerate(cols)],
+    k = len(cols)
+    values = pl.concat([wide.get_column(c).cast(pl.Float64) for c in cols], rechunk=True)
+
+    def tiled(series: pl.Series | None, dtype: pl.DataType) -> pl.Series:
+        if series is None:
+            return _constant(None, n * k, dtype)
+        s = _as_dtype(series, dtype)
+        return pl.concat([s] * k, rechunk=True) if k > 1 else s
+
+    def repeated(labels: list[str]) -> pl.Series:
+        if n * k <= 50_000:
+            return pl.Series(values=[label for label in labels for _ in range(n)], dtype=pl.Utf8)
+        return pl.concat([_constant(label, n, pl.Utf8()) for label in labels], rechunk=True)
+
+    long = pl.DataFrame(
+        {
+            "run_id": _constant(run_id, n * k, pl.Utf8()),
+            "source": _constant(source, n * k, pl.Utf8()),
+            "metric": repeated([names[c][0] for c in cols]),
+            "split": repeated([names[c][1] for c in cols]),
+            "step": tiled(step, pl.Int64()),
+            "epoch": tiled(epoch, pl.Float64()),
+            "wall_time": tiled(wall_time, pl.Float64()),
+            "value": values,
+        }
     )
-    keys = [f"__m{i}" for i in range(len(cols))]
-    long = base.unpivot(index=["step", "epoch", "wall_time"], on=keys, variable_name="column", value_name="value")
-    long = long.filter(pl.col("value").is_not_null())
-    metric_map = {k: names[c][0] for k, c in zip(keys, cols)}
-    split_map = {k: names[c][1] for k, c in zip(keys, cols)}
-    long = long.with_columns(
-        pl.col("column").replace_strict(metric_map, return_dtype=pl.Utf8).alias("metric"),
-        pl.col("column").replace_strict(split_map, return_dtype=pl.Utf8).alias("split"),
-        pl.lit(run_id, dtype=pl.Utf8).alias("run_id"),
-        pl.lit(source, dtype=pl.Utf8).alias("source"),
-    )
-    return conform(long)
+    if values.null_count():
+        long = long.filter(values.is_not_null())
+    return long
 
 
 _YAML_LINE = re.compile(r"^([A-Za-z_][\w.\-]*)\s*:\s*(.*?)\s*$")
@@ -526,6 +637,26 @@ def run_facts(hparams: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def name_columns(columns: Sequence[str], namer: Callable[[str], tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """``column -> (metric, split)`` from ``namer(column)``, with collisions made unique.
+
+    When two columns would give the same series (``acc`` and ``train_acc``), the later one keeps its
+    column name as metric (``train_acc``, split as inferred) so no points are mixed.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    used: set[tuple[str, str]] = set()
+    for c in columns:
+        metric, split = namer(c)
+        if (metric, split) in used:
+            metric = c
+            k = 2
+            while (metric, split) in used:
+                metric, k = f"{c}.{k}", k + 1
+        used.add((metric, split))
+        out[c] = (metric, split)
+    return out
+
+
 __all__ = [
     "CsvHeader",
     "CsvTable",
@@ -535,8 +666,11 @@ __all__ = [
     "first_row_numeric",
     "is_metric_like",
     "load_csv",
+    "name_columns",
+    "nonfinite_to_null",
     "parse_csv",
     "read_flat_yaml",
+    "reset_starts",
     "run_facts",
     "segments",
     "sniff_header",

@@ -16,16 +16,20 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from trainlog_doctor.frame import empty_frame, split_on_reset, wide_to_long
+from trainlog_doctor.frame import empty_frame, infer_split
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
     first_row_numeric,
     is_metric_like,
     load_csv,
+    name_columns,
+    nonfinite_to_null,
+    reset_starts,
     segments,
     sniff_header,
     suffix_for,
+    to_long,
 )
 from trainlog_doctor.readers.base import LogReadError, RunData
 from trainlog_doctor.readers.lightning_csv import is_lightning_header
@@ -37,7 +41,7 @@ _NOT_CSV_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml", ".py", ".md", ".html", 
 def is_keras_header(header: CsvHeader) -> bool:
     """True for a per-epoch metrics CSV header: metric-like columns, no ``step`` column, numeric rows."""
     names = header.names
-    if find_column(names, "step") is not None or is_ultralytics_header(header):
+    if header.junk_lines > 3 or find_column(names, "step") is not None or is_ultralytics_header(header):
         return False
     metric_like = [n for n in names if is_metric_like(n)]
     has_epoch = find_column(names, "epoch") is not None
@@ -75,54 +79,53 @@ class KerasCsvReader:
         if epoch_col is None and not any(is_metric_like(c) for c in table.columns):
             shown = ", ".join(table.columns[:5])
             raise LogReadError(f"not a training log: no epoch or metric columns ({shown})")
-        if df.height == 0:
-            return [RunData(empty_frame(), warnings=["header only, no rows", *table.warnings])]
-        if epoch_col is not None and df[epoch_col].null_count() == df.height:
-            epoch_col = None
+        empty = table.check_rows()
+        if empty is not None:
+            return [RunData(empty_frame(), warnings=[empty, *table.warnings])]
+        if epoch_col is not None:
+            df = nonfinite_to_null(df, epoch_col)
+            if df.get_column(epoch_col).null_count() == df.height:
+                epoch_col = None
 
-        df = df.with_row_index("__row")
-        groups: list[tuple[Any, pl.DataFrame]]
-        if fold_col is not None:
-            df = df.with_columns(pl.col(fold_col).forward_fill().backward_fill())
-            keys = df[fold_col].unique(maintain_order=True).to_list()
-            groups = [(k, df.filter(pl.col(fold_col) == k) if k is not None else df) for k in keys]
-        else:
-            groups = [(None, df)]
-
+        names = name_columns([c for c in df.columns if c not in (epoch_col, fold_col)], infer_split)
         runs: list[RunData] = []
-        skip = [c for c in (epoch_col, fold_col) if c]
-        for fold, part in groups:
-            restart_rows = set(table.restarts)
-            header_restarts = {i for i, r in enumerate(part["__row"].to_list()) if r in restart_rows}
+        for fold, part, restarts in _fold_groups(df, fold_col, table.restarts):
+            starts = list(restarts)
             if epoch_col is not None:
-                starts = split_on_reset(part[epoch_col].to_list()) + sorted(header_restarts)
-            else:
-                starts = sorted(header_restarts)
+                starts += reset_starts(part.get_column(epoch_col))
             for offset, length in segments(part.height, starts):
-                seg = part.slice(offset, length).drop("__row")
+                seg = part.slice(offset, length)
                 warnings = list(table.warnings) if not runs else []
                 if epoch_col is not None:
-                    missing = seg[epoch_col].null_count()
-                    if missing:
-                        seg = seg.filter(pl.col(epoch_col).is_not_null())
-                        warnings.append(f"{missing} row(s) without an epoch value skipped")
-                    seg = seg.with_columns(pl.col(epoch_col).alias("__epoch"))
+                    epoch = seg.get_column(epoch_col)
+                    if epoch.null_count():
+                        warnings.append(f"{epoch.null_count()} row(s) without an epoch value skipped")
+                        seg = seg.filter(epoch.is_not_null())
+                        epoch = seg.get_column(epoch_col)
                 else:
-                    seg = seg.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.Float64).alias("__epoch"))
-                seg = seg.with_columns(pl.col("__epoch").floor().cast(pl.Int64).alias("__step"))
+                    epoch = pl.Series(values=range(seg.height), dtype=pl.Float64)
                 suffix = suffix_for(len(runs))
-                frame = wide_to_long(
-                    seg,
-                    run_id=run_id + suffix,
-                    source=source,
-                    step_col="__step",
-                    epoch_col="__epoch",
-                    skip=skip,
-                )
+                frame = to_long(seg, names, run_id=run_id + suffix, source=source, step=epoch, epoch=epoch)
                 meta: dict[str, Any] = {}
                 if epoch_col is None:
                     meta["epoch_from_row_index"] = True
-                if fold is not None:
+                if fold is not None and fold == fold:
                     meta["fold"] = int(fold) if float(fold).is_integer() else fold
                 runs.append(RunData(frame=frame, suffix=suffix, meta=meta, warnings=warnings))
         return runs
+
+
+def _fold_groups(
+    df: pl.DataFrame, fold_col: str | None, restarts: list[int]
+) -> list[tuple[float | None, pl.DataFrame, list[int]]]:
+    """``(fold, rows, restart positions within rows)`` per fold in order of appearance (one group without folds)."""
+    if fold_col is None or df.get_column(fold_col).null_count() == df.height:
+        return [(None, df, list(restarts))]
+    folds = df.get_column(fold_col).forward_fill().backward_fill().to_list()
+    restart_rows = set(restarts)
+    out: list[tuple[float | None, pl.DataFrame, list[int]]] = []
+    for key in dict.fromkeys(folds):
+        idx = [i for i, v in enumerate(folds) if v == key or (v != v and key != key)]
+        starts = [j for j, i in enumerate(idx) if i in restart_rows]
+        out.append((key, df[idx], starts))
+    return out

@@ -20,6 +20,12 @@ def _where(f) -> str:  # type: ignore[no-untyped-def]
     return "whole run"
 
 
+def _title(text: str) -> str:
+    """The headline of a knowledge-base entry ("Title: explanation" -> "Title")."""
+    head, sep, _ = text.partition(": ")
+    return head if sep and len(head) <= 80 else text
+
+
 def render_text(report: Report, *, causes: int = 2) -> str:
     """One block per run: status, then each finding with where, message and the top causes and fix."""
     lines: list[str] = []
@@ -38,9 +44,9 @@ def render_text(report: Report, *, causes: int = 2) -> str:
             n_warn += f.severity == "warning"
             lines.append(f"  {f.severity:<7} {f.code} {f.kind:<11} {_clean(f.split)}/{_clean(f.metric)} at {_where(f)}: {_clean(f.message)}")
             for c in f.causes[:causes]:
-                lines.append(f"          cause: {_clean(c.text)} [{', '.join(c.sources)}]")
+                lines.append(f"          cause: {_clean(_title(c.text))} [{', '.join(c.sources)}]")
             if f.fixes:
-                lines.append(f"          fix:   {_clean(f.fixes[0].text)} [{', '.join(f.fixes[0].sources)}]")
+                lines.append(f"          fix:   {_clean(_title(f.fixes[0].text))} [{', '.join(f.fixes[0].sources)}]")
         for w in run.warnings[:3]:
             lines.append(f"  note: {_clean(w)}")
     ok = sum(r.status == "ok" for r in report.runs)

@@ -1,0 +1,148 @@
+"""PyTorch Lightning ``CSVLogger`` files (``lightning_logs/version_N/metrics.csv``).
+
+Every ``log_metrics`` call is its own sparse row, so empty cells are the rule, not an error.
+
+* ``step`` is the global step (kept as written); ``epoch`` is filled for rows that lack it
+  (``LearningRateMonitor`` rows such as ``lr-Adam``) from another row at the same step, else from
+  the row before.
+* Naming: ``x_epoch`` (the epoch aggregate of a metric logged with ``on_step`` and ``on_epoch``) becomes
+  metric ``x``, so ``train_loss_epoch`` pairs with ``val_loss``; ``x_step`` keeps its suffix
+  (``train_loss_step`` -> metric ``loss_step``, split ``train``). The split is inferred from the name
+  without the suffix.
+* A new run starts only where ``step`` goes back (epoch-end rows repeat the last step) or where the
+  header is repeated. ``hparams.yaml`` next to the file fills ``meta``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+
+from trainlog_doctor.frame import empty_frame, infer_split
+from trainlog_doctor.readers._csv import (
+    CsvHeader,
+    find_column,
+    first_row_numeric,
+    is_metric_like,
+    load_csv,
+    name_columns,
+    nonfinite_to_null,
+    read_flat_yaml,
+    run_facts,
+    reset_starts,
+    segments,
+    sniff_header,
+    suffix_for,
+    to_long,
+)
+from trainlog_doctor.readers.base import RunData
+from trainlog_doctor.readers.ultralytics_csv import is_ultralytics_header
+
+_WALL_TIME_NAMES = ("created_at", "timestamp", "wall_time", "walltime")
+
+
+def is_lightning_header(header: CsvHeader, path: Path | None = None) -> bool:
+    """True for a step-keyed metrics CSV: a ``step`` column plus ``epoch`` or metric-like columns."""
+    names = header.names
+    if find_column(names, "step") is None or is_ultralytics_header(header):
+        return False
+    named_like = path is not None and path.name.lower() == "metrics.csv"
+    others = [n for n in names if n.lower() != "step"]
+    if not (find_column(names, "epoch") is not None or any(is_metric_like(n) for n in others) or named_like):
+        return False
+    return first_row_numeric(header)
+
+
+def lightning_name(column: str, present: set[str]) -> tuple[str, str]:
+    """``(metric, split)`` for a Lightning column; ``present`` holds the lower-case column names.
+
+    ``train_loss_step`` -> ``("loss_step", "train")``; ``train_loss_epoch`` -> ``("loss", "train")``
+    unless a plain ``train_loss`` column exists too (then ``("loss_epoch", "train")``).
+    """
+    low = column.lower()
+    if low.endswith("_step") and len(column) > 5:
+        metric, split = infer_split(column[:-5])
+        return f"{metric}_step", split
+    if low.endswith("_epoch") and len(column) > 6:
+        base = column[:-6]
+        metric, split = infer_split(base)
+        return (f"{metric}_epoch", split) if base.lower() in present else (metric, split)
+    return infer_split(column)
+
+
+class LightningCsvReader:
+    """Reader for Lightning ``metrics.csv`` (sparse rows keyed by the global step)."""
+
+    format: ClassVar[str] = "lightning_csv"
+    unit: ClassVar[str] = "file"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """A CSV whose header has a ``step`` column and an ``epoch`` or metric-like column."""
+        try:
+            if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".log", ""):
+                return False
+            header = sniff_header(head)
+            return header is not None and is_lightning_header(header, path)
+        except Exception:
+            return False
+
+    def read(self, path: Path, run_id: str) -> list[RunData]:
+        """One :class:`RunData` per run (normally one: Lightning writes a new ``version_N`` per launch)."""
+        table = load_csv(path)
+        meta = _hparams_meta(path)
+        df = table.frame
+        empty = table.check_rows()
+        if empty is not None:
+            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings])]
+        step_col = find_column(df.columns, "step")
+        epoch_col = find_column(df.columns, "epoch")
+        wall_col = find_column(df.columns, *_WALL_TIME_NAMES)
+        warnings = list(table.warnings)
+
+        if step_col is not None:
+            df = nonfinite_to_null(df, step_col)
+        if step_col is None or df.get_column(step_col).null_count() == df.height:
+            if step_col is None:
+                warnings.append("no step column: row index used as step")
+            step_col = "__step"
+            df = df.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(step_col))
+        else:
+            df = df.with_columns(pl.col(step_col).forward_fill().backward_fill())
+        if epoch_col is not None:
+            df = df.with_columns(
+                pl.col(epoch_col)
+                .fill_null(pl.col(epoch_col).max().over(step_col))
+                .forward_fill()
+                .backward_fill()
+            )
+
+        index_cols = {c for c in (step_col, epoch_col, wall_col) if c}
+        metric_cols = [c for c in df.columns if c not in index_cols]
+        present = {c.lower() for c in df.columns}
+        names = name_columns(metric_cols, lambda c: lightning_name(c, present))
+
+        starts = reset_starts(df.get_column(step_col), allow_equal=True) + list(table.restarts)
+        runs: list[RunData] = []
+        for offset, length in segments(df.height, starts):
+            seg = df.slice(offset, length)
+            suffix = suffix_for(len(runs))
+            frame = to_long(
+                seg,
+                names,
+                run_id=run_id + suffix,
+                source=str(path),
+                step=seg.get_column(step_col),
+                epoch=seg.get_column(epoch_col) if epoch_col else None,
+                wall_time=seg.get_column(wall_col) if wall_col else None,
+            )
+            runs.append(RunData(frame=frame, suffix=suffix, meta=dict(meta), warnings=warnings if not runs else []))
+        return runs
+
+
+def _hparams_meta(path: Path) -> dict[str, Any]:
+    hparams = read_flat_yaml(path.with_name("hparams.yaml"))
+    if not hparams:
+        return {}
+    return {**run_facts(hparams), "hparams": hparams}

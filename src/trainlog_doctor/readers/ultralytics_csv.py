@@ -1,0 +1,132 @@
+"""YOLOv5 / ultralytics ``results.csv`` (``runs/train/expN/results.csv``).
+
+Three layouts: YOLOv5 (fields padded to width 20, epoch 0-based, ``x/lr0``), early ultralytics 8.0
+(width 23, epoch 1-based, ``lr/pg0``), ultralytics >= 8.1 (unpadded, ``epoch,time,...``, epoch 1-based,
+``time`` = cumulative seconds, read into ``wall_time``).
+
+Naming: ``train/box_loss`` -> ``box_loss``/``train``; ``val/box_loss`` -> ``box_loss``/``val``;
+``metrics/mAP_0.5`` -> ``mAP_0.5``/``val`` (the metrics are computed on the validation set, the prefix is
+dropped, ``(B)``/``(M)`` suffixes are kept); ``x/lr0`` and ``lr/pg0`` keep their names, split ``other``.
+``epoch`` is kept as written (``meta["epoch_base"]`` says 0 or 1) and ``step`` = ``epoch``. Re-runs
+appended to one file (epoch restarts) become separate runs. ``opt.yaml``/``args.yaml`` next to the
+file fill ``meta`` (``lr``, ``batch_size``, ``optimizer``, ``epochs``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+
+from trainlog_doctor.frame import empty_frame, infer_split
+from trainlog_doctor.readers._csv import (
+    CsvHeader,
+    find_column,
+    load_csv,
+    name_columns,
+    nonfinite_to_null,
+    read_flat_yaml,
+    run_facts,
+    reset_starts,
+    segments,
+    sniff_header,
+    suffix_for,
+    to_long,
+)
+from trainlog_doctor.readers.base import LogReadError, RunData
+
+_LR = re.compile(r"^(x/lr\d+|lr/pg\d+)$", re.IGNORECASE)
+_LOSS = re.compile(r"^(train|val)/(box|obj|cls|dfl|seg|pose|kobj|rle)_loss$", re.IGNORECASE)
+
+
+def is_ultralytics_header(header: CsvHeader) -> bool:
+    """True for a YOLO ``results.csv`` header (YOLO loss, ``metrics/mAP``, ``x/lr0``/``lr/pg0`` or padded ``epoch``)."""
+    names = [n.lower() for n in header.names]
+    if not names or "epoch" not in names:
+        return False
+    if any(_LR.match(n) or _LOSS.match(n) or n.startswith("metrics/map") for n in names):
+        return True
+    first = header.raw[0]
+    return names[0] == "epoch" and len(first) >= 15 and first != first.lstrip()
+
+
+def ultralytics_name(column: str) -> tuple[str, str]:
+    """``(metric, split)`` for a results.csv column (``metrics/*`` are validation metrics)."""
+    if column.lower().startswith("metrics/") and len(column) > 8:
+        return column[8:], "val"
+    return infer_split(column)
+
+
+class UltralyticsCsvReader:
+    """Reader for YOLOv5 and ultralytics ``results.csv``."""
+
+    format: ClassVar[str] = "ultralytics_csv"
+    unit: ClassVar[str] = "file"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """A CSV with an ``epoch`` column and YOLO column names (or YOLOv5 fixed-width padding)."""
+        try:
+            if path.suffix.lower() not in (".csv", ".txt", ""):
+                return False
+            header = sniff_header(head)
+            return header is not None and is_ultralytics_header(header)
+        except Exception:
+            return False
+
+    def read(self, path: Path, run_id: str) -> list[RunData]:
+        """One :class:`RunData` per run (re-runs appended to the file are split on the epoch restart)."""
+        table = load_csv(path)
+        df = table.frame
+        epoch_col = find_column(table.columns, "epoch")
+        if epoch_col is None:
+            raise LogReadError("not a YOLO results.csv: no epoch column")
+        lower = {c.lower() for c in table.columns}
+        if any(c.startswith("x/lr") for c in lower):
+            writer, base = "yolov5", 0
+        else:
+            writer, base = "ultralytics", 1
+        meta: dict[str, Any] = {"writer": writer, "epoch_base": base, **_yolo_meta(path)}
+        empty = table.check_rows()
+        if empty is None and epoch_col not in df.columns:
+            empty = "no numeric epoch values"
+        if empty is not None:
+            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings])]
+        warnings = list(table.warnings)
+        df = nonfinite_to_null(df, epoch_col)
+        missing = df.get_column(epoch_col).null_count()
+        if missing:
+            df = df.filter(pl.col(epoch_col).is_not_null())
+            warnings.append(f"{missing} row(s) without an epoch value skipped")
+        time_col = find_column(df.columns, "time")
+        index_cols = {c for c in (epoch_col, time_col) if c}
+        names = name_columns([c for c in df.columns if c not in index_cols], ultralytics_name)
+
+        restarts = list(table.restarts) if not missing else []
+        starts = reset_starts(df.get_column(epoch_col)) + restarts
+        runs: list[RunData] = []
+        for offset, length in segments(df.height, starts):
+            seg = df.slice(offset, length)
+            suffix = suffix_for(len(runs))
+            frame = to_long(
+                seg,
+                names,
+                run_id=run_id + suffix,
+                source=str(path),
+                step=seg.get_column(epoch_col),
+                epoch=seg.get_column(epoch_col),
+                wall_time=seg.get_column(time_col) if time_col else None,
+            )
+            runs.append(RunData(frame=frame, suffix=suffix, meta=dict(meta), warnings=warnings if not runs else []))
+        return runs
+
+
+def _yolo_meta(path: Path) -> dict[str, Any]:
+    """Run facts from ``hyp.yaml`` + ``opt.yaml`` (YOLOv5) or ``args.yaml`` (ultralytics) beside the CSV."""
+    hparams: dict[str, Any] = {}
+    for name in ("hyp.yaml", "opt.yaml", "args.yaml"):
+        hparams.update(read_flat_yaml(path.with_name(name)))
+    if not hparams:
+        return {}
+    return {**run_facts(hparams), "hparams": hparams}
