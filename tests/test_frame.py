@@ -79,3 +79,10 @@ def test_from_columns_and_conform() -> None:
     df = from_columns(run_id="r", source="s", metric="loss", split="train", step=[0, 1], value=[2.0, 1.0])
     assert df.columns == COLUMNS and df["epoch"].null_count() == 2
     assert conform(pl.DataFrame({"value": [1]})).schema == pl.Schema(SCHEMA)
+
+
+def test_wide_to_long_metric_named_like_an_index_column() -> None:
+    wide = pl.DataFrame({"iteration": [1, 2], "epoch": [0.5, 1.0], "step": [7.0, 8.0], "loss": [1.0, 0.5]})
+    long = wide_to_long(wide, run_id="r", source="s", step_col="iteration")
+    assert sorted(long["metric"].unique().to_list()) == ["epoch", "loss", "step"]
+    assert long.filter(pl.col("metric") == "loss")["step"].to_list() == [1, 2]

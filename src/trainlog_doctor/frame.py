@@ -86,21 +86,26 @@ def wide_to_long(
     metric_cols = [c for c in wide.columns if c not in skip_set and wide.schema[c].is_numeric()]
     if not metric_cols:
         return empty_frame()
-    base = wide.with_row_index("__row")
-    step_expr = pl.col(step_col).cast(pl.Int64, strict=False) if step_col else pl.col("__row").cast(pl.Int64)
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    step_expr = pl.col(step_col).cast(pl.Int64, strict=False) if step_col else row
     epoch_expr = pl.col(epoch_col).cast(pl.Float64, strict=False) if epoch_col else pl.lit(None, dtype=pl.Float64)
     wall_expr = (
         pl.col(wall_time_col).cast(pl.Float64, strict=False) if wall_time_col else pl.lit(None, dtype=pl.Float64)
     )
-    base = base.select(
-        step_expr.alias("step"),
-        epoch_expr.alias("epoch"),
-        wall_expr.alias("wall_time"),
-        *[pl.col(c).cast(pl.Float64, strict=False) for c in metric_cols],
+    # Internal names cannot clash with a metric column called "step", "epoch" or "wall_time".
+    renamed = {c: f"m{i}" for i, c in enumerate(metric_cols)}
+    base = wide.select(
+        step_expr.alias("__step"),
+        epoch_expr.alias("__epoch"),
+        wall_expr.alias("__wall_time"),
+        *[pl.col(c).cast(pl.Float64, strict=False).alias(renamed[c]) for c in metric_cols],
     )
     long = base.unpivot(
-        index=["step", "epoch", "wall_time"], on=metric_cols, variable_name="column", value_name="value"
+        index=["__step", "__epoch", "__wall_time"], on=list(renamed.values()), variable_name="column", value_name="value"
     ).filter(pl.col("value").is_not_null())
+    long = long.rename({"__step": "step", "__epoch": "epoch", "__wall_time": "wall_time"})
+    back = {v: k for k, v in renamed.items()}
+    long = long.with_columns(pl.col("column").replace_strict(back, return_dtype=pl.Utf8))
     names = {c: infer_split(c) for c in metric_cols}
     mapping_metric = {c: m for c, (m, _) in names.items()}
     mapping_split = {c: s for c, (_, s) in names.items()}

@@ -1,0 +1,294 @@
+"""mmdetection 2.x / mmcv ``work_dirs/<cfg>/<timestamp>.log.json`` (``TextLoggerHook``).
+
+* The header line (``env_info``, ``config``, ``seed``, ``exp_name``) goes to ``meta``; from the config
+  text: ``optimizer`` (type), ``lr``, ``momentum``, ``weight_decay``, ``batch_size`` (``samples_per_gpu``),
+  ``grad_clip`` (``max_norm`` or ``None``), ``lr_policy``, ``warmup_iters``, ``max_epochs``.
+* ``epoch`` is 1-based and ``iter`` restarts every epoch, so the x axis is rebuilt:
+  ``step`` = global iteration = (iterations of the epochs before) + ``iter``, where an epoch's length is
+  the ``iter`` of its validation row when that row sits right after the last logged train iteration
+  (mmcv's ``EvalHook`` logs the train loader length there: 1581, 30045 ...), else the most common
+  such length, else the largest ``iter`` logged in the epoch. ``epoch`` (float) = completed epochs
+  = ``epoch - 1 + iter / length``, so epoch 1 runs from 0 to 1 as in HuggingFace logs.
+* Validation rows (``mode: val``) are ``val`` points at the end of their epoch (``step`` = the epoch's
+  last global iteration, ``epoch`` = the 1-based epoch number = completed epochs); their ``iter`` and
+  ``lr`` are not training values and are dropped, and so are string fields (``bbox_mAP_copypaste``).
+* ``lr``, ``memory``, ``time``, ``data_time``, ``grad_norm`` are ``other``; NaN tokens are kept.
+* A header-only file (crashed launch) gives one :class:`RunData` with an empty frame.
+* mmcv writes one file per launch; if ``(epoch, iter)`` still goes back, a new run starts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+
+from trainlog_doctor.frame import empty_frame, infer_split, wide_to_long
+from trainlog_doctor.readers._jsonlines import (
+    first_line,
+    has_name_collisions,
+    invalid_lines_warning,
+    is_blank,
+    keep_last,
+    no_objects_reason,
+    numeric_columns,
+    parse_table,
+    read_log_bytes,
+    suffix_for,
+)
+from trainlog_doctor.readers.base import LogReadError, RunData
+
+_HEADER_KEYS = ("env_info", "config")
+_FIRST_KEY = re.compile(rb'^\{\s*"(?:env_info|mode)"\s*:')
+_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+
+
+class MmdetJsonReader:
+    """Reader for mmdetection / mmcv ``*.log.json`` files."""
+
+    format: ClassVar[str] = "mmdet_json"
+    unit: ClassVar[str] = "file"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """The first line is a JSON object opening with ``"env_info"`` (header) or ``"mode"`` (a log row)."""
+        try:
+            line, _ = first_line(head)
+            return bool(_FIRST_KEY.match(line))
+        except Exception:
+            return False
+
+    def read(self, path: Path, run_id: str) -> list[RunData]:
+        """One :class:`RunData` (header facts in ``meta``); an empty frame for a header-only file."""
+        data = read_log_bytes(path)
+        if is_blank(data):
+            return [RunData(empty_frame(), warnings=["empty file"])]
+        table = parse_table(data)
+        df = table.frame
+        warnings: list[str] = []
+        if table.n_invalid:
+            warnings.append(invalid_lines_warning(table.n_invalid, table.truncated_tail))
+        if df.height == 0:
+            raise LogReadError(no_objects_reason(table.n_invalid))
+        meta = header_meta(df)
+        if "mode" not in df.columns or df.schema["mode"] != pl.Utf8:
+            if meta:
+                return [RunData(empty_frame(), meta=meta, warnings=[*warnings, "header only: no log rows"])]
+            raise LogReadError("not an mmcv log.json: no header and no mode key")
+        for col in ("epoch", "iter"):
+            if col not in df.columns or not df.schema[col].is_numeric():
+                raise LogReadError(f"not an mmcv log.json: no numeric {col} key")
+
+        rows = df.with_columns(
+            pl.col("epoch").cast(pl.Int64, strict=False), pl.col("iter").cast(pl.Int64, strict=False)
+        )
+        rows = rows.filter(pl.col("mode").is_in(["train", "val"]) & pl.col("epoch").is_not_null())
+        if rows.height == 0:
+            return [RunData(empty_frame(), meta=meta, warnings=[*warnings, "header only: no log rows"])]
+        run_of = _runs(rows["mode"].to_list(), rows["epoch"].to_list(), rows["iter"].to_list())
+        rows = rows.with_columns(pl.Series("__run", run_of, dtype=pl.Int64))
+        source = str(path)
+        out: list[RunData] = []
+        for k in range(max(run_of) + 1):
+            part = rows.filter(pl.col("__run") == k).drop("__run")
+            suffix = suffix_for(k)
+            frame, run_meta = run_frame(part, run_id=run_id + suffix, source=source)
+            run_meta = {**meta, **run_meta}
+            out.append(RunData(frame, suffix=suffix, meta=run_meta, warnings=list(warnings) if k == 0 else []))
+        if len(out) > 1:
+            out[0].warnings.append(f"epoch/iter goes back: split into {len(out)} runs")
+        return out
+
+
+def _runs(modes: list[str], epochs: list[int], iters: list[int | None]) -> list[int]:
+    """Run number per row: a train row whose ``(epoch, iter)`` does not move forward starts a new run."""
+    keys = [(e, i) for m, e, i in zip(modes, epochs, iters, strict=True) if m == "train" and i is not None]
+    if all(a < b for a, b in pairwise(keys)):  # the usual case: one launch per file
+        return [0] * len(modes)
+    run = 0
+    last: tuple[int, int] | None = None
+    out: list[int] = []
+    for mode, epoch, it in zip(modes, epochs, iters, strict=True):
+        if mode == "train" and it is not None:
+            key = (epoch, it)
+            if last is not None and key <= last:
+                run += 1
+            last = key
+        out.append(run)
+    return out
+
+
+def epoch_lengths(part: pl.DataFrame) -> tuple[dict[int, int], int]:
+    """Iterations per epoch (see module doc) and the default length for epochs without evidence."""
+    train = part.filter(pl.col("mode") == "train")
+    val = part.filter(pl.col("mode") == "val")
+    max_iter = {e: int(i) for e, i in train.group_by("epoch").agg(pl.col("iter").max()).iter_rows()}
+    interval = _log_interval(train)
+    known: dict[int, int] = {}
+    for e, i in val.select("epoch", "iter").iter_rows():
+        if i is None or e not in max_iter:
+            continue
+        if max_iter[e] <= i < max_iter[e] + interval:
+            known[e] = int(i)
+    if known:
+        default = Counter(known.values()).most_common(1)[0][0]
+    elif max_iter:
+        default = max(max_iter.values())
+    else:
+        default = 1
+    lengths = {e: max(known.get(e, default), max_iter.get(e, 0)) for e in set(max_iter) | set(known)}
+    return lengths, max(default, 1)
+
+
+def _log_interval(train: pl.DataFrame) -> int:
+    """The logging interval (smallest positive ``iter`` difference inside an epoch), at least 1."""
+    if train.height < 2:
+        return max(int(train["iter"].fill_null(1).sum()), 1) if train.height else 1
+    diffs = train.select(pl.col("iter").diff().over("epoch").alias("d"))["d"].drop_nulls()
+    diffs = diffs.filter(diffs > 0)
+    return int(diffs.min()) if diffs.len() else 1  # type: ignore[arg-type]
+
+
+def run_frame(part: pl.DataFrame, *, run_id: str, source: str) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The normalized frame of one run's train and val rows, and facts learnt on the way."""
+    lengths, default = epoch_lengths(part)
+    last_epoch = int(part["epoch"].max())  # type: ignore[arg-type]
+    first_epoch = min(1, int(part["epoch"].min()))  # type: ignore[arg-type]
+    offsets: dict[int, int] = {}
+    total = 0
+    for e in range(first_epoch, last_epoch + 1):
+        offsets[e] = total
+        total += lengths.get(e, default)
+    length_expr = pl.col("epoch").replace_strict(lengths, default=default, return_dtype=pl.Int64)
+    offset_expr = pl.col("epoch").replace_strict(offsets, default=0, return_dtype=pl.Int64)
+
+    train = part.filter(pl.col("mode") == "train").with_columns(
+        (offset_expr + pl.col("iter")).alias("__step"),
+        ((pl.col("epoch") - 1).cast(pl.Float64) + pl.col("iter") / length_expr).alias("__epoch"),
+    )
+    val = part.filter(pl.col("mode") == "val").with_columns(
+        (offset_expr + length_expr).alias("__step"),
+        pl.col("epoch").cast(pl.Float64).alias("__epoch"),
+    )
+    index = ("mode", "epoch", "iter", "__step", "__epoch")
+    frames = []
+    train_cols = _filled(train, numeric_columns(train, exclude=index))
+    if train.height and train_cols:
+        frames.append(
+            wide_to_long(
+                train.select("__step", "__epoch", *train_cols),
+                run_id=run_id,
+                source=source,
+                step_col="__step",
+                epoch_col="__epoch",
+            )
+        )
+        if has_name_collisions(train_cols):
+            frames[-1] = keep_last(frames[-1])
+    # lr, time, memory on a val row are not evaluation results (and would interleave with train's)
+    val_cols = [c for c in _filled(val, numeric_columns(val, exclude=index)) if infer_split(c)[1] != "other"]
+    if val.height and val_cols:
+        long = wide_to_long(
+            val.select("__step", "__epoch", *val_cols),
+            run_id=run_id,
+            source=source,
+            step_col="__step",
+            epoch_col="__epoch",
+        )
+        frames.append(keep_last(long.with_columns(pl.lit("val", dtype=pl.Utf8).alias("split"))))
+    frame = pl.concat(frames) if frames else empty_frame()
+    meta: dict[str, Any] = {"iters_per_epoch": default}
+    if val.height and not val_cols:
+        meta["val_rows_without_metrics"] = val.height
+    return frame, meta
+
+
+def _filled(part: pl.DataFrame, columns: list[str]) -> list[str]:
+    """The columns of ``columns`` that hold at least one value in ``part`` (train and val keys differ)."""
+    if part.height == 0:
+        return []
+    counts = part.select(pl.col(c).null_count() for c in columns).row(0) if columns else ()
+    return [c for c, n in zip(columns, counts, strict=True) if n < part.height]
+
+
+def header_meta(df: pl.DataFrame) -> dict[str, Any]:
+    """Run facts from the header line (first row with ``env_info`` or ``config``)."""
+    cols = [c for c in _HEADER_KEYS if c in df.columns and df.schema[c] == pl.Utf8]
+    if not cols:
+        return {}
+    header = df.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in cols])).head(1)
+    if header.height == 0:
+        return {}
+    row = header.row(0, named=True)
+    meta: dict[str, Any] = {}
+    for key in ("exp_name", "seed"):
+        v = row.get(key)
+        if v is not None:
+            meta[key] = v
+    config = row.get("config")
+    if isinstance(config, str):
+        meta.update(config_meta(config))
+    env = row.get("env_info")
+    if isinstance(env, str):
+        gpu = re.search(r"^GPU ([\d,]+): (.+)$", env, re.MULTILINE)
+        if gpu:
+            meta["gpus"] = len(gpu.group(1).split(","))
+            meta["gpu_name"] = gpu.group(2).strip()
+    return meta
+
+
+def _dict_body(text: str, name: str) -> str | None:
+    """The text inside ``name = dict( ... )`` (balanced parentheses), or ``None``."""
+    m = re.search(rf"(?m)^\s*{re.escape(name)}\s*=\s*dict\(", text)
+    if not m:
+        return None
+    depth, start = 1, m.end()
+    for i in range(start, len(text)):
+        ch = text[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start:i]
+    return text[start:]
+
+
+def config_meta(config: str) -> dict[str, Any]:
+    """Optimizer, lr, batch size, clipping and schedule facts from an mmcv config dump."""
+    meta: dict[str, Any] = {}
+    opt = _dict_body(config, "optimizer")
+    if opt is not None:
+        m = re.search(r"type\s*=\s*['\"]([\w.]+)['\"]", opt)
+        if m:
+            meta["optimizer"] = m.group(1)
+        for key in ("lr", "momentum", "weight_decay"):
+            m = re.search(rf"\b{key}\s*=\s*{_NUMBER}", opt)
+            if m:
+                meta[key] = float(m.group(1))
+    m = re.search(r"\bsamples_per_gpu\s*=\s*(\d+)", config)
+    if m:
+        meta["batch_size"] = int(m.group(1))
+    opt_cfg = _dict_body(config, "optimizer_config")
+    if opt_cfg is not None:
+        if re.search(r"grad_clip\s*=\s*None", opt_cfg):
+            meta["grad_clip"] = None
+        else:
+            m = re.search(rf"grad_clip\s*=\s*dict\([^)]*max_norm\s*=\s*{_NUMBER}", opt_cfg)
+            if m:
+                meta["grad_clip"] = float(m.group(1))
+    lr_cfg = _dict_body(config, "lr_config")
+    if lr_cfg is not None:
+        m = re.search(r"policy\s*=\s*['\"](\w+)['\"]", lr_cfg)
+        if m:
+            meta["lr_policy"] = m.group(1)
+        m = re.search(r"warmup_iters\s*=\s*(\d+)", lr_cfg)
+        if m:
+            meta["warmup_iters"] = int(m.group(1))
+    m = re.search(r"\bmax_epochs\s*=\s*(\d+)", config) or re.search(r"(?m)^total_epochs\s*=\s*(\d+)", config)
+    if m:
+        meta["max_epochs"] = int(m.group(1))
+    return meta
