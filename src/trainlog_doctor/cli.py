@@ -115,7 +115,7 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
         select=_split_codes(select) or cfg.get("select"),
         ignore=_split_codes(ignore) or cfg.get("ignore"),
         workers=workers or int(cfg.get("workers", 1)),
-        keep_frames=fmt == "html",
+        keep_frames=fmt in ("html", "markdown", "github"),
         warnings=notes,
     )
     for note in notes:
