@@ -164,11 +164,15 @@ def infer_split(name: str) -> tuple[str, str]:
         group = _GROUPS.get(head.lower())
         if group is not None and tail:
             metric, split = tail, group
-        else:  # torch SummaryWriter style: "Loss/train", "Accuracy/val"
+        elif head.lower() == "metrics" and tail:  # YOLO: metrics/mAP_0.5 is measured on the val set
+            metric, split = tail, "val"
+        else:  # torch SummaryWriter style: "Loss/train", "Accuracy/val", "Loss/Val_Epoch"
             mhead, _, last = raw.rpartition("/")
-            group = _GROUPS.get(last.lower())
+            first, _, rest = last.partition("_")
+            group = _GROUPS.get(last.lower()) or (_GROUPS.get(first.lower()) if rest else None)
             if group is not None and mhead:
-                metric, split = mhead, group
+                metric = mhead if _GROUPS.get(last.lower()) else f"{mhead}_{rest}"
+                split = group
     if split is None:
         for prefix, sp in _PREFIXES:
             if lowered.startswith(prefix) and len(raw) > len(prefix):

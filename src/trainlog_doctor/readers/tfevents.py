@@ -1,0 +1,618 @@
+"""TensorBoard event files (``events.out.tfevents.*``), read fast and checked.
+
+How a run directory is read:
+
+* Every file whose name contains ``tfevents`` in the directory, and in its ``train/``,
+  ``validation/``, ``valid/``, ``val/``, ``eval/``, ``evaluation/``, ``test/`` subdirectories
+  (tf.keras ``TensorBoard`` callback layout), is read and merged. A single event file may be passed too.
+* Tags map to ``(metric, split)`` with :func:`frame.infer_split`. When the directory holding a file is a
+  split directory (``validation/`` ...), a tag that would default to ``train`` takes that split instead:
+  ``epoch_loss`` in ``validation/`` is metric ``loss``, split ``val``. Explicit tag splits (``val/loss``)
+  and ``other`` series (lr, time, counters) are kept as they are.
+* Points are sorted by ``(step, wall_time)``; on a repeated ``(metric, split, step)`` (resumed runs,
+  re-logged steps) the point with the latest ``wall_time`` is kept (the later file on a tie).
+* ``epoch``: YOLO runs (``train/box_loss`` plus ``metrics/mAP*`` tags, logged once per epoch) get
+  ``epoch = step``; otherwise when a tag ``epoch`` or ``train/epoch`` exists (Lightning, HF) every point
+  gets the epoch logged at the latest step at or before its own (the first one for earlier points);
+  tf.keras ``epoch_*`` tags always get ``epoch = step``. Otherwise ``epoch`` is null.
+* Text summaries go to ``meta["text"][tag]`` (cut to 2000 characters); hparams plugin data to
+  ``meta["hparams"]``, with ``optimizer``, ``batch_size`` and ``lr`` surfaced when present (also from
+  the HF ``args`` text summary).
+
+Damage: a record with a bad data CRC is skipped (warning with the count); a bad length CRC loses the
+framing, so reading stops there (warning); a short last record is reported as truncation; a file that
+is not TFRecord at all raises :class:`LogReadError`.
+
+Speed: see :mod:`trainlog_doctor.readers._tfrecord` (no Python loop per scalar event).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+import polars as pl
+
+from trainlog_doctor.frame import SCHEMA, conform, empty_frame, infer_split
+from trainlog_doctor.readers._tfrecord import (
+    HEADER,
+    Buffer,
+    Points,
+    decode_bulk,
+    masked_crc32c,
+    read_varint,
+    walk,
+)
+from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer
+
+SPLIT_DIRS: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "validation": "val",
+    "valid": "val",
+    "val": "val",
+    "eval": "val",
+    "evaluation": "val",
+    "test": "test",
+}
+TEXT_LIMIT = 2000
+_SCALAR_PLUGINS = ("", "scalars")
+
+
+class EventFile(NamedTuple):
+    """One event file decoded: ``points`` (tag, step, wall_time, value) in file order, run facts, warnings."""
+
+    points: pl.DataFrame
+    meta: dict[str, Any]
+    warnings: list[str]
+
+
+@dataclass
+class DecodedEvents:
+    """One event file as numpy columns in file order (``tag`` holds indices into ``tags``)."""
+
+    tags: list[str]
+    tag: np.ndarray
+    step: np.ndarray
+    wall: np.ndarray
+    value: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------
+# one file
+
+
+def read_event_file(path: str | os.PathLike[str]) -> EventFile:
+    """Decode one event file; raises :class:`LogReadError` when it is not a TFRecord event file."""
+    dec = decode_event_file(Path(path))
+    tags = pl.Series("tag", dec.tags, dtype=pl.Utf8)
+    points = pl.DataFrame(
+        {
+            "tag": tags.gather(pl.Series(dec.tag, dtype=pl.UInt32)) if dec.tag.size else pl.Series([], dtype=pl.Utf8),
+            "step": pl.Series(dec.step, dtype=pl.Int64),
+            "wall_time": pl.Series(dec.wall, dtype=pl.Float64),
+            "value": pl.Series(dec.value, dtype=pl.Float64),
+        }
+    )
+    return EventFile(points, dec.meta, dec.warnings)
+
+
+def decode_event_file(path: Path) -> DecodedEvents:
+    """Read ``path`` and decode it; see :func:`decode_buffer`."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise LogReadError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+    if is_lfs_pointer(head):
+        raise LogReadError("Git LFS pointer, not the event file itself (run `git lfs pull`)")
+    try:
+        return decode_buffer(Buffer.from_path(path))  # no local reference: decode_buffer frees the bytes early
+    except OSError as exc:
+        raise LogReadError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+
+
+def decode_buffer(buf: Buffer) -> DecodedEvents:
+    """Decode all scalar points, text and hparams of one event file held in ``buf``."""
+    head = buf.bytes_at(0, min(buf.size, 64))
+    if is_lfs_pointer(head):
+        raise LogReadError("Git LFS pointer, not the event file itself (run `git lfs pull`)")
+    framing = walk(buf)
+    bulk = decode_bulk(buf, framing)
+    warnings: list[str] = []
+    nrec = bulk.valid
+    if nrec < framing.offsets.size or framing.problem == "bad_length_crc":
+        at = int(framing.offsets[nrec]) if nrec < framing.offsets.size else framing.stop
+        if nrec == 0:
+            raise LogReadError(f"not a TensorBoard event file (no valid TFRecord header at byte {at})")
+        warnings.append(f"bad record length checksum at byte {at}: framing lost, kept the {nrec} records before it")
+    elif framing.problem == "truncated":
+        warnings.append(f"truncated at byte {framing.stop} (file has {buf.size} bytes; last record incomplete)")
+    tag_ids = {t: i for i, t in enumerate(bulk.tags)}
+    fb = _Fallback(tag_ids)
+    fb.run(buf, framing.offsets, framing.lengths, bulk.fallback)
+    del buf  # decoded values are copies: let the file's bytes go before assembling
+    bad = sorted([*bulk.bad_crc, *fb.bad_crc])
+    if bad:
+        warnings.append(
+            f"skipped {len(bad)} record(s) with a bad data checksum (first at byte {int(framing.offsets[bad[0]])})"
+        )
+    if fb.undecodable:
+        first = int(framing.offsets[fb.undecodable[0]])
+        warnings.append(f"skipped {len(fb.undecodable)} record(s) that are not Event protos (first at byte {first})")
+    parts = [*bulk.parts, *fb.points()]
+    tags = [""] * len(tag_ids)
+    for t, i in tag_ids.items():
+        tags[i] = t
+    dec = _assemble(parts, nrec, tags)
+    drop = [i for i, t in enumerate(tags) if fb.plugins.get(t, "") not in _SCALAR_PLUGINS]
+    if drop and dec.tag.size:
+        keep = ~np.isin(dec.tag, np.asarray(drop, dtype=np.int32))
+        dec = DecodedEvents(tags, dec.tag[keep], dec.step[keep], dec.wall[keep], dec.value[keep])
+    dec.meta = fb.meta
+    dec.warnings = warnings
+    return dec
+
+
+def _assemble(parts: list[Points], nrec: int, tags: list[str]) -> DecodedEvents:
+    """Scatter decoded parts back into file order (record, then value within the record)."""
+    parts = [p for p in parts if p.rec.size]
+    if not parts:
+        z = np.zeros(0)
+        return DecodedEvents(tags, z.astype(np.int32), z.astype(np.int64), z.astype(np.float64), z.astype(np.float64))
+    count = np.zeros(nrec, dtype=np.int64)
+    for p in parts:
+        if p.slot is None:
+            count[p.rec] += 1  # a one-value-per-record part never repeats a record
+        else:
+            np.add.at(count, p.rec, 1)
+    start = np.cumsum(count)
+    n = int(start[-1])
+    start -= count
+    del count
+    tag = np.empty(n, dtype=np.int32)
+    step = np.empty(n, dtype=np.int64)
+    wall = np.empty(n, dtype=np.float64)
+    value = np.empty(n, dtype=np.float64)
+    for p in parts:
+        dest = start[p.rec]
+        if p.slot is not None:
+            dest += p.slot
+        tag[dest] = p.tag
+        step[dest] = p.step
+        wall[dest] = p.wall
+        value[dest] = p.value
+    return DecodedEvents(tags, tag, step, wall, value)
+
+
+class _Fallback:
+    """Per-record protobuf decoding for everything the bulk templates did not take."""
+
+    def __init__(self, tag_ids: dict[str, int]) -> None:
+        self.tag_ids = tag_ids
+        self.rec: list[int] = []
+        self.slot: list[int] = []
+        self.tag: list[int] = []
+        self.step: list[int] = []
+        self.wall: list[float] = []
+        self.value: list[float] = []
+        self.bad_crc: list[int] = []
+        self.undecodable: list[int] = []
+        self.plugins: dict[str, str] = {}
+        self.meta: dict[str, Any] = {}
+
+    def run(self, buf: Buffer, offsets: np.ndarray, lengths: np.ndarray, recs: np.ndarray) -> None:
+        if recs.size == 0:
+            return
+        raw = buf.raw
+        Event: Any = None
+        for r in recs.tolist():
+            start = int(offsets[r]) + HEADER
+            length = int(lengths[r])
+            data = buf.bytes_at(start, length)
+            if masked_crc32c(data) != struct.unpack_from("<I", raw, start + length)[0]:
+                self.bad_crc.append(r)
+                continue
+            has_summary = _has_summary(data)
+            if has_summary is False:  # file_version, graph_def, session_log ...: nothing to read
+                continue
+            if Event is None:
+                from tensorboard.compat.proto.event_pb2 import Event
+            try:
+                event = Event.FromString(data)
+            except Exception:  # DecodeError, or a nested message protobuf refuses
+                self.undecodable.append(r)
+                continue
+            if event.HasField("summary"):
+                self._summary(r, event)
+
+    def _summary(self, r: int, event: Any) -> None:
+        slot = 0
+        for v in event.summary.value:
+            plugin = v.metadata.plugin_data.plugin_name if v.HasField("metadata") else ""
+            if plugin:
+                self.plugins.setdefault(v.tag, plugin)
+            if plugin == "hparams":
+                _hparams(self.meta, v.metadata.plugin_data.content)
+            kind = v.WhichOneof("value")
+            value: float | None = None
+            if kind == "simple_value":
+                value = v.simple_value
+            elif kind == "tensor":
+                known = plugin or self.plugins.get(v.tag, "")
+                if known == "text" or v.tensor.dtype == 7:
+                    if known == "text":
+                        _text(self.meta, v.tag, v.tensor)
+                elif known in _SCALAR_PLUGINS:
+                    value = _tensor_scalar(v.tensor)
+            if value is None:
+                continue
+            self.rec.append(r)
+            self.slot.append(slot)
+            self.tag.append(self.tag_ids.setdefault(v.tag, len(self.tag_ids)))
+            self.step.append(event.step)
+            self.wall.append(event.wall_time)
+            self.value.append(value)
+            slot += 1
+
+    def points(self) -> list[Points]:
+        if not self.rec:
+            return []
+        return [
+            Points(
+                rec=np.asarray(self.rec, dtype=np.int64),
+                slot=np.asarray(self.slot, dtype=np.int64),
+                tag=np.asarray(self.tag, dtype=np.int32),
+                step=np.asarray(self.step, dtype=np.int64),
+                wall=np.asarray(self.wall, dtype=np.float64),
+                value=np.asarray(self.value, dtype=np.float64),
+            )
+        ]
+
+
+def _has_summary(data: bytes) -> bool | None:
+    """Whether the Event's top-level fields include ``summary`` (5); ``None`` when the bytes do not parse."""
+    i, n = 0, len(data)
+    try:
+        while i < n:
+            key, i = read_varint(data, i, n)
+            num, wire = key >> 3, key & 7
+            if num == 5:
+                return True
+            if wire == 0:
+                _, i = read_varint(data, i, n)
+            elif wire == 1:
+                i += 8
+            elif wire == 2:
+                ln, i = read_varint(data, i, n)
+                i += ln
+            elif wire == 5:
+                i += 4
+            else:
+                return None
+    except ValueError:
+        return None
+    return False if i == n else None
+
+
+# TensorProto dtype -> (numpy dtype of tensor_content, repeated field holding the values)
+_TENSOR_TYPES: dict[int, tuple[str, str]] = {
+    1: ("<f4", "float_val"),
+    2: ("<f8", "double_val"),
+    3: ("<i4", "int_val"),
+    4: ("u1", "int_val"),
+    5: ("<i2", "int_val"),
+    6: ("i1", "int_val"),
+    9: ("<i8", "int64_val"),
+    10: ("?", "bool_val"),
+    19: ("<f2", "half_val"),
+    22: ("<u4", "uint32_val"),
+    23: ("<u8", "uint64_val"),
+}
+
+
+def _tensor_scalar(t: Any) -> float | None:
+    """The value of a one-element numeric TensorProto, else ``None``."""
+    spec = _TENSOR_TYPES.get(t.dtype)
+    if spec is None:
+        return None
+    size = 1
+    for d in t.tensor_shape.dim:
+        size *= d.size
+    if size != 1:
+        return None
+    np_dtype, field_name = spec
+    if t.tensor_content:
+        arr = np.frombuffer(t.tensor_content, dtype=np_dtype)
+        return float(arr[0]) if arr.size == 1 else None
+    vals = getattr(t, field_name)
+    if not vals:
+        return None
+    if t.dtype == 19:
+        return float(np.array([vals[0]], dtype=np.uint16).view(np.float16)[0])
+    return float(vals[0])
+
+
+def _text(meta: dict[str, Any], tag: str, t: Any) -> None:
+    parts = [s.decode("utf-8", errors="replace") for s in t.string_val]
+    text = "\n".join(parts)
+    if len(text) > TEXT_LIMIT:
+        text = text[:TEXT_LIMIT] + "…"
+    meta.setdefault("text", {})[tag] = text
+    if tag.split("/")[0] == "args" and parts:
+        try:
+            args = json.loads(parts[0])
+        except (ValueError, RecursionError):
+            return
+        if isinstance(args, dict):
+            _surface(meta, args, overwrite=False)
+
+
+def _hparams(meta: dict[str, Any], content: bytes) -> None:
+    """Session-start hparams of the hparams plugin into ``meta["hparams"]`` and the surfaced keys."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    try:
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    except DecodeError:
+        return
+    if data.WhichOneof("data") != "session_start_info":
+        return
+    hp: dict[str, Any] = {}
+    for key, val in data.session_start_info.hparams.items():
+        kind = val.WhichOneof("kind")
+        if kind == "number_value":
+            num = val.number_value
+            hp[key] = int(num) if num.is_integer() and abs(num) < 2**53 else num
+        elif kind in ("string_value", "bool_value"):
+            hp[key] = getattr(val, kind)
+    if hp:
+        meta.setdefault("hparams", {}).update(dict(sorted(hp.items())))
+        _surface(meta, hp, overwrite=True)
+
+
+_OPTIMIZER_KEYS = ("optimizer", "optim", "optimizer_name", "opt")
+_BATCH_KEYS = ("batch_size", "per_device_train_batch_size", "train_batch_size", "batchsize", "bs")
+_LR_KEYS = ("lr", "learning_rate", "base_lr", "initial_lr", "lr0", "learningrate")
+_CLASS_REPR = re.compile(r"^<class '(?:[\w.]*\.)?(\w+)'>$")
+
+
+def _surface(meta: dict[str, Any], hp: dict[str, Any], *, overwrite: bool) -> None:
+    """Put ``optimizer``, ``batch_size`` and ``lr`` from a flat hyper-parameter dict into ``meta``."""
+    lowered: dict[str, Any] = {}
+    for k, v in hp.items():
+        lowered.setdefault(str(k).lower().rsplit("/", 1)[-1].rsplit(".", 1)[-1], v)
+
+    def pick(keys: tuple[str, ...]) -> Any:
+        for k in keys:
+            v = lowered.get(k)
+            if v is not None and v != "":
+                return v
+        return None
+
+    opt = pick(_OPTIMIZER_KEYS)
+    if isinstance(opt, str):
+        m = _CLASS_REPR.match(opt.strip())
+        opt = m.group(1) if m else opt.strip()
+    batch = pick(_BATCH_KEYS)
+    if isinstance(batch, float) and batch.is_integer():
+        batch = int(batch)
+    if not isinstance(batch, int) or isinstance(batch, bool):
+        batch = None
+    lr = pick(_LR_KEYS)
+    lr = float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+    for key, val in (("optimizer", opt if isinstance(opt, str) else None), ("batch_size", batch), ("lr", lr)):
+        if val is not None and (overwrite or key not in meta):
+            meta[key] = val
+
+
+# --------------------------------------------------------------------------------------------------
+# a run directory
+
+
+def event_files(path: Path) -> list[tuple[Path, str | None]]:
+    """Event files of a run (a directory, its split subdirectories, or one file) with their split override."""
+    if path.is_file():
+        return [(path, SPLIT_DIRS.get(path.parent.name.lower()))]
+    out: list[tuple[Path, str | None]] = []
+    own = SPLIT_DIRS.get(path.name.lower())
+    out.extend((p, own) for p in _files_in(path))
+    try:
+        subdirs = sorted(e.path for e in os.scandir(path) if e.is_dir() and e.name.lower() in SPLIT_DIRS)
+    except OSError:
+        subdirs = []
+    for sub in subdirs:
+        out.extend((p, SPLIT_DIRS[os.path.basename(sub).lower()]) for p in _files_in(Path(sub)))
+    return out
+
+
+def _files_in(d: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(d) if "tfevents" in e.name and e.is_file())
+    except OSError:
+        return []
+
+
+def _looks_like_tfrecord(head: bytes) -> bool:
+    if len(head) < HEADER:
+        return False
+    return masked_crc32c(head[:8]) == struct.unpack_from("<I", head, 8)[0]
+
+
+def _is_yolo(tags: set[str]) -> bool:
+    return "train/box_loss" in tags and any(t.startswith("metrics/mAP") for t in tags)
+
+
+class TfEventsReader:
+    """Reader for TensorBoard event files; a run is a directory of them (or one file)."""
+
+    format: ClassVar[str] = "tfevents"
+    unit: ClassVar[str] = "directory"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """A directory holding event files, or a file named ``*tfevents*`` or starting with a valid TFRecord header."""
+        try:
+            if path.is_dir():
+                return bool(event_files(path))
+            if is_lfs_pointer(head):
+                return False
+            return "tfevents" in path.name or _looks_like_tfrecord(head[:HEAD_BYTES])
+        except Exception:
+            return False
+
+    def read(self, path: Path, run_id: str) -> list[RunData]:
+        """Merge every event file of the run into one :class:`RunData` (see the module docstring)."""
+        path = Path(path)
+        files = event_files(path)
+        if not files:
+            raise LogReadError(f"no TensorBoard event files in {path}")
+        base = path if path.is_dir() else path.parent
+        warnings: list[str] = []
+        errors: list[str] = []
+        meta: dict[str, Any] = {}
+        decoded: list[tuple[Path, str | None, DecodedEvents]] = []
+        for f, split in files:
+            name = _rel(f, base)
+            try:
+                dec = decode_event_file(f)
+            except LogReadError as exc:
+                errors.append(f"{name}: {exc}")
+                continue
+            warnings.extend(f"{name}: {w}" for w in dec.warnings)
+            for k, v in dec.meta.items():
+                if isinstance(v, dict):
+                    meta.setdefault(k, {}).update(v)
+                else:
+                    meta.setdefault(k, v)
+            decoded.append((f, split, dec))
+        if not decoded:
+            raise LogReadError(errors[0] if len(errors) == 1 else f"no readable event file ({errors[0]})")
+        warnings.extend(f"skipped {e}" for e in errors)
+        frame = _merge(decoded, run_id)
+        return [RunData(frame=frame, meta=meta, warnings=warnings)]
+
+
+def _rel(f: Path, base: Path) -> str:
+    try:
+        return f.relative_to(base).as_posix()
+    except ValueError:
+        return f.name
+
+
+def _merge(decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str) -> pl.DataFrame:
+    """Build the normalized frame: map tags, sort by (step, wall_time), drop stale duplicates, attach epoch."""
+    key_ids: dict[tuple[str, str], int] = {}
+    per_epoch_keys: set[int] = set()
+    all_tags: set[str] = set()
+    cols: dict[str, list[np.ndarray]] = {"key": [], "file": [], "step": [], "wall": [], "value": []}
+    sources = [str(f) for f, _, _ in decoded]
+    for fi, (_f, split, dec) in enumerate(decoded):
+        if dec.tag.size == 0:
+            continue
+        lut = np.empty(len(dec.tags), dtype=np.int32)
+        for ti, tag in enumerate(dec.tags):
+            metric, sp = infer_split(tag)
+            if split is not None and sp == "train":
+                sp = split
+            k = key_ids.setdefault((metric, sp), len(key_ids))
+            lut[ti] = k
+            all_tags.add(tag)
+            if tag.startswith("epoch_"):
+                per_epoch_keys.add(k)
+        cols["key"].append(lut[dec.tag])
+        cols["file"].append(np.full(dec.tag.size, fi, dtype=np.int32))
+        cols["step"].append(dec.step)
+        cols["wall"].append(dec.wall)
+        cols["value"].append(dec.value)
+    if not cols["key"]:
+        return empty_frame()
+    if len(cols["key"]) == 1:
+        key, file_idx, step, wall, value = (c[0] for c in cols.values())
+    else:
+        key, file_idx, step, wall, value = (np.concatenate(c) for c in cols.values())
+
+    # sort by (step, wall_time), stable so file order breaks ties
+    if not _is_sorted(step, wall):
+        order = np.lexsort((wall, step))
+        key, file_idx, step, wall, value = key[order], file_idx[order], step[order], wall[order], value[order]
+
+    # on a repeated (metric, split, step) keep the last one in this order (= latest wall_time)
+    by_key = np.argsort(key.astype(np.uint16) if len(key_ids) < 65536 else key, kind="stable")
+    ks, kk = step[by_key], key[by_key]
+    dup = (kk[1:] == kk[:-1]) & (ks[1:] == ks[:-1])
+    if dup.any():
+        keep = np.ones(key.size, dtype=bool)
+        keep[by_key[:-1][dup]] = False
+        key, file_idx, step, wall, value = key[keep], file_idx[keep], step[keep], wall[keep], value[keep]
+
+    names = list(key_ids)
+    epoch = _epochs(names, key, step, value, per_epoch_keys, _is_yolo(all_tags))
+    df = pl.DataFrame(
+        {
+            "run_id": pl.repeat(run_id, key.size, dtype=pl.Utf8, eager=True),
+            "source": (
+                pl.repeat(sources[0], key.size, dtype=pl.Utf8, eager=True)
+                if len(sources) == 1
+                else pl.Series(sources, dtype=pl.Utf8).gather(pl.Series(file_idx, dtype=pl.UInt32))
+            ),
+            "metric": pl.Series([m for m, _ in names], dtype=pl.Utf8).gather(pl.Series(key, dtype=pl.UInt32)),
+            "split": pl.Series([s for _, s in names], dtype=pl.Utf8).gather(pl.Series(key, dtype=pl.UInt32)),
+            "step": pl.Series(step, dtype=pl.Int64),
+            "epoch": (
+                pl.Series(epoch, dtype=pl.Float64, nan_to_null=True)
+                if epoch is not None
+                else pl.repeat(None, key.size, dtype=pl.Float64, eager=True)
+            ),
+            "wall_time": pl.Series(wall, dtype=pl.Float64),
+            "value": pl.Series(value, dtype=pl.Float64),
+        }
+    )
+    return df if df.schema == pl.Schema(SCHEMA) else conform(df)
+
+
+def _is_sorted(step: np.ndarray, wall: np.ndarray) -> bool:
+    """True when rows are already ordered by (step, wall_time)."""
+    if step.size < 2:
+        return True
+    if not bool(np.all(step[1:] >= step[:-1])):
+        return False
+    tie = np.flatnonzero(step[1:] == step[:-1])
+    return tie.size == 0 or bool(np.all(wall[tie + 1] >= wall[tie]))
+
+
+def _epochs(
+    names: list[tuple[str, str]],
+    key: np.ndarray,
+    step: np.ndarray,
+    value: np.ndarray,
+    per_epoch_keys: set[int],
+    yolo: bool,
+) -> np.ndarray | None:
+    """Epoch per point (NaN where unknown, null in the frame), or ``None`` when no epoch is known at all."""
+    if yolo:
+        return step.astype(np.float64)
+    epoch: np.ndarray | None = None
+    candidates = [i for i, (m, s) in enumerate(names) if m.lower() == "epoch" and s == "other"]
+    if candidates:
+        counts = np.bincount(key, minlength=len(names))
+        best = max(candidates, key=lambda i: counts[i])
+        sel = key == best
+        e_step, e_val = step[sel], value[sel]
+        if e_step.size:
+            idx = np.searchsorted(e_step, step, side="right") - 1
+            epoch = e_val[np.clip(idx, 0, None)].astype(np.float64)
+    if per_epoch_keys:
+        if epoch is None:
+            epoch = np.full(step.size, np.nan)
+        mask = np.isin(key, np.fromiter(per_epoch_keys, dtype=np.int32))
+        epoch[mask] = step[mask]
+    return epoch
