@@ -1,123 +1,298 @@
-"""Batch audit of a tree of runs: parallel, cached, streaming (one run in memory per worker)."""
+"""Batch audit of a tree of runs: parallel, cached, streaming (one run in memory per worker).
+
+``run_audit(root, out)`` discovers every run under ``root``, analyzes the ones not already in the
+cache in worker processes, and writes ``out/index.html`` (one sortable row per run),
+``out/runs/<name>.html`` (one report page per run), ``out/runs/<name>.json`` (the schema v1 report of
+that run alone) and ``out/summary.json`` (the schema v1 report of every run, in run-id order, stitched
+from the per-run files one at a time).
+
+How it stays fast and small:
+
+* Workers come from a ``forkserver`` (``spawn`` where there is none) whose one interpreter imports the
+  pipeline once; each worker is a cheap fork of it. Plain ``fork`` of the caller is not used: a
+  process that has run any polars query cannot fork safely (polars' thread pool does not survive
+  ``fork``, the child deadlocks). Workers run polars, numpy and BLAS on one thread each, as the
+  cores are already used by the worker processes.
+* A worker reads, diagnoses and renders one run at a time, writes its page and its JSON report, and
+  sends back only a light index entry (status, findings without causes and fixes, a 48-point loss
+  sketch, final values): frames and full reports never cross processes, and the parent's memory
+  grows by about a kilobyte per run.
+* Candidates go out in small chunks, the biggest files first, at most a few chunks per worker in
+  flight, so one long run never finishes alone at the end and the parent holds no backlog.
+* The cache (``out/cache.json``) keys each unit by the size and mtime of every file it reads, the
+  rule options and the tool version; a hit reuses the entry and its page without reading the log.
+
+A broken run becomes an entry with ``status: error`` and the reason. A worker that dies (killed, out
+of memory) takes its chunk with it: those runs are retried one at a time in a fresh single-worker pool,
+and a run that kills its worker again is listed with that error. The audit always goes on.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainlog_doctor import __version__
 from trainlog_doctor.discover import Candidate, discover
 
 CACHE_FILE = "cache.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 3
 SPARK_POINTS = 48
+MAX_FINAL = 6
+#: A chunk sent to a worker holds at most this many runs and (past its first run) this many bytes of logs.
+CHUNK_RUNS = 16
+CHUNK_BYTES = 4 << 20
+#: Chunks in flight per worker.
+IN_FLIGHT = 2
+PAGE_RE = re.compile(r"^[A-Za-z0-9._-]*-[0-9a-f]{8}\.(html|json)$")
+_PRIMARY_LOSSES = ("loss", "total_loss", "Loss", "train_loss")
+#: Modules the forkserver imports once so every worker starts warm.
+_PRELOAD = ["trainlog_doctor.audit", "trainlog_doctor.api", "trainlog_doctor.rules", "trainlog_doctor.knowledge",
+            "trainlog_doctor.report.html"]
+#: Thread pools to keep at one thread inside workers (set only when the user has not set them).
+_ONE_THREAD_ENV = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+Progress = Callable[[int, int], None]
+
+
+class AuditError(Exception):
+    """A one-line reason the audit cannot run at all (bad output directory, bad rule selector)."""
 
 
 @dataclass
 class AuditEntry:
-    """What the index needs of one run; the heavy frame stays in the worker."""
+    """What the index needs of one run.
+
+    ``run`` is the run's JSON report without series, meta, evidence, causes and fixes (see
+    :func:`slim_run`); the whole report is in ``runs/<report>`` (``report`` is None only when that
+    file could not be written, and then ``run`` is the whole report).
+    """
 
     run: dict[str, Any]
     page: str | None
+    report: str | None = None
     spark: dict[str, list[float]] = field(default_factory=dict)
     final: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
 class AuditResult:
+    """The entries in index order and what it took to get them."""
+
     entries: list[AuditEntry]
     analyzed: int
     cached: int
     seconds: float
     warnings: list[str]
+    workers: int = 1
+    crashed: int = 0
+    peak_rss_mb: float = 0.0  # this process
+    worker_peak_rss_mb: float = 0.0  # the largest worker (0 when the audit ran in this process)
+
+
+# --------------------------------------------------------------------------------------------------
+# units, signatures, page names
+
+
+def unit_files(cand: Candidate) -> list[Path]:
+    """The files the candidate's reader reads (a TensorBoard run dir: its event files, split subdirs too)."""
+    p = cand.path
+    if not p.is_dir():
+        return [p]
+    try:
+        from trainlog_doctor.readers.tfevents import event_files
+
+        return sorted({f for f, _ in event_files(p)})
+    except Exception:  # noqa: BLE001 - fall back to a plain scan of the directory
+        try:
+            return sorted(f for f in p.iterdir() if "tfevents" in f.name and f.is_file())
+        except OSError:
+            return []
 
 
 def unit_signature(cand: Candidate) -> list[list[Any]]:
-    """Size and mtime of every file the candidate reads (the cache key)."""
-    p = cand.path
-    try:
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*tfevents*") if f.is_file())
-        else:
-            files = [p]
-        return [[f.as_posix(), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-    except OSError:
-        return []
+    """``[path, size, mtime_ns]`` of every file the candidate reads (the cache key)."""
+    out: list[list[Any]] = []
+    for f in unit_files(cand):
+        try:
+            st = f.stat()
+        except OSError:
+            out.append([f.as_posix(), -1, -1])
+            continue
+        out.append([f.as_posix(), st.st_size, st.st_mtime_ns])
+    return out
 
 
 def page_name(run_id: str) -> str:
-    """A safe, unique, stable file name for a run's page."""
+    """A safe, unique, stable file name for a run's page (a slug of the id plus a hash of it)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("._")[:80] or "run"
     digest = hashlib.sha1(run_id.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return f"{slug}-{digest}.html"
 
 
-def _audit_one(cand: Candidate, out_dir: str, options: dict[str, Any]) -> list[AuditEntry]:
-    """Worker: analyze one candidate, write its page(s), return the light index entries."""
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# the worker side
+
+
+def _worker_init() -> None:
+    """Per worker: ignore Ctrl-C (the parent stops the pool) and warm the pipeline's lazy state."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(Exception):
+        from trainlog_doctor.knowledge import load_kb
+
+        load_kb()
+    with contextlib.suppress(Exception):
+        from trainlog_doctor.report import html
+
+        env = getattr(html, "_environment", None)
+        if env is not None:
+            env().get_template("report.html.j2")
+
+
+def _audit_chunk(
+    chunk: list[tuple[int, Candidate]], out_dir: str, options: dict[str, Any]
+) -> tuple[list[tuple[int, list[dict[str, Any]]]], float]:
+    """Worker: audit a chunk of candidates; returns their entries (as dicts) and this worker's peak RSS (MB)."""
+    out = [(i, [asdict(e) for e in audit_candidate(cand, Path(out_dir), options)]) for i, cand in chunk]
+    return out, _self_peak_rss_mb()
+
+
+def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> list[AuditEntry]:
+    """Analyze one candidate, write one page per run into ``out_dir/runs``, return the index entries."""
     from trainlog_doctor.api import analyze_candidate
-    from trainlog_doctor.report.html import render_html
+
     from trainlog_doctor.report.model import Report
 
     entries: list[AuditEntry] = []
     for run in analyze_candidate(cand, options, keep_frames=True):
-        page = page_name(run.run_id)
+        page: str | None = page_name(run.run_id)
         try:
+            from trainlog_doctor.report.html import render_html
+
             html = render_html(Report(runs=[run]), title=f"trainlog-doctor: {run.run_id}")
-            (Path(out_dir) / "runs" / page).write_text(html, encoding="utf-8")
-        except Exception as exc:  # a render failure still lists the run
-            run.warnings.append(f"page not rendered: {exc.__class__.__name__}: {exc}")
+            _write_atomic(out_dir / "runs" / str(page), html)
+        except Exception as exc:  # noqa: BLE001 - a render failure still lists the run
+            run.warnings.append(f"page not rendered: {exc.__class__.__name__}: {_one_line(str(exc))}")
             page = None
-        spark, final = _index_data(run)
+        try:
+            spark, final = index_data(run.frame)
+        except Exception:  # noqa: BLE001 - the sketch is decoration
+            spark, final = {}, {}
         run.frame = None
-        entries.append(AuditEntry(run.to_dict(), page, spark, final))
+        full = run.to_dict()
+        report: str | None = page_name(run.run_id)[: -len(".html")] + ".json"
+        try:
+            doc = Report(runs=[]).to_dict()
+            doc["runs"] = [full]
+            _write_atomic(out_dir / "runs" / str(report), _strict_json(doc) + "\n")
+        except (OSError, ValueError):
+            report = None
+        entries.append(AuditEntry(full if report is None else slim_run(full), page, report, spark, final))
     return entries
 
 
-def _index_data(run: Any) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """A downsampled primary-loss curve (train and val) and the final value of each series."""
-    import math
+#: What an index entry keeps of a finding (causes, fixes and evidence stay in the per-run report).
+_FINDING_KEYS = ("code", "kind", "severity", "metric", "split", "start_step", "end_step", "start_epoch",
+                 "end_epoch", "message")
 
+
+def slim_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's JSON report reduced to what the index and exit codes need (ids, status, findings' heads)."""
+    return {
+        "run_id": run["run_id"],
+        "path": run["path"],
+        "format": run.get("format"),
+        "status": run["status"],
+        "error": run.get("error"),
+        "warnings": list(run.get("warnings", []))[:5],
+        "findings": [{k: f.get(k) for k in _FINDING_KEYS} for f in run.get("findings", [])],
+    }
+
+
+def index_data(frame: Any) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """A loss sketch (``train``/``val``: at most 48 bucket means) and the last value of each series.
+
+    The primary loss is ``loss`` (or ``total_loss`` ...; else the first metric with "loss" in its
+    name). Final values are keyed ``metric`` for train and ``split/metric`` otherwise; the primary
+    loss comes first, then the rest by name, at most six; a run that ends on NaN shows NaN.
+    """
     import numpy as np
     import polars as pl
 
-    frame = run.frame
     if frame is None or frame.height == 0:
         return {}, {}
-    final: dict[str, float] = {}
-    spark: dict[str, list[float]] = {}
-    last = frame.sort("step").group_by(["metric", "split"], maintain_order=True).agg(pl.col("value").last())
-    for metric, split, value in last.iter_rows():
-        if split == "other" or value is None or not math.isfinite(value):
-            continue
-        final[f"{split}/{metric}" if split != "train" else metric] = float(value)
-    metrics = frame.filter(pl.col("split").is_in(["train", "val"]))["metric"].unique().to_list()
-    primary = next((m for m in ("loss", "total_loss", "Loss", "train_loss") if m in metrics), None)
+    sub = frame.filter(pl.col("split") != "other").select("metric", "split", "step", "value")
+    if sub.height == 0:
+        return {}, {}
+    last = sub.group_by(["metric", "split"]).agg(pl.col("value").sort_by("step").last())
+    metrics = sorted(set(last["metric"].to_list()))
+    primary = next((m for m in _PRIMARY_LOSSES if m in metrics), None)
     if primary is None:
-        primary = next((m for m in sorted(metrics) if "loss" in m.lower()), None)
+        primary = next((m for m in metrics if "loss" in m.lower()), None)
+    final: dict[str, float] = {}
+    rank = {"train": 0, "val": 1, "test": 2}
+    rows = sorted(last.iter_rows(), key=lambda r: (r[0] != primary, r[0], rank.get(r[1], 3), r[1]))
+    for metric, split, value in rows[:MAX_FINAL]:
+        if value is not None:
+            final[metric if split == "train" else f"{split}/{metric}"] = float(value)
+    spark: dict[str, list[float]] = {}
     if primary is not None:
+        curves = sub.filter(pl.col("metric") == primary).sort("split", "step")
         for split in ("train", "val"):
-            v = frame.filter((pl.col("metric") == primary) & (pl.col("split") == split)).sort("step")["value"].to_numpy()
+            v = curves.filter(pl.col("split") == split)["value"].to_numpy()
             v = v[np.isfinite(v)]
             if v.size:
-                idx = np.linspace(0, v.size - 1, min(SPARK_POINTS, v.size)).astype(int)
-                spark[split] = [float(x) for x in v[idx]]
-    return spark, dict(sorted(final.items())[:6])
+                spark[split] = [float(x) for x in _bucket_means(v, SPARK_POINTS)]
+    return spark, final
 
 
-def _load_cache(out_dir: Path) -> dict[str, Any]:
+def _bucket_means(v: Any, n: int) -> Any:
+    """``v`` reduced to at most ``n`` points: the mean of each of ``n`` equal buckets."""
+    import numpy as np
+
+    if v.size <= n:
+        return v
+    starts = np.linspace(0, v.size, n, endpoint=False).astype(np.int64)
+    sums = np.add.reduceat(v, starts)
+    counts = np.diff(np.append(starts, v.size))
+    return sums / counts
+
+
+def _self_peak_rss_mb() -> float:
+    """This process's peak resident set size in MB (0 where the platform does not say)."""
     try:
-        data = json.loads((out_dir / CACHE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data.get("units", {}) if data.get("version") == CACHE_VERSION else {}
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+
+
+# --------------------------------------------------------------------------------------------------
+# the parent side
 
 
 def run_audit(
@@ -128,75 +303,382 @@ def run_audit(
     since: float | None = None,
     use_cache: bool = True,
     options: dict[str, Any] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> AuditResult:
-    """Audit every run under ``root`` into ``out_dir`` (index.html, runs/*.html, summary.json)."""
-    from trainlog_doctor.report.audit_index import render_index
-    from trainlog_doctor.report.json import render_json
-    from trainlog_doctor.report.model import Report
+    """Audit every run under ``root`` into ``out_dir`` (index.html, runs/*.html, summary.json, cache.json).
 
+    ``since`` (a POSIX time) keeps only runs with a file modified at or after it; ``use_cache=False``
+    re-analyzes everything; ``progress(done, total)`` is called as runs finish. Raises
+    :class:`AuditError` when the output cannot be written or overlaps the input.
+    """
     t0 = time.perf_counter()
-    options = options or {"select": None, "ignore": None}
+    root = Path(root)
+    out_dir = Path(out_dir)
+    options = {"select": None, "ignore": None, **(options or {})}
+    _check_output(root, out_dir)
+    _check_options(options)
+    n_workers = max(1, int(workers) if workers else default_workers())
+    old_cache, cache_ok = _load_cache(out_dir)
+    if n_workers > 1 and not (use_cache and old_cache):
+        _start_forkserver()  # a cold audit: the workers' imports overlap with discovery
+    runs_dir = out_dir / "runs"
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuditError(f"cannot create {runs_dir}: {exc.strerror or exc}") from None
+
     warnings: list[str] = []
-    (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     cands = discover([root], warn=warnings)
+    sigs = [unit_signature(c) for c in cands]
     if since is not None:
-        cands = [c for c in cands if _newest_mtime(c) >= since]
-    cache = _load_cache(out_dir) if use_cache else {}
-    key_opts = json.dumps(options, sort_keys=True)
+        keep = [k for k, s in enumerate(sigs) if max((f[2] / 1e9 for f in s), default=0.0) >= since]
+        cands = [cands[k] for k in keep]
+        sigs = [sigs[k] for k in keep]
+
+    cache = old_cache if use_cache else {}
+    opts_key = json.dumps(options, sort_keys=True)
+    keys = [_unit_key(c) for c in cands]
     results: dict[int, list[AuditEntry]] = {}
     todo: list[tuple[int, Candidate]] = []
-    sigs: dict[int, Any] = {}
     for i, cand in enumerate(cands):
-        sig = [unit_signature(cand), key_opts]
-        sigs[i] = sig
-        hit = cache.get(str(cand.path))
-        if hit and hit.get("sig") == sig and all(
-            e["page"] is None or (out_dir / "runs" / e["page"]).is_file() for e in hit["entries"]
-        ):
+        hit = cache.get(keys[i])
+        if hit is not None and hit.get("sig") == sigs[i] and hit.get("opts") == opts_key and _pages_exist(hit, runs_dir):
             results[i] = [AuditEntry(**e) for e in hit["entries"]]
         else:
             todo.append((i, cand))
-    n_workers = max(1, workers or os.cpu_count() or 1)
-    done = len(results)
+
     total = len(cands)
+    done = len(results)
     if progress:
         progress(done, total)
-    for i, entries in _map(todo, str(out_dir), options, n_workers):
+    sizes = {i: sum(max(f[1], 0) for f in sigs[i]) for i, _ in todo}
+    todo.sort(key=lambda ic: (-sizes[ic[0]], ic[0]))  # biggest first: no straggler at the end
+
+    def finished(i: int, entries: list[AuditEntry]) -> None:
+        nonlocal done
         results[i] = entries
         done += 1
         if progress:
             progress(done, total)
-    ordered = [e for i in range(len(cands)) for e in results[i]]
-    ordered.sort(key=lambda e: e.run["run_id"])
-    new_cache = {
-        str(cands[i].path): {"sig": sigs[i], "entries": [e.__dict__ for e in results[i]]} for i in range(len(cands))
-    }
-    (out_dir / CACHE_FILE).write_text(json.dumps({"version": CACHE_VERSION, "units": new_cache}), encoding="utf-8")
-    summary = {"schema_version": 1, "tool": Report().to_dict()["tool"], "runs": [e.run for e in ordered]}
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False, ensure_ascii=False), encoding="utf-8")
+
+    stats = _RunStats()
+    used_workers = min(n_workers, len(todo)) if len(todo) > 1 else 1
+    if used_workers > 1:
+        _start_forkserver()  # no-op when already tried
+    try:
+        if used_workers == 1:
+            for i, cand in todo:
+                finished(i, audit_candidate(cand, out_dir, options))
+        else:
+            _run_parallel(todo, sizes, out_dir, options, used_workers, finished, stats)
+    finally:
+        # also on Ctrl-C: keep what was finished, so the next run resumes from the cache
+        new_cache = {
+            keys[i]: {"sig": sigs[i], "opts": opts_key, "entries": [asdict(e) for e in results[i]]} for i in results
+        }
+        kept = {k: v for k, v in old_cache.items() if k not in new_cache and _unit_exists(k)}
+        kept.update(new_cache)
+        _save_cache(out_dir, kept, warnings)
+
+    ordered = sorted((e for i in range(total) for e in results[i]), key=lambda e: e.run["run_id"])
+    if cache_ok:
+        _drop_stale_pages(runs_dir, kept)
+    _write_summary(out_dir / "summary.json", ordered)
     elapsed = time.perf_counter() - t0
-    (out_dir / "index.html").write_text(render_index(ordered, root=str(root), seconds=elapsed), encoding="utf-8")
-    return AuditResult(ordered, analyzed=len(todo), cached=total - len(todo), seconds=elapsed, warnings=warnings)
+    from trainlog_doctor.report.audit_index import render_index
+
+    _write_atomic(out_dir / "index.html", render_index(ordered, root=str(root), seconds=elapsed))
+    return AuditResult(
+        ordered,
+        analyzed=len(todo),
+        cached=total - len(todo),
+        seconds=elapsed,
+        warnings=warnings,
+        workers=used_workers,
+        crashed=stats.crashed,
+        peak_rss_mb=_self_peak_rss_mb(),
+        worker_peak_rss_mb=stats.worker_rss,
+    )
 
 
-def _map(
-    todo: list[tuple[int, Candidate]], out_dir: str, options: dict[str, Any], workers: int
-) -> Iterator[tuple[int, list[AuditEntry]]]:
-    """Results as they finish (serial for one worker), one candidate in memory per worker."""
-    if workers == 1 or len(todo) <= 1:
-        for i, cand in todo:
-            yield i, _audit_one(cand, out_dir, options)
+@dataclass
+class _RunStats:
+    crashed: int = 0
+    worker_rss: float = 0.0
+
+
+def _chunks(todo: list[tuple[int, Candidate]], sizes: dict[int, int]) -> list[list[tuple[int, Candidate]]]:
+    """Consecutive chunks of at most CHUNK_RUNS runs and about CHUNK_BYTES of logs each."""
+    chunks: list[list[tuple[int, Candidate]]] = []
+    cur: list[tuple[int, Candidate]] = []
+    cur_bytes = 0
+    for item in todo:
+        size = sizes.get(item[0], 0)
+        if cur and (len(cur) >= CHUNK_RUNS or cur_bytes + size > CHUNK_BYTES):
+            chunks.append(cur)
+            cur, cur_bytes = [], 0
+        cur.append(item)
+        cur_bytes += size
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
+def _run_parallel(
+    todo: list[tuple[int, Candidate]],
+    sizes: dict[int, int],
+    out_dir: Path,
+    options: dict[str, Any],
+    workers: int,
+    finished: Callable[[int, list[AuditEntry]], None],
+    stats: _RunStats,
+) -> None:
+    """Run chunks on a pool; after a worker death, retry the lost runs one by one in a fresh pool."""
+    pending = deque(_chunks(todo, sizes))
+    suspects: list[tuple[int, Candidate]] = []
+    while pending:
+        lost = _pool_pass(pending, out_dir, options, workers, finished, stats)
+        suspects.extend(lost)
+    for item in suspects:  # isolated: a crash here names its run
+        lost = _pool_pass(deque([[item]]), out_dir, options, 1, finished, stats)
+        for i, cand in lost:
+            stats.crashed += 1
+            finished(i, [_crash_entry(cand)])
+
+
+def _pool_pass(
+    pending: deque[list[tuple[int, Candidate]]],
+    out_dir: Path,
+    options: dict[str, Any],
+    workers: int,
+    finished: Callable[[int, list[AuditEntry]], None],
+    stats: _RunStats,
+) -> list[tuple[int, Candidate]]:
+    """Feed ``pending`` chunks to one pool until it is empty or the pool breaks; returns the runs lost."""
+    lost: list[tuple[int, Candidate]] = []
+    in_flight: dict[Future[Any], list[tuple[int, Candidate]]] = {}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < IN_FLIGHT * workers:
+                chunk = pending.popleft()
+                try:
+                    in_flight[pool.submit(_audit_chunk, chunk, str(out_dir), options)] = chunk
+                except BrokenProcessPool:
+                    pending.appendleft(chunk)
+                    raise
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                chunk = in_flight.pop(fut)
+                try:
+                    results, rss = fut.result()
+                except BrokenProcessPool:
+                    lost.extend(chunk)
+                    broken = True
+                    continue
+                stats.worker_rss = max(stats.worker_rss, rss)
+                by_index = dict(results)
+                for i, cand in chunk:
+                    finished(i, [AuditEntry(**e) for e in by_index[i]])
+            if broken:
+                raise BrokenProcessPool("a worker died")
+    except BrokenProcessPool:
+        for chunk in in_flight.values():
+            lost.extend(chunk)
+        in_flight.clear()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
+    return lost
+
+
+def _crash_entry(cand: Candidate) -> AuditEntry:
+    from trainlog_doctor.report.model import RunReport
+
+    fmt = cand.reader.format if cand.reader is not None else None
+    run = RunReport(cand.run_id, str(cand.path), fmt, status="error",
+                    error="the worker analyzing this run died (out of memory or killed)")
+    return AuditEntry(run.to_dict(), None)
+
+
+_FORKSERVER_OK: bool | None = None  # None: not tried yet
+
+
+def _mp_context() -> Any:
+    """The forkserver when it runs here, else spawn (never plain fork: see the module docstring)."""
+    import multiprocessing
+
+    if _FORKSERVER_OK is None:
+        _start_forkserver()
+    return multiprocessing.get_context("forkserver" if _FORKSERVER_OK else "spawn")
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver now, with the pipeline preloaded and one-thread pools in its environment."""
+    global _FORKSERVER_OK
+    import multiprocessing
+
+    if _FORKSERVER_OK is not None:
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        idx = [i for i, _ in todo]
-        it = pool.map(_audit_one, [c for _, c in todo], [out_dir] * len(todo), [options] * len(todo), chunksize=8)
-        yield from zip(idx, it)
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        _FORKSERVER_OK = False
+        return
+    from multiprocessing import forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD_ENV}
+    try:
+        for k in _ONE_THREAD_ENV:
+            os.environ.setdefault(k, "1")
+        forkserver.ensure_running()
+        _FORKSERVER_OK = True
+    except OSError:  # no unix sockets or no /dev/shm here: spawn still works
+        _FORKSERVER_OK = False
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
-def _newest_mtime(cand: Candidate) -> float:
-    sig = unit_signature(cand)
-    return max((s[2] / 1e9 for s in sig), default=0.0)
+# --------------------------------------------------------------------------------------------------
+# checks, cache, outputs
+
+
+def _check_output(root: Path, out_dir: Path) -> None:
+    """Refuse an output that is inside the input or that would put ``runs/`` over the input."""
+    src = root.resolve()
+    out = out_dir.resolve()
+    if out == src or out.is_relative_to(src):
+        raise AuditError(f"refusing to write {out_dir} inside the input {root}; choose an --output elsewhere")
+    if src.is_relative_to(out / "runs"):
+        raise AuditError(f"refusing to write {out_dir}: its runs/ folder would overlap the input {root}")
+    if out.exists() and not out.is_dir():
+        raise AuditError(f"{out_dir} exists and is not a directory")
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    if not options.get("select") and not options.get("ignore"):
+        return
+    from trainlog_doctor.rules import select_rules
+
+    try:
+        select_rules(options.get("select"), options.get("ignore"))
+    except ValueError as exc:
+        raise AuditError(str(exc)) from None
+
+
+def _unit_key(cand: Candidate) -> str:
+    return f"{os.path.abspath(cand.path)}\x00{cand.run_id}"
+
+
+def _unit_exists(key: str) -> bool:
+    return os.path.exists(key.split("\x00", 1)[0])
+
+
+def _pages_exist(hit: dict[str, Any], runs_dir: Path) -> bool:
+    return all(
+        (runs_dir / name).is_file() for e in hit.get("entries", []) for name in (e.get("page"), e.get("report")) if name
+    )
+
+
+def _load_cache(out_dir: Path) -> tuple[dict[str, Any], bool]:
+    """The cached units, and whether ``out_dir`` holds a cache this tool wrote (of any version)."""
+    try:
+        data = json.loads((out_dir / CACHE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, False
+    if not isinstance(data, dict) or data.get("tool") != "trainlog-doctor":
+        return {}, False
+    if data.get("version") != CACHE_VERSION or data.get("tool_version") != __version__:
+        return {}, True
+    units = data.get("units")
+    return (units if isinstance(units, dict) else {}), True
+
+
+def _save_cache(out_dir: Path, units: dict[str, Any], warnings: list[str]) -> None:
+    payload = {"tool": "trainlog-doctor", "version": CACHE_VERSION, "tool_version": __version__, "units": units}
+    try:
+        _write_atomic(out_dir / CACHE_FILE, json.dumps(payload, separators=(",", ":")))
+    except (OSError, ValueError) as exc:
+        warnings.append(f"cache not saved: {exc}")
+
+
+def _drop_stale_pages(runs_dir: Path, units: dict[str, Any]) -> None:
+    """Delete pages and reports this tool wrote earlier for runs that no longer exist."""
+    live = {e.get(k) for u in units.values() for e in u.get("entries", []) for k in ("page", "report")}
+    try:
+        names = os.listdir(runs_dir)
+    except OSError:
+        return
+    for name in names:
+        if PAGE_RE.match(name) and name not in live:
+            with contextlib.suppress(OSError):
+                os.unlink(runs_dir / name)
+
+
+def _write_summary(path: Path, entries: Sequence[AuditEntry]) -> None:
+    """summary.json (schema v1), stitched run by run from the per-run reports."""
+    from trainlog_doctor.report.model import Report
+
+    head = Report().to_dict()
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write('{"schema_version": %d, "tool": %s, "runs": [' % (head["schema_version"], json.dumps(head["tool"])))
+        for k, e in enumerate(entries):
+            fh.write(",\n" if k else "\n")
+            fh.write(_strict_json(_full_run(path.parent / "runs", e)))
+        fh.write("\n]}\n")
+    os.replace(tmp, path)
+
+
+def _full_run(runs_dir: Path, entry: AuditEntry) -> dict[str, Any]:
+    """The whole JSON report of one run (from its per-run file; the slim entry if that is gone)."""
+    if entry.report:
+        try:
+            runs = json.loads((runs_dir / entry.report).read_text(encoding="utf-8"))["runs"]
+            if len(runs) == 1 and runs[0].get("run_id") == entry.run["run_id"]:
+                return dict(runs[0])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return entry.run
+
+
+def _strict_json(obj: Any) -> str:
+    """``obj`` as strict JSON (non-finite floats become "NaN", "Infinity", "-Infinity" strings)."""
+    try:
+        return json.dumps(obj, allow_nan=False, ensure_ascii=False)
+    except ValueError:
+        return json.dumps(_finite(obj), allow_nan=False, ensure_ascii=False)
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------------
+# small helpers for the command line
 
 
 def parse_since(text: str) -> float:
@@ -214,7 +696,9 @@ def parse_since(text: str) -> float:
 
 
 def stderr_is_tty() -> bool:
+    """True when standard error is a terminal (the progress bar is drawn only then)."""
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+

@@ -285,7 +285,10 @@ def _read_strings(body: bytes, sep: str, names: list[str]) -> pl.DataFrame:
         )
     except Exception:
         text = body.decode("utf-8", errors="replace")
-        rows = list(csv.reader(io.StringIO(text), delimiter=sep, quotechar='"'))[1:]
+        try:
+            rows = list(csv.reader(io.StringIO(text), delimiter=sep, quotechar='"'))[1:]
+        except csv.Error as exc:  # e.g. an unbalanced quote running into a field over the 128 KiB limit
+            raise LogReadError(f"malformed CSV: {exc}") from None
         width = len(names)
         cols: list[list[str | None]] = [[] for _ in range(width)]
         for row in rows:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
+import numpy as np
 import polars as pl
 
 from trainlog_doctor.readers.base import LogReadError, is_lfs_pointer
@@ -164,11 +165,36 @@ def parse_table(data: bytes) -> JsonTable:
     return JsonTable(rows_to_frame(rows), n_invalid=n_invalid, truncated_tail=truncated)
 
 
+#: polars 2.1 ``read_ndjson`` overflows its stack (a segfault, not an exception) on objects nested
+#: about 505 to 1024 deep; deeper nesting than any real log goes to the exact ``json`` path instead.
+MAX_FAST_DEPTH = 64
+
+
+_BRACKET_STEP = np.zeros(256, dtype=np.int8)
+_BRACKET_STEP[[0x7B, 0x5B]] = 1  # { [
+_BRACKET_STEP[[0x7D, 0x5D]] = -1  # } ]
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest ``{``/``[`` nesting of any line of ``data`` (brackets inside strings count too: an upper bound)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    step = _BRACKET_STEP[arr]
+    pos = np.flatnonzero(step)  # only the brackets matter
+    if pos.size == 0:
+        return 0
+    step = step[pos]
+    running = np.cumsum(step, dtype=np.int64)
+    line = np.searchsorted(np.flatnonzero(arr == 0x0A), pos)  # line number of each bracket
+    first = np.flatnonzero(np.diff(line, prepend=-1))  # each line's first bracket
+    base = running[first] - step[first]  # the running total before that line
+    return max(0, int((np.maximum.reduceat(running, first) - base).max()))
+
+
 def _fast_frame(data: bytes) -> pl.DataFrame | None:
     """``polars.read_ndjson`` with NaN/Infinity sentinels; ``None`` whenever the result could differ."""
     if is_blank(data):
         return pl.DataFrame()
-    if _NAN_TEXT in data or _POS_INF_TEXT in data:
+    if _NAN_TEXT in data or _POS_INF_TEXT in data or nesting_depth(data) > MAX_FAST_DEPTH:
         return None
     has_nan, has_inf = b"NaN" in data, b"Infinity" in data
     sentinels = has_nan or has_inf

@@ -87,6 +87,10 @@ class HfTrainerStateReader:
                 raise LogReadError(f"invalid JSON: {exc.msg} (line {exc.lineno})") from None
             state = {"log_history": history}
             warnings.append(f"truncated JSON: kept the {len(history)} complete log_history rows")
+        except RecursionError:
+            raise LogReadError("invalid JSON: nested too deeply") from None
+        except ValueError:  # an integer literal past Python's 4300-digit conversion limit
+            raise LogReadError("invalid JSON: a number with too many digits") from None
         if not isinstance(state, dict):
             raise LogReadError(f"not a trainer_state.json: top-level JSON is {type(state).__name__}, not an object")
         if "log_history" not in state:
@@ -227,7 +231,7 @@ def salvage_log_history(text: str) -> list[dict[str, Any]] | None:
             break
         try:
             obj, pos = decoder.raw_decode(text, pos)
-        except ValueError:
+        except (ValueError, RecursionError):
             break
         if isinstance(obj, dict):
             rows.append(obj)

@@ -43,6 +43,7 @@ from trainlog_doctor.readers._jsonlines import (
 from trainlog_doctor.readers.base import LogReadError, RunData
 
 _HEADER_KEYS = ("env_info", "config")
+MAX_EPOCH_SPAN = 100_000
 _FIRST_KEY = re.compile(rb'^\{\s*"(?:env_info|mode)"\s*:')
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 
@@ -85,7 +86,11 @@ class MmdetJsonReader:
         rows = df.with_columns(
             pl.col("epoch").cast(pl.Int64, strict=False), pl.col("iter").cast(pl.Int64, strict=False)
         )
-        rows = rows.filter(pl.col("mode").is_in(["train", "val"]) & pl.col("epoch").is_not_null())
+        rows = rows.filter(
+            pl.col("mode").is_in(["train", "val"])
+            & pl.col("epoch").is_not_null()
+            & ((pl.col("mode") == "val") | pl.col("iter").is_not_null())  # a train row needs its iter (x axis)
+        )
         if rows.height == 0:
             return [RunData(empty_frame(), meta=meta, warnings=[*warnings, "header only: no log rows"])]
         run_of = _runs(rows["mode"].to_list(), rows["epoch"].to_list(), rows["iter"].to_list())
@@ -157,6 +162,8 @@ def run_frame(part: pl.DataFrame, *, run_id: str, source: str) -> tuple[pl.DataF
     lengths, default = epoch_lengths(part)
     last_epoch = int(part["epoch"].max())  # type: ignore[arg-type]
     first_epoch = min(1, int(part["epoch"].min()))  # type: ignore[arg-type]
+    if last_epoch - first_epoch > MAX_EPOCH_SPAN:  # one offset per epoch below: a garbled epoch must not loop for ages
+        raise LogReadError(f"implausible epoch numbers: {first_epoch} to {last_epoch}")
     offsets: dict[int, int] = {}
     total = 0
     for e in range(first_epoch, last_epoch + 1):

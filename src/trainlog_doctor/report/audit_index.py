@@ -25,6 +25,13 @@ def sparkline_svg_points(values: list[float], width: int = 120, height: int = 28
     )
 
 
+def _sort_key(final: dict[str, float]) -> str:
+    """The first final value (the primary loss) as a sortable number; empty when missing or not finite."""
+    for v in final.values():
+        return repr(float(v)) if isinstance(v, (int, float)) and math.isfinite(v) else ""
+    return ""
+
+
 def _row(entry: Any) -> dict[str, Any]:
     run = entry.run
     findings = run.get("findings", [])
@@ -41,20 +48,32 @@ def _row(entry: Any) -> dict[str, Any]:
         "kinds": kinds,
         "n_findings": len(findings),
         "final": entry.final,
+        "sort_final": _sort_key(entry.final),
         "page": entry.page,
+        "report": getattr(entry, "report", None),
         "spark_train": sparkline_svg_points(entry.spark.get("train", [])),
         "spark_val": sparkline_svg_points(entry.spark.get("val", [])),
     }
 
 
+_env: jinja2.Environment | None = None
+
+
+def _environment() -> jinja2.Environment:
+    global _env
+    if _env is None:
+        _env = jinja2.Environment(
+            loader=jinja2.PackageLoader("trainlog_doctor", "report/templates"),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    return _env
+
+
 def render_index(entries: list[Any], *, root: str, seconds: float) -> str:
-    """Self-contained HTML index (autoescaped; no network)."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("trainlog_doctor", "report/templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """Self-contained HTML index (autoescaped; no network): one row per entry, in the given order."""
+    env = _environment()
     rows = [_row(e) for e in entries]
     counts = {
         "runs": len(rows),

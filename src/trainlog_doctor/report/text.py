@@ -10,10 +10,14 @@ def _clean(s: object) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in str(s))
 
 
+def _epoch(e: float) -> str:
+    return str(int(e)) if float(e).is_integer() else f"{e:.2f}"
+
+
 def _where(f) -> str:  # type: ignore[no-untyped-def]
     if f.start_epoch is not None:
-        end = f" to {f.end_epoch:g}" if f.end_epoch is not None and f.end_epoch != f.start_epoch else ""
-        return f"epoch {f.start_epoch:g}{end}"
+        end = f" to {_epoch(f.end_epoch)}" if f.end_epoch is not None and f.end_epoch != f.start_epoch else ""
+        return f"epoch {_epoch(f.start_epoch)}{end}"
     if f.start_step is not None:
         end = f" to {f.end_step}" if f.end_step is not None and f.end_step != f.start_step else ""
         return f"step {f.start_step}{end}"

@@ -1,9 +1,18 @@
-"""Change-point detection with a default penalty derived from the series' own noise.
+"""Change-point detection that needs no tuning: the penalty comes from the series' own noise.
 
-The series is cleaned (NaN/Inf interpolated), rescaled, stripped of isolated spikes (a spike is not a
-change of level), standardized by its robust noise sigma and segmented by PELT (exact penalized
-least squares) with penalty ``c * ln(n)`` in units of sigma^2. Long series are segmented on block
-means and each break is then refined on the full-resolution data.
+Pipeline: NaN/Inf are interpolated (indices keep their meaning), the series is rescaled (1e30 and
+1e-30 behave like 1), isolated 1-3 point spikes are replaced by a line across them (a spike is not a
+change of level), and the rest is standardized by its robust noise sigma (MAD of first differences).
+PELT (Killick et al. 2012, exact penalized least squares, vectorized here) then segments it with a
+BIC-like penalty of ``(LOCATION_WEIGHT + degree + 1) * ln(n)`` per change point. Each segment is a
+constant (``"l2"``), a straight line (``"linear"``) or a parabola (``"quadratic"``); ``"auto"`` (the
+default) fits all three and keeps the one with the lowest penalized cost, so steps on flat curves,
+steps on trends and steps on curved training-loss decays are all handled. Series longer than
+``max_points`` are segmented on block means and each break is refined on the full-resolution data
+(1,000,000 points take about 0.2 s).
+
+We use our own PELT rather than ``ruptures``: ruptures has no O(1) line or parabola costs, and its
+pure-Python ``Pelt`` needs minutes for 5000 points; ``benchmarks/bench_changepoints.py`` compares both.
 """
 
 from __future__ import annotations
@@ -32,12 +41,17 @@ __all__ = [
     "segments_from_changepoints",
 ]
 
-Model = Literal["l2", "linear"]
-MODELS: tuple[str, ...] = ("l2", "linear")
+Model = Literal["auto", "l2", "linear", "quadratic"]
+MODELS: tuple[str, ...] = ("auto", "l2", "linear", "quadratic")
+# Polynomial degree of the fit inside each segment, per model.
+DEGREES: dict[str, int] = {"l2": 0, "linear": 1, "quadratic": 2}
 
-# Penalty per change point in units of sigma^2 * ln(n), per model; chosen on benchmarks/changepoint_cases.py.
-PENALTY_FACTOR: dict[str, float] = {"l2": 3.0, "linear": 4.0}
-# Points further than this many sigmas from the rolling median count as spikes and are clipped.
+# Cost of one change point, in sigma^2 * ln(n): (LOCATION_WEIGHT + degree + 1), i.e. BIC-like with the
+# location counted as LOCATION_WEIGHT parameters. Chosen on benchmarks/changepoint_cases.py (seed 1).
+LOCATION_WEIGHT = 3.0
+# "auto" adds MODEL_WEIGHT * (degree + 1) * ln(n) per segment model before comparing models.
+MODEL_WEIGHT = 5.0
+# A jump into and back out of a 1-3 point excursion larger than this many sigmas is a spike (removed).
 SPIKE_SIGMAS = 4.0
 # Never resolve structure finer than this fraction of the series' range (keeps sums well conditioned).
 _MIN_RELATIVE_SIGMA = 2e-5
@@ -54,72 +68,116 @@ def segments_from_changepoints(n: int, cps: list[int] | np.ndarray) -> list[tupl
 
 
 def default_penalty(n: int, model: str = "l2") -> float:
-    """The default cost of one change point for a series of length ``n`` standardized to unit noise."""
-    return PENALTY_FACTOR[model] * math.log(max(n, 3))
+    """The default cost of one change point for ``n`` points standardized to unit noise (fixed models)."""
+    degree = DEGREES.get(model, 0)
+    return (LOCATION_WEIGHT + degree + 1) * math.log(max(n, 3))
 
 
 class _Sums:
-    """Prefix sums that give the least-squares cost of any segment in O(1), vectorized over starts."""
+    """Prefix sums that give the least-squares cost of any segment in O(1), vectorized over segments.
 
-    def __init__(self, y: np.ndarray, model: str) -> None:
-        self.model = model
+    The cost of ``y[s:e]`` is the residual sum of squares around its best polynomial of ``degree``
+    (0, 1 or 2) in time. A global polynomial of the same degree is removed first: segment costs do
+    not change and the sums stay small.
+    """
+
+    def __init__(self, y: np.ndarray, degree: int) -> None:
+        n = y.size
+        self.degree = degree
+        t = (np.arange(n, dtype=np.float64) - 0.5 * (n - 1)) / max(n - 1, 1) * 2.0
+        if degree > 0 and n > degree:
+            basis = np.vander(t, degree + 1)
+            coef = np.linalg.lstsq(basis, y, rcond=None)[0]
+            y = y - basis @ coef
+        else:
+            y = y - y.mean() if n else y
         zero = np.zeros(1)
-        self.y1 = np.concatenate([zero, np.cumsum(y)])
-        self.y2 = np.concatenate([zero, np.cumsum(y * y)])
-        if model == "linear":
-            t = (np.arange(y.size, dtype=np.float64) - 0.5 * y.size) / max(y.size, 1)
-            self.t1 = np.concatenate([zero, np.cumsum(t)])
-            self.t2 = np.concatenate([zero, np.cumsum(t * t)])
-            self.ty = np.concatenate([zero, np.cumsum(t * y)])
+
+        def cum(a: np.ndarray) -> np.ndarray:
+            return np.concatenate([zero, np.cumsum(a)])
+
+        self.y0, self.yy = cum(y), cum(y * y)
+        if degree >= 1:
+            self.t1, self.t2, self.ty = cum(t), cum(t * t), cum(t * y)
+        if degree >= 2:
+            self.t3, self.t4, self.tty = cum(t**3), cum(t**4), cum(t * t * y)
 
     def cost(self, start: np.ndarray | int, end: np.ndarray | int) -> np.ndarray:
-        """Residual sum of squares of ``y[start:end]`` around its best constant (l2) or line (linear)."""
-        length = np.asarray(end, dtype=np.float64) - np.asarray(start, dtype=np.float64)
-        sy = self.y1[end] - self.y1[start]
-        syy = self.y2[end] - self.y2[start] - sy * sy / length
-        if self.model == "l2":
+        """Residual sum of squares of ``y[start:end]`` around its best polynomial fit (broadcasts)."""
+        start = np.asarray(start)
+        end = np.asarray(end)
+        inv = 1.0 / (end - start)  # segments are never empty
+        y0 = self.y0[end] - self.y0[start]
+        syy = self.yy[end] - self.yy[start] - y0 * y0 * inv
+        if self.degree == 0:
             return np.maximum(syy, 0.0)
-        st = self.t1[end] - self.t1[start]
-        stt = self.t2[end] - self.t2[start] - st * st / length
-        sty = self.ty[end] - self.ty[start] - st * sy / length
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fit = np.where(stt > 0.0, sty * sty / stt, 0.0)
+        s1 = self.t1[end] - self.t1[start]
+        s2 = self.t2[end] - self.t2[start]
+        g11 = s2 - s1 * s1 * inv
+        h1 = self.ty[end] - self.ty[start] - s1 * y0 * inv
+        ok1 = g11 > 0.0
+        fit1 = np.divide(h1 * h1, g11, out=np.zeros_like(g11), where=ok1)
+        if self.degree == 1:
+            return np.maximum(syy - fit1, 0.0)
+        s3 = self.t3[end] - self.t3[start]
+        s4 = self.t4[end] - self.t4[start]
+        g12 = s3 - s1 * s2 * inv
+        g22 = s4 - s2 * s2 * inv
+        h2 = self.tty[end] - self.tty[start] - s2 * y0 * inv
+        det = g11 * g22 - g12 * g12
+        ok2 = det > 1e-9 * g11 * g22  # near-singular (tiny segments): keep the straight-line fit
+        num = g22 * h1 * h1 - 2.0 * g12 * h1 * h2 + g11 * h2 * h2
+        fit = np.divide(num, det, out=fit1, where=ok2)
         return np.maximum(syy - fit, 0.0)
 
 
 def segment_cost(y: np.ndarray, model: str = "l2") -> float:
-    """Least-squares cost of one whole segment (constant or straight-line fit)."""
+    """Least-squares cost of one whole segment under ``model`` (constant, line or parabola)."""
     y = np.asarray(y, dtype=np.float64)
-    if y.size < 2:
+    degree = DEGREES[model]
+    if y.size <= degree + 1:
         return 0.0
-    return float(_Sums(y, model).cost(0, y.size))
+    return float(_Sums(y, degree).cost(0, y.size))
 
 
-def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") -> list[int]:
-    """Exact penalized segmentation (PELT, Killick et al. 2012) of ``y``; returns segment starts (no 0).
+def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") -> tuple[list[int], float]:
+    """Exact penalized segmentation (PELT, Killick et al. 2012) of ``y``.
 
     Minimizes sum(segment cost) + penalty * (number of change points) over segmentations whose
-    segments have at least ``min_size`` points; vectorized over the candidate set.
+    segments have at least ``min_size`` points (vectorized over the candidate set). Returns the
+    segment starts (without 0) and the minimized objective.
     """
     y = np.asarray(y, dtype=np.float64)
     n = y.size
-    min_size = max(int(min_size), 2 if model == "linear" else 1)
+    degree = DEGREES[model]
+    min_size = max(int(min_size), degree + 2 if degree else 1)
+    sums = _Sums(y, degree)
     if n < 2 * min_size:
-        return []
-    sums = _Sums(y, model)
+        return [], float(sums.cost(0, n)) if n > degree + 1 else 0.0
     best = np.full(n + 1, np.inf)
     best[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
-    cand = np.zeros(0, dtype=np.int64)
-    for t in range(min_size, n + 1):
-        s_new = t - min_size
-        if s_new == 0 or s_new >= min_size:
-            cand = np.append(cand, s_new)
-        total = best[cand] + sums.cost(cand, t)
-        k = int(np.argmin(total))
-        best[t] = total[k] + penalty
-        last[t] = cand[k]
-        cand = cand[total <= best[t]]
+    cand = np.zeros(1, dtype=np.int64)
+    # Segment ends t only need starts s <= t - min_size, so min_size ends are solved per step at once.
+    t = min_size
+    while t <= n:
+        hi = min(t + min_size, n + 1)
+        ends = np.arange(t, hi)
+        total = best[cand][:, None] + sums.cost(cand[:, None], ends[None, :])
+        # The newest starts are too close to the first ends of this block.
+        first_bad = np.searchsorted(cand, ends - min_size, side="right")
+        for j in range(ends.size):
+            total[first_bad[j] :, j] = np.inf
+        k = np.argmin(total, axis=0)
+        cols = np.arange(ends.size)
+        best[ends] = total[k, cols] + penalty
+        last[ends] = cand[k]
+        # Pruning (K = 0): a start that cannot beat the optimum at this end never will later.
+        keep = total[:, -1] <= best[hi - 1]
+        keep[first_bad[-1] :] = True  # not yet comparable at this end
+        cand = cand[keep]
+        cand = np.concatenate([cand, ends[ends >= min_size]])
+        t = hi
     cps: list[int] = []
     t = n
     while t > 0:
@@ -127,18 +185,39 @@ def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") ->
         if s > 0:
             cps.append(s)
         t = s
-    return sorted(cps)
+    return sorted(cps), float(best[n])
 
 
-def _despike(y: np.ndarray, sigma: float, min_size: int) -> np.ndarray:
-    """Replace points more than SPIKE_SIGMAS noise sigmas from a short rolling median by that median."""
-    if y.size < 5 or sigma <= 0.0:
+def _despike(y: np.ndarray, sigma: float, min_size: int, max_width: int = 3) -> np.ndarray:
+    """Replace isolated spikes (1 to ``max_width`` points) by a straight line across them.
+
+    A spike is a jump of more than SPIKE_SIGMAS noise sigmas away from the local trend followed, at
+    most ``max_width`` points later, by a jump back that roughly cancels it. Level steps, ramps,
+    resets and smooth curves (even noise-free ones) are left alone.
+    """
+    n = y.size
+    if n < 4 or sigma <= 0.0:
         return y
-    window = max(5, 2 * min_size + 1)
-    med = rolling_median(y, window)
     out = y.copy()
-    bad = np.abs(y - med) > SPIKE_SIGMAS * sigma
-    out[bad] = med[bad]
+    threshold = SPIKE_SIGMAS * sigma
+    window = max(5, 2 * min_size + 1)
+    for width in range(1, max_width + 1):
+        if n < width + 2:
+            break
+        d = np.diff(out)
+        r = d - rolling_median(d, window) if d.size >= 3 else d
+        a, b = r[:-width], r[width:]
+        big_a, big_b = np.abs(a), np.abs(b)
+        hit = (
+            (big_a > threshold)
+            & (big_b > threshold)
+            & (np.sign(a) != np.sign(b))
+            & (np.abs(a + b) < 0.5 * np.maximum(big_a, big_b))
+        )
+        for j in np.flatnonzero(hit):
+            # d[j] jumps into the spike at j + 1, d[j + width] jumps back out after j + width.
+            left, right = int(j), int(j) + width + 1
+            out[left + 1 : right] = np.linspace(out[left], out[right], width + 2)[1:-1]
     return out
 
 
@@ -157,55 +236,75 @@ def _prepare(x: np.ndarray) -> np.ndarray | None:
     return x
 
 
-def _standardize(x: np.ndarray, min_size: int) -> np.ndarray:
-    """Despiked copy of ``x`` in units of its robust noise sigma (floored at a fraction of the range)."""
+def _noise_sigma(x: np.ndarray) -> float:
+    """Robust noise sigma of ``x``, floored at a small fraction of its range."""
     span = float(x.max() - x.min())
-    sigma = max(robust_noise(x), _MIN_RELATIVE_SIGMA * span)
-    return _despike(x, sigma, min_size) / sigma
+    return max(robust_noise(x), _MIN_RELATIVE_SIGMA * span)
 
 
-def _best_split(y: np.ndarray, lo: int, hi: int, model: str, min_size: int) -> int | None:
+def _best_split(y: np.ndarray, lo: int, hi: int, degree: int, min_size: int) -> int | None:
     """The single split of ``y`` in ``[lo, hi)`` with the lowest two-segment cost."""
     n = y.size
     lo = max(lo, min_size)
     hi = min(hi, n - min_size + 1)
     if hi <= lo:
         return None
-    sums = _Sums(y, model)
+    sums = _Sums(y, degree)
     splits = np.arange(lo, hi)
     total = sums.cost(np.zeros_like(splits), splits) + sums.cost(splits, np.full_like(splits, n))
     return int(splits[int(np.argmin(total))])
 
 
+def _segment(y: np.ndarray, penalty: float | None, min_size: int, model: str) -> tuple[list[int], str]:
+    """PELT on a standardized series; for ``"auto"`` the model with the lowest BIC-like score wins."""
+    n = y.size
+    names = ("l2", "linear", "quadratic") if model == "auto" else (model,)
+    best: tuple[float, list[int], str] | None = None
+    for name in names:
+        pen = default_penalty(n, name) if penalty is None else float(penalty)
+        cps, objective = pelt(y, pen, min_size=min_size, model=name)
+        score = objective + MODEL_WEIGHT * (DEGREES[name] + 1) * math.log(max(n, 3))
+        if best is None or score < best[0]:
+            best = (score, cps, name)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _detect_short(x: np.ndarray, penalty: float | None, min_size: int, model: str) -> list[int]:
+    """Despike, standardize and segment a series of at most ``max_points`` points."""
+    sigma = _noise_sigma(x)
+    y = _despike(x, sigma, min_size) / sigma
+    return _segment(y, penalty, min_size, model)[0]
+
+
 def _detect_long(x: np.ndarray, penalty: float | None, min_size: int, model: str, max_points: int) -> list[int]:
     """Segment block means of a long series, then refine each break on the full data near it."""
     n = x.size
-    block = -(-n // max_points)
+    # PELT time grows with the square of a change-free stretch, so the coarse pass uses about
+    # max_points / 2 block means; the refinement restores full resolution.
+    block = -(-n // max(max_points // 2, 5))
     nb = n // block
-    body = x[: nb * block].reshape(nb, block).mean(axis=1)
-    small_min = max(2, -(-min_size // block))
-    coarse = _detect_core(body, penalty, small_min, model)
+    means = x[: nb * block].reshape(nb, block).mean(axis=1)
+    coarse_min = max(2, -(-min_size // block))
+    sigma = _noise_sigma(means)
+    coarse, chosen = _segment(_despike(means, sigma, coarse_min) / sigma, penalty, coarse_min, model)
     if not coarse:
         return []
-    out: list[int] = []
+    degree = DEGREES[chosen]
     edges = [0, *[c * block for c in coarse], n]
+    out: list[int] = []
     for i, c in enumerate(coarse, start=1):
         centre = c * block
-        lo = max(edges[i - 1] + min_size, centre - 2 * block, (out[-1] + min_size) if out else 0)
-        hi = min(edges[i + 1] - min_size, centre + 2 * block)
-        seg_lo = max(edges[i - 1], centre - 4 * block)
+        # Search +-2 blocks around the coarse break, fitting on up to +-4 blocks of raw data.
+        seg_lo = max(edges[i - 1], centre - 4 * block, out[-1] if out else 0)
         seg_hi = min(edges[i + 1], centre + 4 * block)
         local = x[seg_lo:seg_hi]
-        local = _standardize(local, min_size) if local.size > 5 else local
-        split = _best_split(local, lo - seg_lo, hi - seg_lo + 1, model, min_size)
+        local = _despike(local, _noise_sigma(local), min_size) if local.size > 2 else local
+        lo = max(centre - 2 * block, (out[-1] + min_size) if out else 0) - seg_lo
+        hi = centre + 2 * block + 1 - seg_lo
+        split = _best_split(local, lo, hi, degree, min_size)
         out.append(centre if split is None else seg_lo + split)
     return sorted(set(out))
-
-
-def _detect_core(x: np.ndarray, penalty: float | None, min_size: int, model: str) -> list[int]:
-    y = _standardize(x, min_size)
-    pen = default_penalty(y.size, model) if penalty is None else float(penalty)
-    return pelt(y, pen, min_size=min_size, model=model)
 
 
 def detect_changepoints(
@@ -213,23 +312,32 @@ def detect_changepoints(
     *,
     penalty: float | None = None,
     min_size: int | None = None,
-    model: Model = "l2",
+    model: Model = "auto",
     max_points: int = 2000,
 ) -> list[int]:
     """0-based indices where a new segment starts (sorted, never 0 or ``len(values)``).
 
-    ``values`` are used as given (see :func:`detect_changepoints_auto` for the log view of losses).
-    NaN/Inf are interpolated (indices keep their meaning), isolated spikes are ignored, and the
-    series is standardized by its robust noise sigma, so ``penalty`` (the cost of one change point,
-    in units of sigma^2; default ``c * ln(n)``) rarely needs tuning. ``model`` is ``"l2"``
-    (piecewise-constant level) or ``"linear"`` (piecewise straight-line trend). ``min_size`` is the
-    shortest segment (default 5, less for short series). Series longer than ``max_points`` are
-    segmented on block means and each break is refined on the full data.
+    ``values`` are used as given; :func:`detect_changepoints_auto` first takes the log10 view of
+    positive series spanning decades (losses). NaN/Inf are interpolated, isolated spikes ignored, and
+    degenerate input (fewer than 3 points, all NaN, constant) gives ``[]``.
+
+    - ``penalty``: cost of one change point in units of the noise variance (the series is divided by
+      its robust noise sigma first); default ``(3 + degree + 1) * ln(n)``.
+    - ``min_size``: shortest segment; default 5 (n // 10 for series shorter than 50, at least 2).
+    - ``model``: ``"auto"`` (best of the three by penalized cost), ``"l2"`` (piecewise-constant
+      level), ``"linear"`` (piecewise straight line) or ``"quadratic"`` (piecewise parabola).
+    - ``max_points``: longer series are segmented on about ``max_points / 2`` block means, then each
+      break is moved to its best position on the full data.
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
-    if penalty is not None and not (penalty >= 0.0 and math.isfinite(penalty)):
-        raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
+    if penalty is not None:
+        try:
+            penalty = float(penalty)
+        except (TypeError, ValueError):
+            raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}") from None
+        if not (penalty >= 0.0 and math.isfinite(penalty)):
+            raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
     raw = as_float_array(values)
     n = raw.size
     if n < 3:
@@ -247,12 +355,16 @@ def detect_changepoints(
     if n > max_points:
         cps = _detect_long(x, penalty, min_size, model, max_points)
     else:
-        cps = _detect_core(x, penalty, min_size, model)
+        cps = _detect_short(x, penalty, min_size, model)
     return [int(c) for c in cps if 0 < c < n]
 
 
 def detect_changepoints_auto(values: Any, **options: Any) -> list[int]:
-    """:func:`detect_changepoints` on the log10 view when the series is positive and spans decades."""
+    """:func:`detect_changepoints` on the log10 view when :func:`should_use_log` says so.
+
+    Use it for losses: a loss falling from 1 to 1e-4 has noise proportional to its level, which the
+    log view makes uniform; other series are passed through unchanged.
+    """
     arr = as_float_array(values)
     if should_use_log(arr):
         arr = log_view(arr)

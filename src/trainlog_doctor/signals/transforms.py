@@ -163,6 +163,9 @@ def rolling_median(values: Any, window: int) -> np.ndarray:
     n = x.size
     if n < 3 or not np.isfinite(x).all():
         return x
+    scale = float(np.abs(x).max())
+    if scale > 1e100 or 0.0 < scale < 1e-100:  # keep the edge reflection inside float range
+        return rolling_median(x / scale, window) * scale
     w = _odd_window(window, n)
     h = w // 2
     if h == 0:
