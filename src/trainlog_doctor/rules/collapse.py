@@ -1,0 +1,502 @@
+"""collapse: the model gives one answer (accuracy at chance or one class, loss pinned at ln(C))."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from trainlog_doctor.report.model import Finding
+from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+
+_ACC_RE = re.compile(
+    r"(^|[/_])(acc|accuracy|categorical_accuracy|binary_accuracy|sparse_categorical_accuracy|acc1|top1|top_1|"
+    r"acc_?top-?1|accuracy_?top-?1|cls_accuracy)$",
+    re.I,
+)
+_CE_RE = re.compile(r"(^|[/_])(loss|ce|nll|xent|cross_entropy|ce_loss|nll_loss|cls_loss|loss_cls)$", re.I)
+_PRF_RE = re.compile(r"(^|[/_])(f1|f1_score|f1_metric|fscore|precision|recall|sensitivity)$", re.I)
+MAX_GUESSED_CLASSES = 20
+
+
+def pinned_tail(
+    values: np.ndarray,
+    *,
+    rel_tol: float,
+    abs_tol: float,
+    min_len: int,
+    rel_sigma: float | None = None,
+    max_off: float = 0.0,
+) -> int | None:
+    """Start position of the constant stretch that ends the series (within tolerances), or None.
+
+    The level is the median of the last ``min_len`` points; the stretch extends back while points
+    stay within ``max(abs_tol, rel_tol * |level|)`` of it. With ``max_off`` > 0 the stretch may
+    contain isolated single points off the level, at most that share of it (a stuck accuracy that
+    flickers once). With ``rel_sigma``, the stretch's robust sigma (1.4826 * MAD) must also be at
+    most ``rel_sigma * |level|`` (or ``abs_tol``): a pinned value jitters by float rounding, a
+    converged but still training value by more.
+    """
+    n = values.size
+    if n < min_len or min_len < 1:
+        return None
+    level = float(np.median(values[-min_len:]))
+    tol = max(abs_tol, rel_tol * abs(level))
+    off = np.abs(values - level) > tol
+    if off[-min_len:].any():
+        return None
+    start = n - min_len
+    n_off = 0
+    i = start - 1
+    while i >= 0:
+        if not off[i]:
+            start = i
+            i -= 1
+            continue
+        # an off point may stay inside only when isolated and rare
+        if i == 0 or off[i - 1] or (n_off + 1) > max_off * (n - i):
+            break
+        n_off += 1
+        i -= 1
+    if n - start < min_len:
+        return None
+    if rel_sigma is not None:
+        seg = values[start:][~off[start:]]
+        sigma = 1.4826 * float(np.median(np.abs(seg - np.median(seg))))
+        if sigma > max(abs_tol, rel_sigma * abs(level)):
+            return None
+    return start
+
+
+def chance_classes(level: float, *, max_classes: int, tol: float) -> int | None:
+    """The number of classes C (2..``max_classes``) with 1/C within ``tol`` (relative) of ``level``, or None."""
+    if not (0.0 < level < 0.75):
+        return None
+    c = int(round(1.0 / level))
+    if 2 <= c <= max_classes and abs(level * c - 1.0) <= tol:
+        return c
+    return None
+
+
+def ln_classes(level: float, *, max_classes: int, rel_tol: float) -> int | None:
+    """The number of classes C (2..``max_classes``) with ln(C) within ``rel_tol`` of ``level``, or None."""
+    if not (0.5 < level < math.log(max_classes) * 1.1):
+        return None
+    c = int(round(math.exp(level)))
+    if 2 <= c <= max_classes and abs(level - math.log(c)) <= rel_tol * math.log(c):
+        return c
+    return None
+
+
+class AccuracyAtChance(Rule):
+    """An accuracy is pinned at one value: the model answers with one class (or at chance).
+
+    What it detects: an accuracy-like series (``acc``, ``accuracy``, ``categorical_accuracy``,
+    ``acc1`` ...) whose last ``min_frac`` (20%, at least ``min_len`` points) stays within 0.1% of
+    its level (robust sigma at most 0.015%), confirmed by at least one of: the
+    value is a chance level 1/C within 2% (C = the logged class count, or 2..20), or the loss of the same split
+    is pinned over that stretch too (within 0.2%), or it has not moved since the first point (and is
+    at least 0.02). Isolated single epochs off the value (at most 5% of the stretch) are allowed. A model that always predicts one class scores exactly the share of that class, every
+    epoch. The onset is where the value gets pinned.
+
+    Why it matters: constant outputs mean dead units, a saturated output layer, a too-high learning
+    rate that pushed everything to one class, class imbalance, or labels that do not reach the loss.
+
+    Does not count: a pinned value while the learning rate is at most 1% of its peak (a frozen model),
+    accuracies that keep moving, a high accuracy that is stable because the model
+    converged on a small validation set while its loss still moves, a constant accuracy near 0
+    without a pinned loss (a regression model compiled with ``accuracy``), per-class metrics.
+
+    Example: val_accuracy 0.4995 at every one of 140 epochs while val_loss climbs ->
+    "Validation accuracy is stuck at 0.4995 (chance for 2 classes) from epoch 0 to the end".
+    """
+
+    code = "CL001"
+    kind = "collapse"
+    severity = "error"
+    name = "accuracy-at-chance"
+
+    min_frac: float = 0.2
+    min_len: int = 5
+    rel_tol: float = 1e-3
+    rel_sigma: float = 1.5e-4
+    chance_tol: float = 0.02
+    min_points: int = 5
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "score" or s.split == "other" or not _ACC_RE.search(s.metric) or is_per_class_metric(s.metric):
+                continue
+            if s.n_finite < self.min_points:
+                continue
+            f = self._series(ctx, s)
+            if f is not None:
+                out.append(f)
+        return out
+
+    def _series(self, ctx: RunContext, s: Series) -> Finding | None:
+        idx, v = s.finite_view()
+        scale = 100.0 if s.percent else 1.0
+        n = v.size
+        min_len = max(self.min_len, int(math.ceil(self.min_frac * n)))
+        start = pinned_tail(
+            v, rel_tol=self.rel_tol, abs_tol=1e-6 * scale, min_len=min_len, rel_sigma=self.rel_sigma, max_off=0.05
+        )
+        if start is None:
+            return None
+        level = float(np.median(v[start:])) / scale
+        if level > 0.995 or level <= 0.0:
+            return None
+        c_meta = ctx.n_classes
+        chance = None
+        if c_meta is not None and abs(level * c_meta - 1.0) <= self.chance_tol:
+            chance = c_meta
+        if chance is None:
+            chance = chance_classes(level, max_classes=MAX_GUESSED_CLASSES, tol=self.chance_tol)
+        loss = ctx.primary_loss_for(s.split) if s.split != "train" else ctx.primary_loss
+        loss_flat = _flat_over(loss, int(s.steps[idx[start]]), int(s.steps[idx[-1]])) if loss is not None else False
+        never_moved = start == 0 and level >= 0.02
+        if chance is None and not loss_flat and not never_moved:
+            return None
+        if lr_frozen(ctx, int(s.steps[idx[start]])):
+            return None
+        pos0 = int(idx[start])
+        why = []
+        if chance is not None:
+            why.append(f"chance for {chance} classes")
+        if loss_flat:
+            why.append("the loss is flat too")
+        if never_moved and not why:
+            why.append("it never moved")
+        span = "the whole run" if start == 0 else f"{s.where(pos0)} to the end"
+        msg = f"{s.label} is stuck at {fmt(level * scale)} ({', '.join(why)}) for {span} ({n - start} points)"
+        ev = {
+            "value_after": level * scale,
+            "chance_level": (1.0 / chance) * scale if chance else None,
+            "ln_classes": math.log(chance) if chance else None,
+            "n_classes": chance,
+            "pinned_points": n - start,
+            "loss_flat": loss_flat,
+        }
+        return self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)
+
+
+class PinnedLoss(Rule):
+    """A loss is pinned at one value to four digits: the model's output no longer depends on the input.
+
+    What it detects: a loss-like series (any split but ``other``) whose last ``min_frac`` (20%, at
+    least ``min_len`` points) stays within ``rel_tol`` (0.1%) of its level with a robust sigma of at
+    most ``rel_sigma`` (0.015%), the level being above 1e-6. Training losses of a learning model move by far more than that from epoch to epoch (batch
+    noise alone does); a model that answers every input the same way gets the same average loss on
+    the same data every epoch. When the level is ln(C) for the logged class count C (or C in 2..20)
+    the model outputs the uniform distribution (``ln_classes`` in the evidence); otherwise it predicts
+    one fixed distribution, often the class prior.
+
+    Why it matters: dead ReLUs, a saturated output layer, vanishing gradients, a learning rate so high
+    that the weights blew into a flat region, or a frozen model: training has stopped for good.
+
+    Does not count: losses at (or rounded to) 0, losses that wobble by more than 0.1%, a loss pinned
+    for fewer than ``min_len`` points, a loss pinned while the learning rate is at most 1% of its
+    peak (a frozen model after the schedule decayed to ~0).
+
+    Example: val_loss 2.30178, 2.30181, 2.30177 ... for 100 epochs ->
+    "Validation loss is pinned at 2.3 = ln(10) from epoch 0 to the end (100 points): the model
+    predicts uniformly over 10 classes".
+    """
+
+    code = "CL002"
+    kind = "collapse"
+    severity = "error"
+    name = "pinned-loss"
+
+    min_frac: float = 0.2
+    min_len: int = 4
+    rel_tol: float = 1e-3
+    rel_sigma: float = 1.5e-4
+    ln_tol: float = 0.015
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "loss" or s.split == "other" or s.n_finite < self.min_len:
+                continue
+            f = self._series(ctx, s)
+            if f is not None:
+                out.append(f)
+        return out
+
+    def _series(self, ctx: RunContext, s: Series) -> Finding | None:
+        idx, v = s.finite_view()
+        n = v.size
+        min_len = max(self.min_len, int(math.ceil(self.min_frac * n)))
+        start = pinned_tail(v, rel_tol=self.rel_tol, abs_tol=0.0, min_len=min_len, rel_sigma=self.rel_sigma)
+        if start is None:
+            return None
+        level = float(np.median(v[start:]))
+        if abs(level) <= 1e-6 or lr_frozen(ctx, int(s.steps[idx[start]])):
+            return None
+        c = None
+        c_meta = ctx.n_classes
+        if c_meta is not None and abs(level - math.log(c_meta)) <= self.ln_tol * math.log(c_meta):
+            c = c_meta
+        if c is None and _CE_RE.search(s.metric):
+            c = ln_classes(level, max_classes=MAX_GUESSED_CLASSES, rel_tol=self.ln_tol)
+        pos0 = int(idx[start])
+        span = "the whole run" if start == 0 else f"{s.where(pos0)} to the end"
+        if c is not None:
+            what = f"= ln({c}) for {span} ({n - start} points): the model predicts uniformly over {c} classes"
+        else:
+            what = f"(to 0.1%) for {span} ({n - start} points): the model no longer changes its output (dead units or a constant prediction)"
+        msg = f"{s.label} is pinned at {fmt(level)} {what}"
+        ev = {
+            "value_after": level,
+            "ln_classes": math.log(c) if c else None,
+            "n_classes": c,
+            "chance_level": 1.0 / c if c else None,
+            "pinned_points": n - start,
+        }
+        return self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)
+
+
+class BackToChance(Rule):
+    """After learning, the model fell back to chance: accuracy at 1/C, cross-entropy at ln(C), and it stays there.
+
+    What it detects: the last ``tail_frac`` (25%, at least ``min_len`` points) of an accuracy sits
+    within ``max(0.02, 0.1/C)`` of the chance level 1/C, or of a cross-entropy loss within
+    ``ln_tol`` (3%) of ln(C), without a trend, after the series had clearly left chance earlier
+    (accuracy at least 30% of the way from chance to 1, loss below 60% of ln(C)). C is the logged
+    class count, else the C on which the final training loss (ln C, 3%) and accuracy (1/C, 30%)
+    agree; from a loss alone only C up to 5 is guessed (larger ln(C) values are too close to tell
+    apart), from an accuracy alone up to 10. Unlike CL001/CL002 the values may still jitter: per-batch
+    losses of a constant predictor vary with the label mix of each batch. The onset is where the series
+    enters the chance band for good.
+
+    Why it matters: the network collapsed to a constant (or uniform) output: dead ReLUs after a too
+    large step, a learning rate raised by mistake, a numerically broken layer.
+
+    Does not count: runs that never left chance (``stagnation``), accuracy that drops but stays above
+    chance, losses that keep rising (``divergence``), series shorter than ``min_points``.
+
+    Example: val top-1 accuracy 97% for 8 epochs, then 11.4, 9.8, 10.2 ... 9.4% after the lr was
+    raised 10x, train loss back at 2.33 -> "Validation accuracy_top-1 fell to chance (9.4% ~ 1/10)
+    at epoch 9 and stayed there".
+    """
+
+    code = "CL004"
+    kind = "collapse"
+    severity = "error"
+    name = "back-to-chance"
+
+    tail_frac: float = 0.25
+    min_len: int = 4
+    ln_tol: float = 0.03
+    min_points: int = 8
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        c = self._classes(ctx)
+        if c is None:
+            return []
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.split == "other" or s.n_finite < self.min_points:
+                continue
+            if s.role == "score" and _ACC_RE.search(s.metric) and not is_per_class_metric(s.metric):
+                f = self._score(ctx, s, c)
+            elif s.role == "loss" and _CE_RE.search(s.metric):
+                f = self._loss(ctx, s, c)
+            else:
+                f = None
+            if f is not None:
+                out.append(f)
+        return out
+
+    def _classes(self, ctx: RunContext) -> int | None:
+        """C from the run's meta, else the C that the final loss (ln C) and accuracy (1/C) agree on.
+
+        With only a loss, C is guessed up to 5 (above that ln(C) values are too close together to
+        tell one from another); with only an accuracy, up to 10.
+        """
+        if ctx.n_classes is not None:
+            return ctx.n_classes
+        loss_level = acc_level = None
+        p = ctx.primary_loss
+        if p is not None and p.n_finite >= self.min_points and _CE_RE.search(p.metric):
+            loss_level = self._tail_level(p)
+        for s in sorted(ctx.series.values(), key=lambda s: (s.split != "val", s.metric)):
+            if s.role == "score" and _ACC_RE.search(s.metric) and s.n_finite >= self.min_points:
+                acc_level = self._tail_level(s) / (100.0 if s.percent else 1.0)
+                break
+        best: tuple[float, int] | None = None
+        for c in range(2, 1001):
+            e_loss = abs(loss_level / math.log(c) - 1.0) if loss_level is not None else None
+            e_acc = abs(acc_level * c - 1.0) if acc_level is not None else None
+            if e_loss is not None and e_acc is not None:
+                ok = e_loss <= self.ln_tol and e_acc <= 0.3
+            elif e_loss is not None:
+                ok = c <= 5 and e_loss <= self.ln_tol
+            elif e_acc is not None:
+                ok = c <= 10 and e_acc <= 0.15
+            else:
+                ok = False
+            if ok:
+                # errors in units of their tolerance: ln(C) pins C far more precisely than 1/C does
+                err = (e_loss or 0.0) / self.ln_tol + (e_acc or 0.0) / 0.3
+                if best is None or err < best[0]:
+                    best = (err, c)
+        return best[1] if best else None
+
+    def _tail_level(self, s: Series) -> float:
+        _, v = s.finite_view()
+        return float(np.median(v[-max(self.min_len, int(math.ceil(self.tail_frac * v.size))) :]))
+
+    def _band_start(self, y: np.ndarray, lo: float, hi: float) -> int | None:
+        """First position from which 90% of the points (and the last ``min_len``) lie in [lo, hi]."""
+        inside = (y >= lo) & (y <= hi)
+        k = max(self.min_len, int(math.ceil(self.tail_frac * y.size)))
+        if not inside[-k:].mean() >= 0.9 or not inside[-1]:
+            return None
+        share = np.cumsum(inside[::-1])[::-1] / np.arange(y.size, 0, -1)
+        ok = np.flatnonzero((share >= 0.9) & inside)
+        return int(ok[0]) if ok.size else None
+
+    def _score(self, ctx: RunContext, s: Series, c: int) -> Finding | None:
+        idx, v = s.finite_view()
+        scale = 100.0 if s.percent else 1.0
+        y = v / scale
+        chance = 1.0 / c
+        band = max(0.02, 0.1 / c)
+        start = self._band_start(y, chance - band, chance + band)
+        if start is None or start < 2 or y.size - start < self.min_len:
+            return None
+        if float(np.max(y[:start])) < chance + 0.3 * (1.0 - chance):
+            return None
+        pos0 = int(idx[start])
+        after = float(np.median(y[start:]))
+        msg = (
+            f"{s.label} fell to chance ({fmt(after * scale)} ~ 1/{c}) at {s.where(pos0)} and stayed there "
+            f"(best before: {fmt(float(np.max(y[:start])) * scale)})"
+        )
+        ev = {
+            "value_before": float(np.max(y[:start])) * scale,
+            "value_after": after * scale,
+            "chance_level": chance * scale,
+            "ln_classes": math.log(c),
+            "n_classes": c,
+        }
+        return self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)
+
+    def _loss(self, ctx: RunContext, s: Series, c: int) -> Finding | None:
+        idx, y = s.finite_view()
+        ln_c = math.log(c)
+        start = self._band_start(y, ln_c * (1 - self.ln_tol), ln_c * (1 + self.ln_tol))
+        if start is None or start < 2 or y.size - start < self.min_len:
+            return None
+        if float(np.min(y[:start])) > 0.6 * ln_c:
+            return None
+        pos0 = int(idx[start])
+        after = float(np.median(y[start:]))
+        msg = (
+            f"{s.label} went back to {fmt(after)} ~ ln({c}) = {fmt(ln_c)} at {s.where(pos0)} and stayed there "
+            f"(it had reached {fmt(float(np.min(y[:start])))}): the model outputs the uniform distribution"
+        )
+        ev = {
+            "value_before": float(np.min(y[:start])),
+            "value_after": after,
+            "ln_classes": ln_c,
+            "n_classes": c,
+            "chance_level": 1.0 / c,
+        }
+        return self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)
+
+
+class ClassMetricZero(Rule):
+    """Precision, recall or F1 is exactly 0 for a long stretch: the model never predicts the positive class.
+
+    What it detects: a precision/recall/F1 series whose last ``min_frac`` (20%, at least ``min_len``
+    points) is exactly 0 (below 1e-6) after the score had been positive or from the start.
+
+    Why it matters: with F1 = 0 the classifier answers "negative" for every sample: a collapse to
+    the majority class, common with heavy class imbalance and a too-high learning rate.
+
+    Does not count: per-class entries, a score that is 0 only for a few epochs.
+
+    Example: val_f1_metric 0.0 at all 9 epochs -> "Validation f1_metric is 0 for the whole run: the
+    model never predicts the positive class".
+    """
+
+    code = "CL003"
+    kind = "collapse"
+    severity = "warning"
+    name = "class-metric-zero"
+
+    min_frac: float = 0.2
+    min_len: int = 5
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "score" or s.split == "other" or not _PRF_RE.search(s.metric) or is_per_class_metric(s.metric):
+                continue
+            idx, v = s.finite_view()
+            n = v.size
+            if n < self.min_len:
+                continue
+            min_len = max(self.min_len, int(math.ceil(self.min_frac * n)))
+            start = pinned_tail(v, rel_tol=0.0, abs_tol=1e-6, min_len=min_len)
+            if start is None or abs(float(v[-1])) > 1e-6:
+                continue
+            pos0 = int(idx[start])
+            span = "the whole run" if start == 0 else f"{s.where(pos0)} to the end"
+            msg = f"{s.label} is 0 for {span} ({n - start} points): the model never predicts the positive class"
+            ev = {"value_after": 0.0, "pinned_points": n - start}
+            out.append(self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev))
+        return out
+
+
+def lr_frozen(ctx: RunContext, step_from: int, rel: float = 0.01) -> bool:
+    """True when the learning rate from ``step_from`` on is at most ``rel`` of its maximum in the run.
+
+    A model whose learning rate was decayed to ~0 stops changing, so its epoch losses and
+    accuracies stay constant: that is a frozen model, not one that gives the same answer to every input.
+    """
+    lr = ctx.lr
+    if lr is None:
+        return False
+    idx, v = lr.finite_view()
+    if v.size == 0:
+        return False
+    top = float(np.max(np.abs(v)))
+    if top <= 0:
+        return True
+    st = lr.steps[idx]
+    j = int(np.searchsorted(st, step_from, side="right")) - 1
+    tail = v[max(j, 0) :]
+    return bool(tail.size) and float(np.max(np.abs(tail))) <= rel * top
+
+
+def _flat_over(loss: Series, step_from: int, step_to: int, rel: float = 2e-3) -> bool:
+    """True when ``loss`` stays within ``rel`` (relative) of its median between two steps (>= 3 points)."""
+    idx, v = loss.finite_view()
+    st = loss.steps[idx]
+    seg = v[(st >= step_from) & (st <= step_to)]
+    if seg.size < 3:
+        return False
+    med = float(np.median(seg))
+    return bool(float(np.max(np.abs(seg - med))) <= rel * max(abs(med), 1e-12))
+
+
+def _accuracy_at(ctx: RunContext, split: str, level: float, tol: float = 0.015) -> bool:
+    """True when an accuracy series of ``split`` ends (last 30%) within ``tol`` of ``level``."""
+    for s in ctx.series.values():
+        if s.split != split or s.role != "score" or not _ACC_RE.search(s.metric):
+            continue
+        _, v = s.finite_view()
+        if v.size < 3:
+            continue
+        tail = v[-max(3, int(math.ceil(0.3 * v.size))) :] / (100.0 if s.percent else 1.0)
+        if abs(float(np.median(tail)) - level) <= tol and float(np.std(tail)) < 0.02:
+            return True
+    return False

@@ -1,0 +1,142 @@
+"""non_finite: NaN or Inf in a metric that should always be finite."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from trainlog_doctor.report.model import Finding
+from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+
+
+def nonfinite_runs(values: np.ndarray) -> tuple[int, int, int, bool]:
+    """(first bad position, NaN count, Inf count, bad until the end) of a series; first = -1 when clean."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return -1, 0, 0, False
+    first = int(np.argmax(bad))
+    nan = int(np.isnan(values).sum())
+    inf = int(bad.sum()) - nan
+    ok_after = np.isfinite(values[first:])
+    return first, nan, inf, not ok_after.any()
+
+
+class NonFiniteLoss(Rule):
+    """A loss became NaN or Inf.
+
+    What it detects: any NaN, +Inf or -Inf point in a loss-like series (``loss``, ``val_loss``,
+    ``box_loss``, ``mse`` ...) of any split. A loss that turns non-finite and stays so until the
+    end of the run means training broke (error); isolated non-finite points that are followed by
+    finite values again (a skipped batch, an overflowing fp16 step) are a warning. A loss that is
+    non-finite in every point is an error too.
+
+    Why it matters: once a loss is NaN the weights usually are as well and every later epoch is
+    wasted; even a transient NaN points at an unstable step (too high a learning rate, a log of
+    zero, a division by zero, fp16 overflow).
+
+    Does not count: learning rate, time and counter columns; score metrics (see NF002).
+
+    Example: ``loss`` 0.41, 0.39, 1e3, nan, nan, ... -> "Training loss became NaN at epoch 12
+    (last finite value 1e+03) and stayed non-finite for the remaining 38 points".
+    """
+
+    code = "NF001"
+    kind = "non_finite"
+    severity = "error"
+    name = "non-finite-loss"
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "loss" or s.split == "other" or len(s) == 0:
+                continue
+            f = _check_series(self, ctx, s, transient_severity="warning")
+            if f is not None:
+                out.append(f)
+        return out
+
+
+class NonFiniteScore(Rule):
+    """A headline evaluation score (accuracy, mAP, F1 ...) became NaN or Inf.
+
+    What it detects: NaN/Inf in a score-like series that is not a per-class or per-size breakdown.
+    Per-class and per-size AP (``bbox/AP-person``, ``bbox/APs``/``APm``/``APl``) are NaN by design
+    when a class or size has no instances in the evaluation set, so they never count.
+
+    Why it matters: a NaN accuracy or mAP usually means the evaluation saw NaN predictions or an
+    empty evaluation set.
+
+    Example: ``val_accuracy`` 0.71, 0.74, nan, nan -> "Validation accuracy became NaN at epoch 3".
+    """
+
+    code = "NF002"
+    kind = "non_finite"
+    severity = "warning"
+    name = "non-finite-score"
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "score" or s.split == "other" or is_per_class_metric(s.metric) or len(s) == 0:
+                continue
+            f = _check_series(self, ctx, s, transient_severity="warning")
+            if f is not None:
+                out.append(f)
+        return out
+
+
+class NonFiniteGradient(Rule):
+    """The gradient norm became NaN or Inf.
+
+    What it detects: NaN/Inf in a logged gradient norm (``grad_norm``, ``gradient_norm``,
+    ``train/grad_norm``). The optimizer step that follows a non-finite gradient writes NaN into the
+    weights unless a loss scaler skips it; persistent non-finite gradients are an error, isolated
+    ones (fp16 loss-scale overflows that the scaler skipped) a warning.
+
+    Example: grad_norm 0.8, 1.9, 7.5, nan, nan ... -> "grad_norm became NaN at step 290 (last
+    finite value 7.5) and stayed non-finite for the last 20 point(s)".
+    """
+
+    code = "NF003"
+    kind = "non_finite"
+    severity = "error"
+    name = "non-finite-gradient"
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if len(s) == 0 or not _GRAD_RE.search(s.metric):
+                continue
+            f = _check_series(self, ctx, s, transient_severity="warning")
+            if f is not None:
+                out.append(f)
+        return out
+
+
+_GRAD_RE = re.compile(r"grad(ient)?[_ ]?norm", re.I)
+
+
+def _check_series(rule: Rule, ctx: RunContext, s: Series, *, transient_severity: str) -> Finding | None:
+    first, nan, inf, to_end = nonfinite_runs(s.values)
+    if first < 0:
+        return None
+    n = len(s)
+    bad = nan + inf
+    what = "NaN" if nan and not inf else ("Inf" if inf and not nan else "NaN/Inf")
+    before = s.values[:first]
+    before = before[np.isfinite(before)]
+    value_before = float(before[-1]) if before.size else None
+    ev = {"nan_count": nan, "inf_count": inf, "points": n, "stays_non_finite": to_end, "value_before": value_before}
+    if bad == n:
+        msg = f"{s.label} is {what} in all {n} logged point(s)"
+        return rule.finding(ctx, s, start=0, end=n - 1, message=msg, evidence=ev, severity=rule.severity)
+    if to_end:
+        last = f" (last finite value {fmt(value_before)})" if value_before is not None else ""
+        rest = n - first
+        msg = f"{s.label} became {what} at {s.where(first)}{last} and stayed non-finite for the last {rest} point(s)"
+        return rule.finding(ctx, s, start=first, end=n - 1, message=msg, evidence=ev, severity=rule.severity)
+    last_bad = int(np.flatnonzero(~np.isfinite(s.values))[-1])
+    msg = f"{s.label} was {what} at {bad} of {n} point(s), first at {s.where(first)}, and finite again afterwards"
+    return rule.finding(ctx, s, start=first, end=last_bad, message=msg, evidence=ev, severity=transient_severity)  # type: ignore[arg-type]

@@ -1,0 +1,227 @@
+"""overfitting: validation worsens while training improves (the gap grows)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainlog_doctor.report.model import Finding
+from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
+from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+from trainlog_doctor.rules.stats import View, make_view, suffix_share
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A U-turn of a validation curve: best point, then a lasting move the wrong way (analysis units)."""
+
+    best_at: int
+    best: float
+    after: float
+    zscore: float
+
+
+def find_turn(
+    view: View,
+    *,
+    min_move: float,
+    k_noise: float,
+    tail_frac: float = 0.2,
+    hold_share: float = 0.7,
+    lower_is_better: bool = True,
+) -> Turn | None:
+    """The best smoothed point and a lasting worsening after it (None when the curve does not turn).
+
+    The best point must lie before the last ``tail_frac`` of the run; the tail median must be worse
+    than it by ``min_move`` and ``k_noise`` noise sigmas (noise of the tail median: sigma / sqrt(len));
+    ``hold_share`` of the smoothed points after the half-way crossing must stay on the bad side.
+    """
+    sign = 1.0 if lower_is_better else -1.0
+    y = sign * view.y
+    s = sign * view.smooth
+    n = y.size
+    tail_n = max(3, int(math.ceil(tail_frac * n)))
+    if n - tail_n < 3:
+        return None
+    head = s[: n - tail_n]
+    m = int(np.argmin(head))
+    best = float(head[m])
+    after = float(np.median(y[-tail_n:]))
+    move = after - best
+    sigma = max(view.noise, 1e-12 * max(abs(best), 1e-300))
+    z = move / (sigma * math.sqrt(1.0 / tail_n + 1.0 / 3.0))
+    if move < min_move or z < k_noise:
+        return None
+    half = best + 0.5 * move
+    share = suffix_share(s > half)
+    ok = np.flatnonzero((np.arange(n) > m) & (share >= hold_share))
+    if ok.size == 0:
+        return None
+    return Turn(best_at=m, best=sign * best, after=sign * after, zscore=float(z))
+
+
+def train_trend(train: Series, step_from: int, step_to: int) -> tuple[float, float] | None:
+    """(level of ``train`` around ``step_from``, level near ``step_to``) as medians, or None."""
+    idx, v = train.finite_view()
+    if v.size < 4:
+        return None
+    st = train.steps[idx]
+    span = max(float(step_to - step_from), 1.0)
+    around = v[(st >= step_from - 0.1 * span) & (st <= step_from + 0.1 * span)]
+    end = v[(st >= step_to - 0.15 * span) & (st <= step_to)]
+    if around.size == 0:
+        j = int(np.searchsorted(st, step_from))
+        around = v[max(0, j - 1) : j + 1]
+    if end.size == 0 or around.size == 0:
+        return None
+    return float(np.median(around)), float(np.median(end))
+
+
+class ValidationLossOverfitting(Rule):
+    """Validation loss turned up while training loss kept falling.
+
+    What it detects: the smoothed validation loss reaches its best point before the last 20% of the
+    run, and the median of the last 20% is at least ``min_ratio`` (1.08) times that best level (positive
+    losses; otherwise 10% of the range) and ``k_noise`` sigmas above it, while the training loss of
+    the same metric (or the main training loss) fell by at least ``min_train_gain`` (relative) from
+    that point to the end. The onset is the best validation point, where a person would point.
+
+    Why it matters: the model memorizes the training set; every epoch after the turn makes the
+    validation result worse. Early stopping, more data or augmentation, regularization help.
+
+    Does not count: noisy validation without a lasting upward turn, a validation loss that rises
+    while the training loss rises too (``divergence``) or stays flat, runs with fewer than 8
+    validation points.
+
+    Example: val_loss 0.9, 0.6, 0.45, 0.44 (epoch 8), 0.5, 0.62, 0.8 while loss falls to 0.05 ->
+    "Validation loss rose 1.8x after epoch 8 (0.44 -> 0.8) while training loss kept falling (0.3 -> 0.05)".
+    """
+
+    code = "OF001"
+    kind = "overfitting"
+    severity = "warning"
+    name = "val-loss-overfitting"
+
+    min_ratio: float = 1.08
+    k_noise: float = 4.0
+    min_train_gain: float = 0.05
+    min_points: int = 8
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "loss" or s.split not in ("val", "test") or s.n_finite < self.min_points:
+                continue
+            if s.split == "test" and ctx.get(s.metric, "val") is not None:
+                continue
+            train = ctx.counterpart(s, "train") or ctx.primary_loss
+            if train is None or train.n_finite < 4:
+                continue
+            f = self._pair(ctx, s, train)
+            if f is not None:
+                out.append(f)
+        return out
+
+    def _pair(self, ctx: RunContext, val: Series, train: Series) -> Finding | None:
+        view = make_view(val, log=True if val.positive else False)
+        if view.logged:
+            min_move = math.log10(self.min_ratio)
+        else:
+            min_move = 0.1 * float(np.max(view.smooth) - np.min(view.smooth))
+        turn = find_turn(view, min_move=min_move, k_noise=self.k_noise)
+        if turn is None:
+            return None
+        start = view.pos(turn.best_at)
+        step0, step1 = val.step_at(start), int(val.steps[-1])
+        tr = train_trend(train, step0, step1)
+        if tr is None:
+            return None
+        t_before, t_after = tr
+        gain = (t_before - t_after) / max(abs(t_before), 1e-12)
+        if gain < self.min_train_gain:
+            return None
+        before, after = view.value(turn.best), view.value(turn.after)
+        ratio = after / before if before > 0 and after > 0 else None
+        change = f"rose {fmt_ratio(ratio)}" if ratio is not None else f"rose by {fmt(after - before)}"
+        msg = (
+            f"{val.label} {change} after {val.where(start)} ({fmt(before)} -> {fmt(after)}) while "
+            f"{train.label.lower()} kept falling ({fmt(t_before)} -> {fmt(t_after)})"
+        )
+        ev = {
+            "value_before": before,
+            "value_after": after,
+            "ratio": ratio,
+            "zscore": turn.zscore,
+            "train_improving": True,
+            "train_before": t_before,
+            "train_after": t_after,
+            "gap_before": before - t_before,
+            "gap_after": after - t_after,
+        }
+        return self.finding(ctx, val, start=start, end=len(val) - 1, message=msg, evidence=ev)
+
+
+class ValidationScoreOverfitting(Rule):
+    """A validation score fell from its best while the training score kept rising (no validation loss logged).
+
+    What it detects: for score-like metrics (accuracy, F1, mAP ...) with a training counterpart,
+    the validation score's last-20% median is at least ``min_drop`` (0.03 of a fraction, 3 points of
+    a percentage) and ``k_noise`` sigmas below its best smoothed level, while the training score
+    rose by at least ``min_train_gain`` (same units) after that point. Only used when the run logs
+    no validation loss for the same split, which OF001 judges better.
+
+    Why it matters: the same memorization as OF001, seen through the metric people report.
+
+    Example: val_accuracy peaks at 0.86 at epoch 12 and ends at 0.79 while accuracy climbs to 0.99
+    -> "Validation accuracy fell from 0.86 to 0.79 after epoch 12 while training accuracy kept rising".
+    """
+
+    code = "OF002"
+    kind = "overfitting"
+    severity = "warning"
+    name = "val-score-overfitting"
+
+    min_drop: float = 0.03
+    k_noise: float = 4.0
+    min_train_gain: float = 0.02
+    min_points: int = 8
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "score" or s.split != "val" or s.n_finite < self.min_points or is_per_class_metric(s.metric):
+                continue
+            if ctx.by_role("loss", ("val",)):
+                continue
+            train = ctx.counterpart(s, "train")
+            if train is None or train.n_finite < 4:
+                continue
+            scale = 100.0 if s.percent else 1.0
+            view = make_view(s, log=False)
+            turn = find_turn(view, min_move=self.min_drop * scale, k_noise=self.k_noise, lower_is_better=False)
+            if turn is None:
+                continue
+            start = view.pos(turn.best_at)
+            tr = train_trend(train, s.step_at(start), int(s.steps[-1]))
+            if tr is None:
+                continue
+            t_before, t_after = tr
+            t_scale = 100.0 if train.percent else 1.0
+            if (t_after - t_before) < self.min_train_gain * t_scale:
+                continue
+            msg = (
+                f"{s.label} fell from {fmt(turn.best)} to {fmt(turn.after)} after {s.where(start)} while "
+                f"{train.label.lower()} kept rising ({fmt(t_before)} -> {fmt(t_after)})"
+            )
+            ev = {
+                "value_before": turn.best,
+                "value_after": turn.after,
+                "zscore": turn.zscore,
+                "train_improving": True,
+                "train_before": t_before,
+                "train_after": t_after,
+            }
+            out.append(self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev))
+        return out

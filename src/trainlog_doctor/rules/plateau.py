@@ -1,0 +1,178 @@
+"""plateau: progress stops after an earlier phase of progress."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainlog_doctor.report.model import Finding
+from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.context import RunContext, Series
+from trainlog_doctor.rules.stats import View, make_view, shape_share, slope
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Where a falling series stops for good (indices into the view, levels in analysis units)."""
+
+    start: int
+    level: float
+    early: float
+    abruptness: float
+    length: int
+
+
+def find_stall(
+    view: View,
+    *,
+    min_frac: float,
+    min_len: int,
+    flat_tol: float,
+    min_progress: float,
+) -> Stall | None:
+    """The point after which ``view`` (lower is better) never improves by more than a tolerance again.
+
+    The tolerance is ``flat_tol`` of the progress made before (and 3 noise sigmas of a smoothed point);
+    the flat part must cover ``min_frac`` of the run and ``min_len`` points, follow a real gain (at
+    least ``min_progress`` and 5 sigmas) and have no trend of its own. ``abruptness`` is the slope
+    just before the flat part over the average slope of the whole descent: about 1 for a kink, small
+    for a smooth exponential approach to an asymptote (convergence decelerates long before it
+    flattens). The start is where the curve arrives within a fifth of that tolerance of its final level.
+    """
+    y, s = view.y, view.smooth
+    n = y.size
+    if n < max(min_len + 4, 10):
+        return None
+    k0 = max(1, int(math.ceil(0.05 * n)))
+    early = float(np.max(s[:k0]))
+    low = float(np.min(s))
+    progress = early - low
+    w = max(3, min(51, n // 20))
+    noise_s = view.noise / math.sqrt(w)
+    if progress < max(min_progress, 5.0 * noise_s, 5.0 * view.noise / math.sqrt(3)):
+        return None
+    tol = max(flat_tol * progress, 3.0 * noise_s)
+    sufmin = np.minimum.accumulate(s[::-1])[::-1]
+    ok = np.flatnonzero(s - sufmin <= tol)
+    if ok.size == 0:
+        return None
+    p = int(ok[0])
+    # the stall begins where the series first gets within tolerance of its final level
+    length = n - p
+    if length < max(min_len, min_frac * n) or p < 2:
+        return None
+    level = float(np.median(y[p:]))
+    gain_before = early - float(s[p])
+    if gain_before < 0.5 * progress:
+        return None
+    wb = max(3, min(p // 2, max(3, n // 8)))
+    wb = min(wb, p)
+    seg = s[p - wb : p + 1]
+    local = -slope(seg)
+    average = gain_before / max(p, 1)
+    if average <= 0:
+        return None
+    abrupt = local / average
+    # the flat part must really be flat: its own trend over its length stays inside the tolerance
+    trend = abs(slope(y[p:])) * length
+    if trend > 2.0 * tol:
+        return None
+    # where a person sees the curve arrive at its final level: within 1% of the progress (or noise)
+    tight = max(0.2 * flat_tol * progress, 3.0 * noise_s)
+    arrived = np.flatnonzero(s[p:] - float(np.median(s[p:])) <= tight)
+    start = p + (int(arrived[0]) if arrived.size else 0)
+    return Stall(start=start, level=level, early=early, abruptness=float(abrupt), length=n - start)
+
+
+class LossPlateau(Rule):
+    """The main loss stopped improving abruptly and stayed flat for a long stretch until the end.
+
+    What it detects: after a phase of progress, the main training loss (and the main validation loss
+    when the training loss plateaus too or is not logged; a validation loss that levels off while the
+    training loss keeps improving is the usual generalization gap) gets within ``flat_tol`` (5%) of
+    the progress made before of its final level and stays there, with no trend of its own, for at
+    least ``min_frac`` (35%) of the run, and the stop is abrupt: the slope just before it is at least
+    ``min_abrupt`` (0.42) times the average slope of the descent (about 1 for a kink; 0.1-0.3 for an
+    exponential or power-law approach, up to 0.4 for a cosine schedule's slow end). The onset is
+    where the curve arrives within 1% of the progress (or 3 noise sigmas) of its final level. As a
+    last check the segment classifier (change points + shape labels) must not label more than
+    ``max_trend_share`` (half) of the flat stretch as ``falling`` or ``rising``. Positive losses are judged on a log scale when they span decades, so a
+    loss that keeps halving near 1e-6 is still making progress.
+
+    Why it matters: the optimizer got stuck (a saddle point, a learning rate too high to descend
+    further or too low to leave, dead units) and the remaining epochs were wasted; a learning-rate
+    drop, a scheduler or a larger model usually gets it moving again.
+
+    Does not count: curves still improving at the end, smooth convergence, flat stretches that end with renewed progress
+    (after an lr step), the last few epochs of early stopping, runs with no earlier progress
+    (``stagnation``), a validation loss that levels off while training still improves.
+
+    Example: loss falls steadily from 2.3 to 0.9 in 20 epochs, then sits at 0.90 +- 0.01 for the
+    next 40 -> "Training loss stopped improving at epoch 20 and stayed near 0.9 for the last 40 epochs".
+    """
+
+    code = "PL001"
+    kind = "plateau"
+    severity = "warning"
+    name = "loss-plateau"
+
+    min_frac: float = 0.35
+    min_len: int = 6
+    flat_tol: float = 0.05
+    min_abrupt: float = 0.42
+    max_trend_share: float = 0.5
+    min_points: int = 12
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        out: list[Finding] = []
+        train = ctx.primary_loss
+        if train is not None and train.n_finite >= self.min_points:
+            f = self._series(ctx, train)
+            if f is not None:
+                out.append(f)
+        if train is None or out:
+            val = ctx.primary_loss_for("val")
+            if val is not None and val.n_finite >= self.min_points:
+                f = self._series(ctx, val)
+                if f is not None:
+                    out.append(f)
+        return out
+
+    def _series(self, ctx: RunContext, s: Series) -> Finding | None:
+        view = make_view(s)
+        min_progress = math.log10(1.25) if view.logged else 0.1 * abs(float(np.median(view.y)))
+        if not view.logged and s.positive:
+            min_progress = 0.1 * float(np.max(view.smooth[: max(1, len(view) // 20)]))
+        stall = find_stall(
+            view, min_frac=self.min_frac, min_len=self.min_len, flat_tol=self.flat_tol, min_progress=min_progress
+        )
+        if stall is None or stall.abruptness < self.min_abrupt:
+            return None
+        # the shape classifier must not see the stretch as still falling (or rising)
+        if shape_share(view, stall.start, ("falling", "rising")) > self.max_trend_share:
+            return None
+        start = view.pos(stall.start)
+        early, level = view.value(stall.early), view.value(stall.level)
+        n_after = len(s) - start
+        unit = "epochs" if s.x == "epoch" else "logged points"
+        msg = (
+            f"{s.label} stopped improving at {s.where(start)} and stayed near {fmt(level)} for the last "
+            f"{n_after} {unit} (from {fmt(early)} at the start)"
+        )
+        ev = {
+            "value_before": early,
+            "value_after": level,
+            "abruptness": stall.abruptness,
+            "plateau_points": n_after,
+            "lr_reduced_during": _lr_reduced_after(ctx, s.step_at(start)),
+        }
+        return self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev)
+
+
+def _lr_reduced_after(ctx: RunContext, step: int) -> bool | None:
+    """Whether the learning rate was lowered (by 1.5x or more) at or after ``step``; None without an lr series."""
+    if ctx.lr is None:
+        return None
+    return any(d >= step for d in ctx.lr_drop_steps())

@@ -1,0 +1,134 @@
+"""stagnation: no meaningful progress from the start (the model never learns)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainlog_doctor.report.model import Finding
+from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+from trainlog_doctor.rules.stats import View, make_view, shape_share
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How much a series improved: early and late levels and the best level (analysis units, better = lower)."""
+
+    early: float
+    late: float
+    best: float
+    gain: float  # early - late
+    best_gain: float  # early - best
+    threshold: float
+
+
+def measure_progress(view: View, *, min_rel: float, lower_is_better: bool = True, scale: float | None = None) -> Progress:
+    """Early level (points 1..10%, the first point skipped), late level (last 20%) and best smoothed level.
+
+    ``threshold`` is the smallest gain that counts as progress: ``min_rel`` of the early level (a
+    ratio on log views; ``scale`` units when given) and 3 noise sigmas of a median, whichever is larger.
+    """
+    sign = 1.0 if lower_is_better else -1.0
+    y = sign * view.y
+    s = sign * view.smooth
+    n = y.size
+    k_early = max(2, int(math.ceil(0.1 * n)))
+    early = float(np.median(y[1 : 1 + k_early])) if n > 2 else float(y[0])
+    late = float(np.median(y[-max(3, int(math.ceil(0.2 * n))) :]))
+    best = float(np.min(s))
+    if view.logged:
+        rel = -math.log10(1.0 - min_rel)
+    elif scale is not None:
+        rel = min_rel * scale
+    else:
+        rel = min_rel * max(abs(early), 1e-12)
+    thr = max(rel, 3.0 * view.noise / math.sqrt(min(k_early, 3)))
+    return Progress(early=sign * early, late=sign * late, best=sign * best, gain=early - late, best_gain=early - best, threshold=thr)
+
+
+class NoLearning(Rule):
+    """The main training loss never made meaningful progress (the model does not learn).
+
+    What it detects: the run's main training loss (or, when no training loss is logged, the main
+    validation loss, then the training accuracy; the validation loss is also reported when the
+    training loss stagnates and it does too) has a late level (median of the last 20% of points)
+    that is less than ``min_rel`` (5%) better than its early level (median of points 2..10%, so a
+    first-epoch drop is allowed) and never got that much better anywhere in between, and the segment
+    classifier (change points + shape labels) does not label more than ``max_falling_share`` (half)
+    of the run as ``falling``. Positive losses are compared on a log scale when they span decades.
+
+    Why it matters: a model whose loss does not move from the start is not training: a learning
+    rate far too small (or far too large), frozen weights, a detached graph, labels that do not match
+    the inputs, a wrong loss for the output layer.
+
+    Does not count: series shorter than ``min_points`` (8), runs that improved and then stopped
+    (``plateau``), runs that improved and then got worse (``divergence``), losses pinned exactly at
+    the chance level ln(C) (reported as ``collapse``).
+
+    Example: loss 2.31, 2.30, 2.30, 2.31, 2.30 ... for 30 epochs -> "Training loss made no progress
+    over 30 epochs (2.3 early, 2.3 at the end; best 2.29)".
+    """
+
+    code = "ST001"
+    kind = "stagnation"
+    severity = "warning"
+    name = "no-learning"
+
+    min_rel: float = 0.05
+    max_falling_share: float = 0.5
+    min_points: int = 8
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        target = self.target(ctx)
+        if target is None:
+            return []
+        s, lower = target
+        first = self._series(ctx, s, lower)
+        if first is None:
+            return []
+        out = [first]
+        if s.split == "train" and lower:
+            val = ctx.primary_loss_for("val")
+            if val is not None:
+                second = self._series(ctx, val, True)
+                if second is not None:
+                    out.append(second)
+        return out
+
+    def _series(self, ctx: RunContext, s: Series, lower: bool) -> Finding | None:
+        if s.n_finite < self.min_points:
+            return None
+        view = make_view(s, log=None if lower else False)
+        scale = (100.0 if s.percent else 1.0) if not lower else None
+        pr = measure_progress(view, min_rel=self.min_rel if lower else 0.02, lower_is_better=lower, scale=scale)
+        if pr.gain >= pr.threshold or pr.best_gain >= 2 * pr.threshold:
+            return None
+        # the shape classifier must agree that the run (after its first point) is not a descent
+        if lower and shape_share(view, 1, ("falling",)) > self.max_falling_share:
+            return None
+        early, late, best = view.value(pr.early), view.value(pr.late), view.value(pr.best)
+        n = len(s)
+        span = f"{n} epochs" if s.x == "epoch" else f"{n} logged points"
+        msg = f"{s.label} made no progress over {span} ({fmt(early)} early, {fmt(late)} at the end; best {fmt(best)})"
+        ev = {"value_before": early, "value_after": late, "best": best, "points": n}
+        return self.finding(ctx, s, start=0, end=n - 1, message=msg, evidence=ev)
+
+    @staticmethod
+    def target(ctx: RunContext) -> tuple[Series, bool] | None:
+        """The series that should show learning, and whether lower is better for it."""
+        if ctx.primary_loss is not None:
+            return ctx.primary_loss, True
+        val = ctx.primary_loss_for("val")
+        if val is not None:
+            return val, True
+        scores = [
+            s for s in ctx.by_role("score", ("train",)) if not is_per_class_metric(s.metric) and s.n_finite
+        ]
+        for name in ("accuracy", "acc", "categorical_accuracy", "binary_accuracy", "acc1", "top1"):
+            for s in scores:
+                if s.metric.lower() == name:
+                    return s, False
+        return None
