@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 # Bump when the curves or the labelling change: the classifier cache key depends on it.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 LABELS: tuple[str, ...] = ("falling", "flat", "rising", "noisy", "spike", "collapsed")
 KINDS: tuple[str, ...] = (
     "non_finite",
@@ -583,7 +583,8 @@ def _fam_step_decay(rng: np.random.Generator) -> _Spec:
         m = b - a
         last = i == len(bounds) - 2
         tau = m * (rng.uniform(0.3, 0.6) if last else rng.uniform(0.1, 0.3))
-        stage_floor = max(level * rng.uniform(0.4, 0.75), floor)
+        # The floor never exceeds the level after the lr drop: a healthy step decay never rises.
+        stage_floor = min(max(level * rng.uniform(0.4, 0.75), floor), level * 0.95)
         t = np.arange(m, dtype=np.float64)
         trend[a:b] = stage_floor + (level - stage_floor) * np.exp(-t / tau)
         level = stage_floor * rng.uniform(0.35, 0.7)  # the drop at the next lr step
@@ -946,10 +947,12 @@ def _fam_oscillation(rng: np.random.Generator) -> _Spec:
     """After some progress the loss swings persistently (sine, sawtooth or alternation) with no trend."""
     n = max(_n_points(rng), 40)
     tracks, meta, _ = _base_run(rng, str(rng.choice(["exp", "power"])), n=n)
-    onset = _onset(rng, n, 0.1, 0.5, margin=5)
     period = float(rng.choice([2.0, rng.uniform(3.0, 6.0), rng.uniform(6.0, 16.0)]))
+    # At least four full cycles after the onset, so the label is observable in the data.
+    onset = min(_onset(rng, n, 0.1, 0.5, margin=5), max(5, n - int(math.ceil(4 * period))))
     amp = rng.uniform(0.15, 0.5)
-    phase = rng.uniform(0.0, 2 * math.pi)
+    # A period-2 sine sampled at phase 0 or pi is flat: use the alternating phase for it.
+    phase = math.pi / 2 if period == 2.0 else rng.uniform(0.0, 2 * math.pi)
     labels: list[dict[str, Any]] = []
     splits = ["train", "val"] if rng.random() < 0.6 else ["train"]
     for split in splits:
