@@ -195,15 +195,13 @@ def rules_cmd() -> None:
     from trainlog_doctor.rules import RULES
 
     for rule in RULES:
-        click.echo(f"{rule.code}  {rule.kind:<12} {rule.severity:<8} {rule.name}")
+        click.echo(f"{rule.code}  {rule.kind:<12} {rule.severity:<8} {rule.name:<24} {rule.summary()}")
 
 
 @main.command("rule")
 @click.argument("code")
 def rule_cmd(code: str) -> None:
     """Show one rule's documentation, its candidate causes and their fixes."""
-    import inspect
-
     from trainlog_doctor.knowledge import causes_for_kind, fix
     from trainlog_doctor.rules import get_rule
 
@@ -212,7 +210,7 @@ def rule_cmd(code: str) -> None:
     except KeyError:
         raise click.UsageError(f"unknown rule {code!r}; see `trainlog-doctor rules`") from None
     click.echo(f"{rule.code}: {rule.name}  (kind: {rule.kind}, default severity: {rule.severity})\n")
-    click.echo(inspect.cleandoc(rule.__doc__ or ""))
+    click.echo(rule.doc())
     click.echo("\nLikely causes:")
     for cause in causes_for_kind(rule.kind):
         click.echo(f"  - {cause.title}: {cause.text} [{', '.join(cause.sources)}]")
