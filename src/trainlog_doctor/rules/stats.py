@@ -40,11 +40,16 @@ class View:
 
     def value(self, y: float) -> float:
         """Back from analysis space to the metric's own units."""
-        return float(10.0**y) if self.logged else float(y)
+        if not self.logged:
+            return float(y)
+        return float(np.power(10.0, min(float(y), _LOG10_MAX)))
 
     def pos(self, i: int) -> int:
         """Position in the original series of analysed point ``i``."""
         return int(self.idx[int(min(max(i, 0), self.idx.size - 1))])
+
+
+_LOG10_MAX = float(np.log10(np.finfo(np.float64).max))
 
 
 def odd_window(n: int, frac: float = 1 / 20, lo: int = 3, hi: int = 51) -> int:

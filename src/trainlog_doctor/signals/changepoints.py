@@ -11,8 +11,10 @@ steps on trends and steps on curved training-loss decays are all handled. Series
 ``max_points`` are segmented on block means and each break is refined on the full-resolution data
 (1,000,000 points take about 0.2 s).
 
-We use our own PELT rather than ``ruptures``: ruptures has no O(1) line or parabola costs, and its
-pure-Python ``Pelt`` needs minutes for 5000 points; ``benchmarks/bench_changepoints.py`` compares both.
+Piecewise-constant segments are searched with ruptures' C kernel search (``KernelCPD`` with the
+linear kernel, the same optimum as ``Pelt(model="l2")``); line and parabola segments use our own
+vectorized PELT, because ruptures has no O(1) cost for them and its pure-Python ``Pelt`` needs
+minutes for 5000 points. ``benchmarks/bench_changepoints.py`` compares against ruptures' baselines.
 """
 
 from __future__ import annotations
@@ -242,6 +244,22 @@ def _noise_sigma(x: np.ndarray) -> float:
     return max(robust_noise(x), _MIN_RELATIVE_SIGMA * span)
 
 
+def _search(y: np.ndarray, penalty: float, min_size: int, model: str) -> tuple[list[int], float]:
+    """Exact penalized search: ruptures' C kernel search for piecewise-constant segments, our
+    vectorized PELT for line and parabola segments (ruptures has no fast cost for those)."""
+    if model != "l2" or penalty <= 0 or y.size < 2 * max(min_size, 1):
+        return pelt(y, penalty, min_size=min_size, model=model)
+    import ruptures as rpt
+
+    size = max(int(min_size), 1)
+    bkps = rpt.KernelCPD(kernel="linear", min_size=size, jump=1).fit(y).predict(pen=penalty)
+    cps = [int(b) for b in bkps[:-1]]
+    sums = _Sums(y, 0)
+    edges = [0, *cps, y.size]
+    objective = sum(float(sums.cost(a, b)) for a, b in zip(edges[:-1], edges[1:])) + penalty * len(cps)
+    return cps, objective
+
+
 def _best_split(y: np.ndarray, lo: int, hi: int, degree: int, min_size: int) -> int | None:
     """The single split of ``y`` in ``[lo, hi)`` with the lowest two-segment cost."""
     n = y.size
@@ -262,7 +280,7 @@ def _segment(y: np.ndarray, penalty: float | None, min_size: int, model: str) ->
     best: tuple[float, list[int], str] | None = None
     for name in names:
         pen = default_penalty(n, name) if penalty is None else float(penalty)
-        cps, objective = pelt(y, pen, min_size=min_size, model=name)
+        cps, objective = _search(y, pen, min_size, name)
         score = objective + MODEL_WEIGHT * (DEGREES[name] + 1) * math.log(max(n, 3))
         if best is None or score < best[0]:
             best = (score, cps, name)
@@ -303,8 +321,10 @@ def _detect_long(x: np.ndarray, penalty: float | None, min_size: int, model: str
         lo = max(centre - 2 * block, (out[-1] + min_size) if out else 0) - seg_lo
         hi = centre + 2 * block + 1 - seg_lo
         split = _best_split(local, lo, hi, degree, min_size)
-        out.append(centre if split is None else seg_lo + split)
-    return sorted(set(out))
+        found = centre if split is None else seg_lo + split
+        if not out or found >= out[-1] + min_size:
+            out.append(found)
+    return out
 
 
 def detect_changepoints(

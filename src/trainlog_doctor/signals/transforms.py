@@ -28,6 +28,9 @@ __all__ = [
 _MAD_TO_SIGMA = 1.4826
 # Relative floor for noise estimates of non-constant series, as a fraction of the series' scale.
 _NOISE_FLOOR = 1e-9
+# Beyond these magnitudes sums and differences may leave the float64 range: rescale first.
+_BIG = 1e150
+_TINY = 1e-150
 
 
 def as_float_array(values: Any) -> np.ndarray:
@@ -91,10 +94,13 @@ def robust_scale(values: Any) -> float:
     f = finite(values)
     if f.size == 0:
         return 1.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        med = float(np.median(f))
-        mad = float(np.median(np.abs(f - med)))
-        span = float(f.max() - f.min())
+    top = float(np.abs(f).max())
+    if top > _BIG or 0.0 < top < _TINY:  # near the float64 limits: work on a rescaled copy
+        with np.errstate(over="ignore", under="ignore"):
+            return float(min(robust_scale(f / top) * top, np.finfo(np.float64).max)) or 1.0
+    med = float(np.median(f))
+    mad = float(np.median(np.abs(f - med)))
+    span = float(f.max() - f.min())
     for s in (_MAD_TO_SIGMA * mad, span, float(np.abs(f).max())):
         if s > 0.0 and np.isfinite(s):
             return s
@@ -112,12 +118,11 @@ def robust_noise(values: Any) -> float:
     f = finite(values)
     if f.size < 2:
         return 0.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        span = float(f.max() - f.min())
-    if not np.isfinite(span):  # values near the float64 limit: rescale first, clamp to the float range
-        scale = float(np.abs(f).max())
-        with np.errstate(over="ignore"):
-            return float(min(robust_noise(f / scale) * scale, np.finfo(np.float64).max))
+    top = float(np.abs(f).max())
+    if top > _BIG or 0.0 < top < _TINY:  # near the float64 limits: work on a rescaled copy
+        with np.errstate(over="ignore", under="ignore"):
+            return float(min(robust_noise(f / top) * top, np.finfo(np.float64).max))
+    span = float(f.max() - f.min())
     if span == 0.0:
         return 0.0
     d = np.diff(f)
@@ -164,7 +169,7 @@ def rolling_median(values: Any, window: int) -> np.ndarray:
     if n < 3 or not np.isfinite(x).all():
         return x
     scale = float(np.abs(x).max())
-    if scale > 1e100 or 0.0 < scale < 1e-100:  # keep the edge reflection inside float range
+    if scale > _BIG or 0.0 < scale < _TINY:  # keep the edge reflection inside float range
         return rolling_median(x / scale, window) * scale
     w = _odd_window(window, n)
     h = w // 2
@@ -189,7 +194,7 @@ def smooth(values: Any, window: int | None = None, k: float = 5.0) -> np.ndarray
     if not np.isfinite(x).all():
         return raw
     scale = float(np.abs(x).max())
-    if scale > 1e100 or 0.0 < scale < 1e-100:  # keep padding and differences inside float range
+    if scale > _BIG or 0.0 < scale < _TINY:  # keep padding and differences inside float range
         return smooth(raw / scale, window, k) * scale
     w = _odd_window(window, n)
     if w < 3:
@@ -257,7 +262,7 @@ def rolling_mad_zscore(values: Any, window: int | None = None) -> np.ndarray:
     if not np.isfinite(x).all():
         return out
     scale = float(np.abs(x).max())
-    if scale > 1e100 or 0.0 < scale < 1e-100:  # z-scores are scale-free: rescale to stay in range
+    if scale > _BIG or 0.0 < scale < _TINY:  # z-scores are scale-free: rescale to stay in range
         x = x / scale
     w = _odd_window(window if window is not None else max(7, min(51, n // 20)), n)
     med = rolling_median(x, w)
