@@ -101,6 +101,8 @@ class Thresholds:
     lr_change_rel: float = 0.05  # relative lr change that counts as a schedule step
     early_fraction: float = 0.15  # onset before 15% of the run: early
     late_fraction: float = 0.5  # onset after half of the run: late
+    after_start_fraction: float = 0.3  # onset after 30% of the run: not a start-of-training problem
+    lr_jump_ratio: float = 3.0  # the lr multiplied by 3 or more just before the onset: strong evidence
     mid_fraction: tuple[float, float] = (0.1, 0.6)  # "after the fast first descent"
     long_run_epochs: float = 200.0  # a long run for Adam's v_t to decay (the seed ran 1500 epochs)
     long_run_steps: int = 100_000
@@ -726,6 +728,9 @@ def _lr_schedule_step(ctx: Context) -> Delta | None:
     if ctx.lr_changed is not True:
         return None
     if ctx.lr_before is not None and ctx.lr is not None and ctx.lr_before > 0:
+        if ctx.lr >= ctx.lr_before * TH.lr_jump_ratio:
+            ratio = ctx.lr / ctx.lr_before
+            return 2 * TH.w_strong, f"lr jumped {ratio:.3g}x (from {_g(ctx.lr_before)} to {_g(ctx.lr)}) just before the onset"
         if ctx.lr > ctx.lr_before * (1 + TH.lr_change_rel):
             return TH.w_strong, f"lr rose from {_g(ctx.lr_before)} to {_g(ctx.lr)} just before the onset"
         if ctx.lr < ctx.lr_before * (1 - TH.lr_change_rel):
@@ -776,7 +781,7 @@ def _early(ctx: Context) -> Delta | None:
         return None
     if ctx.onset <= TH.early_fraction:
         return TH.w, f"{_where(ctx)}: from the start"
-    if ctx.onset >= 0.6:
+    if ctx.onset >= TH.after_start_fraction:
         return -TH.w_weak, f"{_where(ctx)}: long after the start"
     return None
 
