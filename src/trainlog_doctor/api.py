@@ -12,6 +12,7 @@ import polars as pl
 from trainlog_doctor.discover import Candidate, discover
 from trainlog_doctor.frame import empty_frame
 from trainlog_doctor.readers import LogReadError, RunData
+from trainlog_doctor.readers.base import display_path
 from trainlog_doctor.report.model import Report, RunReport, SeriesInfo
 
 PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
@@ -52,7 +53,7 @@ def _analyze_one(cand: Candidate, options: dict[str, Any], keep_frames: bool) ->
 
 def analyze_candidate(cand: Candidate, options: dict[str, Any], *, keep_frames: bool = True) -> list[RunReport]:
     """Read one candidate and diagnose each run in it; errors become run entries, never exceptions."""
-    path = str(cand.path)
+    path = display_path(cand.path)
     if cand.reader is None:
         return [RunReport(cand.run_id, path, None, status=cand.status, error=cand.error)]  # type: ignore[arg-type]
     fmt = cand.reader.format
@@ -77,7 +78,7 @@ def analyze_candidate(cand: Candidate, options: dict[str, Any], *, keep_frames: 
 def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any], keep_frames: bool) -> RunReport:
     run_id = cand.run_id + data.suffix
     frame = data.frame.with_columns(pl.lit(run_id).alias("run_id")) if data.frame.height else data.frame
-    report = RunReport(run_id, str(cand.path), fmt, warnings=list(data.warnings), meta=dict(data.meta))
+    report = RunReport(run_id, display_path(cand.path), fmt, warnings=list(data.warnings), meta=dict(data.meta))
     finite_points = frame.height
     if finite_points == 0:
         report.status = "empty"

@@ -126,7 +126,7 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
     else:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
+            output.write_text(text, encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
             raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
         click.echo(f"wrote {output} ({len(report.runs)} run(s))", err=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainlog_doctor.readers import TFEVENTS, Reader, reader_for_file
-from trainlog_doctor.readers.base import is_lfs_pointer, read_head
+from trainlog_doctor.readers.base import display_path, is_lfs_pointer, read_head
 
 #: File names that promise a training log; if no reader accepts such a file it is reported as broken.
 LOG_NAME = re.compile(
@@ -48,15 +48,15 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, warn: list[str] | None 
         try:
             st = root.stat()
         except FileNotFoundError:
-            out.append(Candidate(str(raw), root, None, "no such file or directory"))
+            out.append(Candidate(display_path(raw), root, None, "no such file or directory"))
             continue
         except OSError as exc:
-            out.append(Candidate(str(raw), root, None, _os_reason(exc)))
+            out.append(Candidate(display_path(raw), root, None, _os_reason(exc)))
             continue
         if stat.S_ISDIR(st.st_mode):
             out.extend(_discover_tree(root, warnings))
         else:
-            out.append(_file_candidate(root, root.name, explicit=True))
+            out.append(_file_candidate(root, display_path(root.name), explicit=True))
     return _dedupe(out)
 
 
@@ -186,7 +186,7 @@ def _run_id(root: Path, p: Path) -> str:
         rel = p.relative_to(root).as_posix()
     except ValueError:
         rel = p.as_posix()
-    return root.name or root.resolve().name if rel in ("", ".") else rel
+    return display_path(root.name or root.resolve().name if rel in ("", ".") else rel)
 
 
 def _dedupe(cands: list[Candidate]) -> list[Candidate]:

@@ -83,11 +83,23 @@ def is_blank(data: bytes) -> bool:
     return not data.strip()
 
 
+#: A ``\\uD800``-``\\uDFFF`` escape that is not half of a valid pair: json.loads turns it into a lone
+#: surrogate, a str that polars (and UTF-8 output) cannot hold.
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
 def decode(data: bytes) -> str:
-    """UTF-8 text (BOM dropped, undecodable bytes replaced so they fail as JSON, not as a crash)."""
+    """UTF-8 text (BOM dropped, undecodable bytes replaced so they fail as JSON, not as a crash;
+    lone surrogate escapes replaced by ``\\ufffd``)."""
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
-    return data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8", errors="replace")
+    if "\\ud" in text or "\\uD" in text:
+        text = _LONE_SURROGATE.sub(r"\\ufffd", text)
+    return text
 
 
 def plural(n: int, word: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -45,6 +46,11 @@ class Reader(Protocol):
     def sniff(self, path: Path, head: bytes) -> bool: ...
 
     def read(self, path: Path, run_id: str) -> list[RunData]: ...
+
+
+def display_path(path: "Path | str") -> str:
+    """``path`` as text that is always valid UTF-8: undecodable bytes of a file name become ``\\xff`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:

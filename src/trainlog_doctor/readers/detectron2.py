@@ -46,7 +46,7 @@ from trainlog_doctor.readers._jsonlines import (
     read_log_bytes,
     suffix_for,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 
 EVAL_PREFIXES = ("bbox/", "segm/", "keypoints/", "sem_seg/", "panoptic_seg/", "box_proposals/")
 _COUNTER = re.compile(r"/num_[a-z_]+$")
@@ -108,7 +108,7 @@ class Detectron2Reader:
         df = df.with_columns(pl.Series("__run", split.run_of, dtype=pl.Int64))
         groups = column_groups(metrics)
         collisions = has_name_collisions(metrics)
-        source = str(path)
+        source = display_path(path)
         runs: list[RunData] = []
         for k in range(split.n_runs):
             part = df.filter(pl.col("__run") == k).drop("__run") if split.n_runs > 1 else df.drop("__run")

@@ -33,7 +33,7 @@ from trainlog_doctor.readers._jsonlines import (
     read_log_bytes,
     suffix_for,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 
 _SUMMARY_KEYS = frozenset({"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos"})
 _TOP_META = {
@@ -118,7 +118,7 @@ class HfTrainerStateReader:
         steps = [_step_of(row, i) for i, row in enumerate(rows)]
         starts = split_on_reset(steps, allow_equal=True)
         bounds = [0, *starts, len(rows)]
-        source = str(path)
+        source = display_path(path)
         runs: list[RunData] = []
         for k, (a, b) in enumerate(pairwise(bounds)):
             suffix = suffix_for(k)
@@ -134,7 +134,7 @@ class HfTrainerStateReader:
 def _step_of(row: dict[str, Any], position: int) -> int:
     """The row's global ``step`` (its position when the writer left it out)."""
     step = row.get("step")
-    if is_number(step) and math.isfinite(step):
+    if is_number(step) and math.isfinite(step) and abs(step) < 2**63:  # else it would be a null Int64 step
         return int(step)
     return position
 

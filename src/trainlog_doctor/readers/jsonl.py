@@ -42,7 +42,7 @@ from trainlog_doctor.readers._jsonlines import (
     read_log_bytes,
     suffix_for,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "it")
 WALL_KEYS = ("timestamp", "time_stamp", "wall_time", "walltime", "wallclock", "_timestamp", "datetime", "created_at")
@@ -103,7 +103,7 @@ class JsonLinesReader:
             split = assign_runs(df["__step"].to_list(), overlap=overlap_with_previous(df, metrics))
         df = df.with_columns(pl.Series("__run", split.run_of, dtype=pl.Int64))
         collisions = has_name_collisions(metrics)
-        source = str(path)
+        source = display_path(path)
         runs: list[RunData] = []
         for k in range(split.n_runs):
             part = df.filter(pl.col("__run") == k) if split.n_runs > 1 else df

@@ -31,7 +31,7 @@ from trainlog_doctor.readers._csv import (
     suffix_for,
     to_long,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 from trainlog_doctor.readers.lightning_csv import is_lightning_header
 from trainlog_doctor.readers.ultralytics_csv import is_ultralytics_header
 
@@ -72,7 +72,7 @@ class KerasCsvReader:
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per fold and per appended run in the file."""
         table = load_csv(path)
-        source = str(path)
+        source = display_path(path)
         df = table.frame
         epoch_col = find_column(df.columns, "epoch")
         fold_col = find_column(df.columns, "fold")

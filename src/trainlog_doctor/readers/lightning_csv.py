@@ -37,7 +37,7 @@ from trainlog_doctor.readers._csv import (
     suffix_for,
     to_long,
 )
-from trainlog_doctor.readers.base import RunData
+from trainlog_doctor.readers.base import RunData, display_path
 from trainlog_doctor.readers.ultralytics_csv import is_ultralytics_header
 
 _WALL_TIME_NAMES = ("created_at", "timestamp", "wall_time", "walltime")
@@ -132,7 +132,7 @@ class LightningCsvReader:
                 seg,
                 names,
                 run_id=run_id + suffix,
-                source=str(path),
+                source=display_path(path),
                 step=seg.get_column(step_col),
                 epoch=seg.get_column(epoch_col) if epoch_col else None,
                 wall_time=seg.get_column(wall_col) if wall_col else None,

@@ -40,7 +40,7 @@ from trainlog_doctor.readers._jsonlines import (
     read_log_bytes,
     suffix_for,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 
 _HEADER_KEYS = ("env_info", "config")
 MAX_EPOCH_SPAN = 100_000
@@ -95,7 +95,7 @@ class MmdetJsonReader:
             return [RunData(empty_frame(), meta=meta, warnings=[*warnings, "header only: no log rows"])]
         run_of = _runs(rows["mode"].to_list(), rows["epoch"].to_list(), rows["iter"].to_list())
         rows = rows.with_columns(pl.Series("__run", run_of, dtype=pl.Int64))
-        source = str(path)
+        source = display_path(path)
         out: list[RunData] = []
         for k in range(max(run_of) + 1):
             part = rows.filter(pl.col("__run") == k).drop("__run")

@@ -49,7 +49,7 @@ from trainlog_doctor.readers._tfrecord import (
     read_varint,
     walk,
 )
-from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer
+from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer, display_path
 
 SPLIT_DIRS: dict[str, str] = {
     "train": "train",
@@ -514,7 +514,7 @@ def _merge(decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str) -
     per_epoch_keys: set[int] = set()
     all_tags: set[str] = set()
     cols: dict[str, list[np.ndarray]] = {"key": [], "file": [], "step": [], "wall": [], "value": []}
-    sources = [str(f) for f, _, _ in decoded]
+    sources = [display_path(f) for f, _, _ in decoded]
     for fi, (_f, split, dec) in enumerate(decoded):
         if dec.tag.size == 0:
             continue

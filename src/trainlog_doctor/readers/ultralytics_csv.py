@@ -35,7 +35,7 @@ from trainlog_doctor.readers._csv import (
     suffix_for,
     to_long,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 
 _LR = re.compile(r"^(x/lr\d+|lr/pg\d+)$", re.IGNORECASE)
 _LOSS = re.compile(r"^(train|val)/(box|obj|cls|dfl|seg|pose|kobj|rle)_loss$", re.IGNORECASE)
@@ -113,7 +113,7 @@ class UltralyticsCsvReader:
                 seg,
                 names,
                 run_id=run_id + suffix,
-                source=str(path),
+                source=display_path(path),
                 step=seg.get_column(epoch_col),
                 epoch=seg.get_column(epoch_col),
                 wall_time=seg.get_column(time_col) if time_col else None,

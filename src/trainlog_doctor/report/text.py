@@ -5,9 +5,18 @@ from __future__ import annotations
 from trainlog_doctor.report.model import SEVERITY_RANK, Report
 
 
-def _clean(s: object) -> str:
-    """Log-derived text made safe for a terminal: no control characters or escape sequences."""
-    return "".join(ch if ch.isprintable() else "?" for ch in str(s))
+def _clean(s: object, limit: int = 300) -> str:
+    """Log-derived text made safe for a terminal: no control characters or escape sequences, bounded length."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(s))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _no_workflow_command(line: str) -> str:
+    """A CI runner executes lines starting with ``::`` (after whitespace) as workflow commands; defuse them."""
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        return line[: len(line) - len(stripped)] + ": :" + stripped[2:]
+    return line
 
 
 def _epoch(e: float) -> str:
@@ -59,4 +68,4 @@ def render_text(report: Report, *, causes: int = 2) -> str:
         f"{len(report.runs)} run(s): {ok} ok, {sum(r.status == 'empty' for r in report.runs)} empty, "
         f"{sum(r.status == 'error' for r in report.runs)} unreadable; {n_err} error(s), {n_warn} warning(s)"
     )
-    return "\n".join(lines) + "\n"
+    return "\n".join(_no_workflow_command(line) for line in lines) + "\n"
