@@ -39,6 +39,14 @@ def _title(text: str) -> str:
     return head if sep and len(head) <= 80 else text
 
 
+def _cite(sources: list[str]) -> str:
+    """The first source document, and how many more (the full list is in the JSON and HTML reports)."""
+    if not sources:
+        return ""
+    more = f" +{len(sources) - 1}" if len(sources) > 1 else ""
+    return f"[{_clean(sources[0])}{more}]"
+
+
 def render_text(report: Report, *, causes: int = 2) -> str:
     """One block per run: status, then each finding with where, message and the top causes and fix."""
     lines: list[str] = []
@@ -57,9 +65,9 @@ def render_text(report: Report, *, causes: int = 2) -> str:
             n_warn += f.severity == "warning"
             lines.append(f"  {f.severity:<7} {f.code} {f.kind:<11} {_clean(f.split)}/{_clean(f.metric)} at {_where(f)}: {_clean(f.message)}")
             for c in f.causes[:causes]:
-                lines.append(f"          cause: {_clean(_title(c.text))} [{', '.join(c.sources)}]")
+                lines.append(f"          cause: {_clean(_title(c.text))} {_cite(c.sources)}")
             if f.fixes:
-                lines.append(f"          fix:   {_clean(_title(f.fixes[0].text))} [{', '.join(f.fixes[0].sources)}]")
+                lines.append(f"          fix:   {_clean(_title(f.fixes[0].text))} {_cite(f.fixes[0].sources)}")
         for w in run.warnings[:3]:
             lines.append(f"  note: {_clean(w)}")
     ok = sum(r.status == "ok" for r in report.runs)
