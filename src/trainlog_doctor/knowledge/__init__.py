@@ -483,13 +483,31 @@ class _RunFacts:
 _MEMORY_RE = re.compile(r"(^|[/_])(memory|mem|max_mem|gpu_mem|memory_allocated|max_memory_allocated)(_mb|_gb)?$", re.I)
 
 
-def _points(frame: pl.DataFrame, mask: pl.Expr) -> tuple[tuple[int, float], ...]:
+_MAX_FACT_POINTS = 5000  # long series are thinned before they become Python tuples (memory and speed)
+
+
+def _points(frame: pl.DataFrame, mask: pl.Expr, *, piecewise_constant: bool = False) -> tuple[tuple[int, float], ...]:
+    """(step, value) pairs of one series, sorted by step; long series are reduced.
+
+    A ``piecewise_constant`` series (a learning rate) keeps exactly the points where its value
+    changes, so lookups stay exact; others keep an evenly spaced subset of at most
+    ``_MAX_FACT_POINTS`` points (the medians and levels the signals use barely move).
+    """
     sub = (
         frame.filter(mask & pl.col("step").is_not_null() & pl.col("value").is_not_null() & pl.col("value").is_finite())
         .group_by("step")
         .agg(pl.col("value").last())
         .sort("step")
     )
+    if sub.height > _MAX_FACT_POINTS:
+        if piecewise_constant:
+            changed = (pl.col("value") != pl.col("value").shift(1)).fill_null(True)
+            last = pl.int_range(pl.len()) == pl.len() - 1
+            nxt = (pl.col("value") != pl.col("value").shift(-1)).fill_null(True)
+            sub = sub.filter(changed | nxt | last)
+        if sub.height > _MAX_FACT_POINTS:
+            stride = -(-sub.height // _MAX_FACT_POINTS)
+            sub = sub.gather_every(stride)
     return tuple(zip(sub["step"].to_list(), sub["value"].to_list()))
 
 
@@ -505,7 +523,7 @@ def _run_facts(frame: pl.DataFrame | None) -> _RunFacts:
     if lr_names:
         # prefer the plain name, then the first param group
         best = min(lr_names, key=lambda n: (n.lower() not in ("lr", "learning_rate"), len(n), n))
-        lr_points = _points(other, pl.col("metric") == best)
+        lr_points = _points(other, pl.col("metric") == best, piecewise_constant=True)
     data_time = _points(other, pl.col("metric") == "data_time") if "data_time" in names else ()
     step_time = _points(other, pl.col("metric") == "time") if "time" in names else ()
     mem_names = [n for n in names if _MEMORY_RE.search(n)]
