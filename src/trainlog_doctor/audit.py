@@ -29,8 +29,10 @@ and a run that kills its worker again is listed with that error. The audit alway
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -38,18 +40,20 @@ import re
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
+
 from trainlog_doctor import __version__
 from trainlog_doctor.discover import Candidate, discover
 
 CACHE_FILE = "cache.json"
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 SPARK_POINTS = 48
 MAX_FINAL = 6
 #: A chunk sent to a worker holds at most this many runs and (past its first run) this many bytes of logs.
@@ -57,6 +61,8 @@ CHUNK_RUNS = 16
 CHUNK_BYTES = 4 << 20
 #: Chunks in flight per worker.
 IN_FLIGHT = 2
+#: Runs with more log bytes than this are analyzed one at a time (each can take several GB of RAM).
+BIG_UNIT_BYTES = 256 << 20
 PAGE_RE = re.compile(r"^[A-Za-z0-9._-]*-[0-9a-f]{8}\.(html|json)$")
 _PRIMARY_LOSSES = ("loss", "total_loss", "Loss", "train_loss")
 #: Modules the forkserver imports once so every worker starts warm.
@@ -68,8 +74,28 @@ _ONE_THREAD_ENV = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREAD
 Progress = Callable[[int, int], None]
 
 
-class AuditError(Exception):
-    """A one-line reason the audit cannot run at all (bad output directory, bad rule selector)."""
+def _escape_surrogates(exc: UnicodeError) -> tuple[str, int]:
+    r"""Encoding error handler: a byte that was not UTF-8 in a file name (``\udcff``) is written ``\xff``.
+
+    The same text :func:`trainlog_doctor.readers.base.display_path` gives for such a name.
+    """
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}" for c in bad), exc.end
+
+
+#: Text written by the audit is UTF-8; lone surrogates (from names that are not UTF-8) become escapes.
+UTF8_ERRORS = "trainlog_doctor.escape_surrogates"
+codecs.register_error(UTF8_ERRORS, _escape_surrogates)
+
+
+class AuditError(click.UsageError):
+    """A one-line reason the audit cannot run at all (bad output directory, bad rule selector).
+
+    A :class:`click.UsageError`, so the command line reports it as a usage error (exit 2) without a
+    traceback; library callers catch it as ``AuditError``.
+    """
 
 
 @dataclass
@@ -84,7 +110,7 @@ class AuditEntry:
     run: dict[str, Any]
     page: str | None
     report: str | None = None
-    spark: dict[str, list[float]] = field(default_factory=dict)
+    spark: dict[str, str] = field(default_factory=dict)  # SVG polyline points of the loss sketch: train, val
     final: dict[str, float] = field(default_factory=dict)
 
 
@@ -183,7 +209,6 @@ def _audit_chunk(
 def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> list[AuditEntry]:
     """Analyze one candidate, write one page per run into ``out_dir/runs``, return the index entries."""
     from trainlog_doctor.api import analyze_candidate
-
     from trainlog_doctor.report.model import Report
 
     entries: list[AuditEntry] = []
@@ -198,7 +223,10 @@ def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> 
             run.warnings.append(f"page not rendered: {exc.__class__.__name__}: {_one_line(str(exc))}")
             page = None
         try:
-            spark, final = index_data(run.frame)
+            from trainlog_doctor.report.audit_index import sparkline_points
+
+            sketch, final = index_data(run.frame)
+            spark = sparkline_points(sketch)
         except Exception:  # noqa: BLE001 - the sketch is decoration
             spark, final = {}, {}
         run.frame = None
@@ -244,28 +272,31 @@ def index_data(frame: Any) -> tuple[dict[str, list[float]], dict[str, float]]:
 
     if frame is None or frame.height == 0:
         return {}, {}
-    sub = frame.filter(pl.col("split") != "other").select("metric", "split", "step", "value")
-    if sub.height == 0:
-        return {}, {}
-    last = sub.group_by(["metric", "split"]).agg(pl.col("value").sort_by("step").last())
-    metrics = sorted(set(last["metric"].to_list()))
+    groups = (
+        frame.lazy()
+        .filter(pl.col("split") != "other")
+        .group_by(["metric", "split"])
+        .agg(pl.col("value").sort_by("step").alias("v"))
+        .collect()
+    )
+    series = {(m, sp): v for m, sp, v in zip(groups["metric"], groups["split"], groups["v"])}
+    metrics = sorted({m for m, _ in series})
     primary = next((m for m in _PRIMARY_LOSSES if m in metrics), None)
     if primary is None:
         primary = next((m for m in metrics if "loss" in m.lower()), None)
-    final: dict[str, float] = {}
     rank = {"train": 0, "val": 1, "test": 2}
-    rows = sorted(last.iter_rows(), key=lambda r: (r[0] != primary, r[0], rank.get(r[1], 3), r[1]))
-    for metric, split, value in rows[:MAX_FINAL]:
-        if value is not None:
-            final[metric if split == "train" else f"{split}/{metric}"] = float(value)
+    final: dict[str, float] = {}
+    for metric, split in sorted(series, key=lambda k: (k[0] != primary, k[0], rank.get(k[1], 3), k[1]))[:MAX_FINAL]:
+        last = series[(metric, split)][-1] if len(series[(metric, split)]) else None
+        if last is not None:
+            final[metric if split == "train" else f"{split}/{metric}"] = float(last)
     spark: dict[str, list[float]] = {}
-    if primary is not None:
-        curves = sub.filter(pl.col("metric") == primary).sort("split", "step")
-        for split in ("train", "val"):
-            v = curves.filter(pl.col("split") == split)["value"].to_numpy()
+    for split in ("train", "val"):
+        if (primary, split) in series:
+            v = series[(primary, split)].to_numpy().astype(np.float64, copy=False)
             v = v[np.isfinite(v)]
             if v.size:
-                spark[split] = [float(x) for x in _bucket_means(v, SPARK_POINTS)]
+                spark[split] = [float(f"{x:.4g}") for x in _bucket_means(v, SPARK_POINTS)]
     return spark, final
 
 
@@ -341,9 +372,10 @@ def run_audit(
     results: dict[int, list[AuditEntry]] = {}
     todo: list[tuple[int, Candidate]] = []
     for i, cand in enumerate(cands):
-        hit = cache.get(keys[i])
-        if hit is not None and hit.get("sig") == sigs[i] and hit.get("opts") == opts_key and _pages_exist(hit, runs_dir):
-            results[i] = [AuditEntry(**e) for e in hit["entries"]]
+        raw = cache.get(keys[i])
+        entries = _cache_hit(_parse(raw), sigs[i], opts_key, runs_dir) if raw else None
+        if entries is not None:
+            results[i] = entries
         else:
             todo.append((i, cand))
 
@@ -366,28 +398,35 @@ def run_audit(
     if used_workers > 1:
         _start_forkserver()  # no-op when already tried
     try:
-        if used_workers == 1:
-            for i, cand in todo:
+        if used_workers > 1:
+            try:
+                _run_parallel(todo, sizes, out_dir, options, used_workers, finished, stats)
+            except (OSError, NotImplementedError) as exc:  # no process pool here (no /dev/shm, no semaphores)
+                warnings.append(f"worker processes unavailable ({exc.__class__.__name__}: {exc}); auditing in one process")
+                used_workers = 1
+        for i, cand in todo:
+            if i not in results:
                 finished(i, audit_candidate(cand, out_dir, options))
-        else:
-            _run_parallel(todo, sizes, out_dir, options, used_workers, finished, stats)
     finally:
         # also on Ctrl-C: keep what was finished, so the next run resumes from the cache
-        new_cache = {
-            keys[i]: {"sig": sigs[i], "opts": opts_key, "entries": [asdict(e) for e in results[i]]} for i in results
-        }
-        kept = {k: v for k, v in old_cache.items() if k not in new_cache and _unit_exists(k)}
-        kept.update(new_cache)
-        _save_cache(out_dir, kept, warnings)
+        fresh = {keys[i]: i for i in results}
+        kept = {k: v for k, v in old_cache.items() if k not in fresh and _unit_exists(k)}
+        units = ((k, v) for k, v in kept.items())
+        new = ((keys[i], {"sig": sigs[i], "opts": opts_key, "entries": [asdict(e) for e in results[i]]})
+               for i in sorted(results))
+        live_files = _save_cache(out_dir, itertools.chain(units, new), warnings)
 
     ordered = sorted((e for i in range(total) for e in results[i]), key=lambda e: e.run["run_id"])
-    if cache_ok:
-        _drop_stale_pages(runs_dir, kept)
+    if cache_ok and live_files is not None:
+        _drop_stale_pages(runs_dir, live_files)
     _write_summary(out_dir / "summary.json", ordered)
     elapsed = time.perf_counter() - t0
-    from trainlog_doctor.report.audit_index import render_index
+    from trainlog_doctor.report.audit_index import write_index
 
-    _write_atomic(out_dir / "index.html", render_index(ordered, root=str(root), seconds=elapsed))
+    tmp = out_dir / "index.html.tmp"
+    with open(tmp, "w", encoding="utf-8", errors=UTF8_ERRORS) as fh:
+        write_index(ordered, fh, root=str(root), seconds=elapsed)
+    os.replace(tmp, out_dir / "index.html")
     return AuditResult(
         ordered,
         analyzed=len(todo),
@@ -435,13 +474,14 @@ def _run_parallel(
 ) -> None:
     """Run chunks on a pool; after a worker death, retry the lost runs one by one in a fresh pool."""
     pending = deque(_chunks(todo, sizes))
+    big = {i for i, _ in todo if sizes.get(i, 0) > BIG_UNIT_BYTES}
     suspects: list[tuple[int, Candidate]] = []
     while pending:
-        lost = _pool_pass(pending, out_dir, options, workers, finished, stats)
-        suspects.extend(lost)
-    for item in suspects:  # isolated: a crash here names its run
-        lost = _pool_pass(deque([[item]]), out_dir, options, 1, finished, stats)
-        for i, cand in lost:
+        suspects.extend(_pool_pass(pending, out_dir, options, workers, IN_FLIGHT * workers, big, finished, stats))
+    # one worker, one run at a time: a death now names its run, and the others are done
+    single = deque([[item] for item in sorted(suspects, key=lambda ic: ic[0])])
+    while single:
+        for i, cand in _pool_pass(single, out_dir, options, 1, 1, big, finished, stats):
             stats.crashed += 1
             finished(i, [_crash_entry(cand)])
 
@@ -451,17 +491,31 @@ def _pool_pass(
     out_dir: Path,
     options: dict[str, Any],
     workers: int,
+    max_in_flight: int,
+    big: set[int],
     finished: Callable[[int, list[AuditEntry]], None],
     stats: _RunStats,
 ) -> list[tuple[int, Candidate]]:
-    """Feed ``pending`` chunks to one pool until it is empty or the pool breaks; returns the runs lost."""
+    """Feed ``pending`` chunks to one pool until it is empty or the pool breaks; returns the runs lost.
+
+    At most one chunk holding a run of ``big`` is in flight at a time.
+    """
     lost: list[tuple[int, Candidate]] = []
     in_flight: dict[Future[Any], list[tuple[int, Candidate]]] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_worker_init)
+
+    def is_big(chunk: list[tuple[int, Candidate]]) -> bool:
+        return any(i in big for i, _ in chunk)
+
     try:
         while pending or in_flight:
-            while pending and len(in_flight) < IN_FLIGHT * workers:
-                chunk = pending.popleft()
+            while len(in_flight) < max_in_flight:
+                big_busy = any(is_big(c) for c in in_flight.values())
+                k = next((k for k, c in enumerate(pending) if not (big_busy and is_big(c))), None)
+                if k is None:
+                    break
+                chunk = pending[k]
+                del pending[k]
                 try:
                     in_flight[pool.submit(_audit_chunk, chunk, str(out_dir), options)] = chunk
                 except BrokenProcessPool:
@@ -506,8 +560,12 @@ def _crash_entry(cand: Candidate) -> AuditEntry:
 _FORKSERVER_OK: bool | None = None  # None: not tried yet
 
 
-def _mp_context() -> Any:
-    """The forkserver when it runs here, else spawn (never plain fork: see the module docstring)."""
+def pool_context() -> Any:
+    """A multiprocessing context safe for polars workers: the preloaded forkserver where it runs, else spawn.
+
+    Never plain ``fork``: a process that has run a polars query deadlocks its forked children (see
+    the module docstring). Use it as ``ProcessPoolExecutor(mp_context=pool_context())``.
+    """
     import multiprocessing
 
     if _FORKSERVER_OK is None:
@@ -580,37 +638,87 @@ def _unit_exists(key: str) -> bool:
     return os.path.exists(key.split("\x00", 1)[0])
 
 
-def _pages_exist(hit: dict[str, Any], runs_dir: Path) -> bool:
-    return all(
-        (runs_dir / name).is_file() for e in hit.get("entries", []) for name in (e.get("page"), e.get("report")) if name
-    )
-
-
-def _load_cache(out_dir: Path) -> tuple[dict[str, Any], bool]:
-    """The cached units, and whether ``out_dir`` holds a cache this tool wrote (of any version)."""
+def _parse(raw: str) -> Any:
     try:
-        data = json.loads((out_dir / CACHE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}, False
-    if not isinstance(data, dict) or data.get("tool") != "trainlog-doctor":
-        return {}, False
-    if data.get("version") != CACHE_VERSION or data.get("tool_version") != __version__:
-        return {}, True
-    units = data.get("units")
-    return (units if isinstance(units, dict) else {}), True
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
-def _save_cache(out_dir: Path, units: dict[str, Any], warnings: list[str]) -> None:
-    payload = {"tool": "trainlog-doctor", "version": CACHE_VERSION, "tool_version": __version__, "units": units}
+def _cache_hit(hit: Any, sig: list[list[Any]], opts_key: str, runs_dir: Path) -> list[AuditEntry] | None:
+    """The cached entries of a unit whose files, options and output files are all as cached, else None."""
+    if not isinstance(hit, dict) or hit.get("sig") != sig or hit.get("opts") != opts_key:
+        return None
     try:
-        _write_atomic(out_dir / CACHE_FILE, json.dumps(payload, separators=(",", ":")))
-    except (OSError, ValueError) as exc:
+        entries = [AuditEntry(**e) for e in hit["entries"]]
+    except (KeyError, TypeError):  # a cache edited by hand or by another version
+        return None
+    for e in entries:
+        if any(name and not (runs_dir / name).is_file() for name in (e.page, e.report)):
+            return None
+    return entries
+
+
+_UNITS_OPEN = '"units":{'
+
+
+def _load_cache(out_dir: Path) -> tuple[dict[str, str], bool]:
+    """The cached units as raw JSON text by key (parsed only on a hit), and whether ``out_dir`` holds a
+    cache this tool wrote (of any version).
+
+    :func:`_save_cache` writes one unit per line, so a big cache costs its text, not a tree of objects.
+    """
+    try:
+        with open(out_dir / CACHE_FILE, encoding="utf-8") as fh:
+            head = fh.readline().rstrip()
+            if not head.endswith(_UNITS_OPEN):
+                return {}, False
+            meta = json.loads(head[: -len(_UNITS_OPEN)].rstrip(",") + "}")
+            if not isinstance(meta, dict) or meta.get("tool") != "trainlog-doctor":
+                return {}, False
+            if meta.get("version") != CACHE_VERSION or meta.get("tool_version") != __version__:
+                return {}, True
+            units: dict[str, str] = {}
+            decoder = json.JSONDecoder()
+            for line in fh:
+                line = line.rstrip("\n")
+                if not line or line == "}}":
+                    continue
+                key, end = decoder.raw_decode(line)
+                if not isinstance(key, str) or line[end] != ":":
+                    raise ValueError("bad cache line")
+                units[key] = line[end + 1 :].rstrip(",")
+            return units, True
+    except (OSError, ValueError, IndexError):
+        return {}, False
+
+
+def _save_cache(out_dir: Path, units: Iterator[tuple[str, str | dict[str, Any]]], warnings: list[str]) -> set[str] | None:
+    """Write the cache one unit per line (a unit is a dict or its raw JSON text); returns the page and
+    report files its entries name (None when it could not be written)."""
+    live: set[str] = set()
+    path = out_dir / CACHE_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    head = {"tool": "trainlog-doctor", "version": CACHE_VERSION, "tool_version": __version__}
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(head, separators=(",", ":"))[:-1] + "," + _UNITS_OPEN)
+            for n, (key, unit) in enumerate(units):
+                text = unit if isinstance(unit, str) else json.dumps(unit, separators=(",", ":"))
+                obj = json.loads(text) if isinstance(unit, str) else unit
+                for e in obj.get("entries", []):
+                    live.update(name for name in (e.get("page"), e.get("report")) if name)
+                fh.write(("," if n else "") + "\n" + json.dumps(key) + ":" + text)
+            fh.write("\n}}\n")
+        os.replace(tmp, path)
+    except (OSError, ValueError, AttributeError) as exc:
         warnings.append(f"cache not saved: {exc}")
+        return None
+    return live
 
 
-def _drop_stale_pages(runs_dir: Path, units: dict[str, Any]) -> None:
+def _drop_stale_pages(runs_dir: Path, live: set[str]) -> None:
     """Delete pages and reports this tool wrote earlier for runs that no longer exist."""
-    live = {e.get(k) for u in units.values() for e in u.get("entries", []) for k in ("page", "report")}
     try:
         names = os.listdir(runs_dir)
     except OSError:
@@ -627,7 +735,7 @@ def _write_summary(path: Path, entries: Sequence[AuditEntry]) -> None:
 
     head = Report().to_dict()
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with open(tmp, "w", encoding="utf-8", errors=UTF8_ERRORS) as fh:
         fh.write('{"schema_version": %d, "tool": %s, "runs": [' % (head["schema_version"], json.dumps(head["tool"])))
         for k, e in enumerate(entries):
             fh.write(",\n" if k else "\n")
@@ -641,7 +749,7 @@ def _full_run(runs_dir: Path, entry: AuditEntry) -> dict[str, Any]:
     if entry.report:
         try:
             runs = json.loads((runs_dir / entry.report).read_text(encoding="utf-8"))["runs"]
-            if len(runs) == 1 and runs[0].get("run_id") == entry.run["run_id"]:
+            if len(runs) == 1 and runs[0].get("run_id") == utf8_safe(entry.run["run_id"]):
                 return dict(runs[0])
         except (OSError, ValueError, KeyError, TypeError):
             pass
@@ -668,8 +776,13 @@ def _finite(v: Any) -> Any:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(text.encode("utf-8", UTF8_ERRORS))
     os.replace(tmp, path)
+
+
+def utf8_safe(text: str) -> str:
+    r"""``text`` as it reads back from an audit output file (lone surrogates written as ``\xNN`` escapes)."""
+    return text.encode("utf-8", UTF8_ERRORS).decode("utf-8")
 
 
 def _one_line(text: str, limit: int = 300) -> str:
