@@ -6,6 +6,9 @@ these helpers only package it for the rules' questions ("is the tail above the b
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import math
 from dataclasses import dataclass
 
@@ -104,14 +107,31 @@ def make_view(
     return View(series=s, idx=idx, y=y, logged=bool(log), noise=float(noise), smooth=np.asarray(sm, dtype=np.float64))
 
 
+_CP_CACHE: OrderedDict[bytes, list[int]] = OrderedDict()
+_CP_CACHE_SIZE = 512
+
+
 def changepoints(view: View) -> list[int]:
-    """Change points (indices into ``view.y``) from :func:`trainlog_doctor.signals.detect_changepoints`."""
+    """Change points (indices into ``view.y``) from :func:`trainlog_doctor.signals.detect_changepoints`.
+
+    Several rules and the chart markers ask for the same series; results are memoized by content.
+    """
     if len(view) < 6:
         return []
+    y = np.ascontiguousarray(view.y, dtype=np.float64)
+    key = hashlib.blake2b(y.tobytes(), digest_size=16).digest()
+    hit = _CP_CACHE.get(key)
+    if hit is not None:
+        _CP_CACHE.move_to_end(key)
+        return list(hit)
     try:
-        return detect_changepoints(view.y)
+        cps = detect_changepoints(y)
     except Exception:  # noqa: BLE001 - change points refine onsets; detection must go on without them
-        return []
+        cps = []
+    _CP_CACHE[key] = list(cps)
+    if len(_CP_CACHE) > _CP_CACHE_SIZE:
+        _CP_CACHE.popitem(last=False)
+    return list(cps)
 
 
 def suffix_share(mask: np.ndarray) -> np.ndarray:
