@@ -61,3 +61,19 @@ def test_module_entry_point(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "trainlog_doctor", "analyze", str(logs)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "run1" in proc.stdout and "clean" in proc.stdout
+
+
+def test_parallel_analyze_matches_serial(tmp_path: Path) -> None:
+    logs = _run(tmp_path)
+    (logs / "run2").mkdir()
+    (logs / "run2" / "training.log").write_text(HEALTHY)
+    outs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "trainlog_doctor", "analyze", str(logs), "--workers", workers, "--output", str(out)],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        outs.append(json.loads(out.read_text())["runs"])
+    assert outs[0] == outs[1]

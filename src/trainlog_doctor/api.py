@@ -38,7 +38,9 @@ def analyze(
     options = {"select": list(select) if select else None, "ignore": list(ignore) if ignore else None}
     runs: list[RunReport] = []
     if workers > 1 and len(cands) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        from trainlog_doctor.audit import pool_context  # never plain fork: polars deadlocks forked children
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
             for batch in pool.map(_analyze_one, cands, [options] * len(cands), [keep_frames] * len(cands), chunksize=4):
                 runs.extend(batch)
     else:
