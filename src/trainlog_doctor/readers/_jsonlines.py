@@ -489,3 +489,21 @@ def is_strictly_increasing(values: pl.Series) -> bool:
     """True when the non-null, non-NaN values only go up (one clean run, nothing to dedupe)."""
     v = values.cast(pl.Float64, strict=False).drop_nulls().drop_nans()
     return v.len() < 2 or bool((v.diff().slice(1) > 0).all())
+
+
+def load_object_lines(path: Path) -> tuple[pl.DataFrame | None, list[str]]:
+    """The JSON-lines file at ``path`` as a frame plus warnings; ``None`` for a blank file.
+
+    Invalid lines are skipped with one warning; a file with no object line at all is a
+    :class:`LogReadError`.
+    """
+    data = read_log_bytes(path)
+    if is_blank(data):
+        return None, []
+    table = parse_table(data)
+    warnings: list[str] = []
+    if table.n_invalid:
+        warnings.append(invalid_lines_warning(table.n_invalid, table.truncated_tail))
+    if table.frame.height == 0:
+        raise LogReadError(no_objects_reason(table.n_invalid))
+    return table.frame, warnings

@@ -30,20 +30,16 @@ import polars as pl
 
 from trainlog_doctor.frame import empty_frame, wide_to_long
 from trainlog_doctor.readers._jsonlines import (
-    RunSplit,
     assign_runs,
     first_line,
     has_name_collisions,
-    invalid_lines_warning,
-    is_blank,
     is_strictly_increasing,
     keep_last,
-    no_objects_reason,
+    load_object_lines,
     numeric_columns,
     overlap_with_previous,
-    parse_table,
     plural,
-    read_log_bytes,
+    RunSplit,
     suffix_for,
 )
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
@@ -74,16 +70,9 @@ class Detectron2Reader:
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per launch appended to the file."""
-        data = read_log_bytes(path)
-        if is_blank(data):
+        df, warnings = load_object_lines(path)
+        if df is None:
             return [RunData(empty_frame(), warnings=["empty file"])]
-        table = parse_table(data)
-        df = table.frame
-        warnings: list[str] = []
-        if table.n_invalid:
-            warnings.append(invalid_lines_warning(table.n_invalid, table.truncated_tail))
-        if df.height == 0:
-            raise LogReadError(no_objects_reason(table.n_invalid))
         if "iteration" not in df.columns or not df.schema["iteration"].is_numeric():
             raise LogReadError("not a detectron2 metrics.json: no numeric iteration key")
         n_before = df.height

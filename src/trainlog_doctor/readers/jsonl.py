@@ -26,20 +26,16 @@ import polars as pl
 
 from trainlog_doctor.frame import empty_frame, wide_to_long
 from trainlog_doctor.readers._jsonlines import (
-    RunSplit,
     assign_runs,
     has_name_collisions,
-    invalid_lines_warning,
-    is_blank,
     is_strictly_increasing,
     keep_last,
+    load_object_lines,
     looks_like_object_line,
-    no_objects_reason,
     numeric_columns,
     overlap_with_previous,
-    parse_table,
     plural,
-    read_log_bytes,
+    RunSplit,
     suffix_for,
 )
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
@@ -66,16 +62,9 @@ class JsonLinesReader:
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per appended run (resumes stay inside their run)."""
-        data = read_log_bytes(path)
-        if is_blank(data):
+        df, warnings = load_object_lines(path)
+        if df is None:
             return [RunData(empty_frame(), warnings=["empty file"])]
-        table = parse_table(data)
-        df = table.frame
-        warnings: list[str] = []
-        if table.n_invalid:
-            warnings.append(invalid_lines_warning(table.n_invalid, table.truncated_tail))
-        if df.height == 0:
-            raise LogReadError(no_objects_reason(table.n_invalid))
 
         meta: dict[str, Any] = {}
         for key in META_KEYS:

@@ -31,13 +31,9 @@ from trainlog_doctor.frame import empty_frame, infer_split, wide_to_long
 from trainlog_doctor.readers._jsonlines import (
     first_line,
     has_name_collisions,
-    invalid_lines_warning,
-    is_blank,
     keep_last,
-    no_objects_reason,
+    load_object_lines,
     numeric_columns,
-    parse_table,
-    read_log_bytes,
     suffix_for,
 )
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
@@ -64,16 +60,9 @@ class MmdetJsonReader:
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` (header facts in ``meta``); an empty frame for a header-only file."""
-        data = read_log_bytes(path)
-        if is_blank(data):
+        df, warnings = load_object_lines(path)
+        if df is None:
             return [RunData(empty_frame(), warnings=["empty file"])]
-        table = parse_table(data)
-        df = table.frame
-        warnings: list[str] = []
-        if table.n_invalid:
-            warnings.append(invalid_lines_warning(table.n_invalid, table.truncated_tail))
-        if df.height == 0:
-            raise LogReadError(no_objects_reason(table.n_invalid))
         meta = header_meta(df)
         if "mode" not in df.columns or df.schema["mode"] != pl.Utf8:
             if meta:
