@@ -52,13 +52,6 @@ def is_ultralytics_header(header: CsvHeader) -> bool:
     return names[0] == "epoch" and len(first) >= 15 and first != first.lstrip()
 
 
-def ultralytics_name(column: str) -> tuple[str, str]:
-    """``(metric, split)`` for a results.csv column (``metrics/*`` are validation metrics)."""
-    if column.lower().startswith("metrics/") and len(column) > 8:
-        return column[8:], "val"
-    return infer_split(column)
-
-
 class UltralyticsCsvReader:
     """Reader for YOLOv5 and ultralytics ``results.csv``."""
 
@@ -101,7 +94,7 @@ class UltralyticsCsvReader:
             warnings.append(f"{missing} row(s) without an epoch value skipped")
         time_col = find_column(df.columns, "time")
         index_cols = {c for c in (epoch_col, time_col) if c}
-        names = name_columns([c for c in df.columns if c not in index_cols], ultralytics_name)
+        names = name_columns([c for c in df.columns if c not in index_cols], infer_split)  # metrics/* -> val
 
         restarts = list(table.restarts) if not missing else []
         starts = reset_starts(df.get_column(epoch_col)) + restarts
