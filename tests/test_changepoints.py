@@ -175,6 +175,22 @@ def test_pelt_and_costs_are_exact() -> None:
     assert default_penalty(1000, "linear") > default_penalty(1000, "l2") > 0
 
 
+@pytest.mark.parametrize("model", ["l2", "linear", "quadratic"])
+def test_dense_and_pruned_pelt_find_the_same_optimum(model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trainlog_doctor.signals.changepoints as cp
+
+    rng = np.random.default_rng(7)
+    for n in (12, 57, 150, 399):
+        y = np.cumsum(rng.normal(0.0, 1.0, n)) + np.repeat(rng.normal(0.0, 4.0, 3), -(-n // 3))[:n]
+        pen = default_penalty(n, model)
+        dense = pelt(y, pen, min_size=3, model=model)
+        monkeypatch.setattr(cp, "DENSE_MAX_POINTS", 0)
+        pruned = pelt(y, pen, min_size=3, model=model)
+        monkeypatch.undo()
+        assert dense[1] == pytest.approx(pruned[1], rel=1e-9, abs=1e-9)
+        assert dense[0] == pruned[0]
+
+
 def _hf_losses(path: Path) -> list[float]:
     history = json.loads(path.read_text())["log_history"]
     return [row["loss"] for row in history if "loss" in row]

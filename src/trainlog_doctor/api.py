@@ -89,12 +89,15 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
     report.series = series_info(frame)
     try:
         from trainlog_doctor.knowledge import explain
-        from trainlog_doctor.rules import detect, series_changepoints
+        from trainlog_doctor.rules import build_context, detect, series_changepoints
 
-        report.findings = detect(frame, report.meta, select=options.get("select"), ignore=options.get("ignore"))
+        context = build_context(frame, report.meta, run_id=run_id)
+        report.findings = detect(
+            frame, report.meta, select=options.get("select"), ignore=options.get("ignore"), context=context
+        )
         explain(report.findings, frame, report.meta)
         if keep_frames:
-            report.changepoints = series_changepoints(frame)
+            report.changepoints = series_changepoints(frame, context=context)
     except Exception as exc:  # a detector bug must not stop the batch
         report.status = "error"
         report.error = _internal("diagnosing", exc)

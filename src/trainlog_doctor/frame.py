@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
+import numpy as np
 import polars as pl
 
 SCHEMA: dict[str, pl.DataType] = {
@@ -210,3 +212,60 @@ def split_on_reset(index: Sequence[float | None], *, allow_equal: bool = False) 
             starts.append(i)
         last = v
     return starts
+
+
+class SeriesArrays(NamedTuple):
+    """One (metric, split) of a frame as numpy arrays, sorted by step, one point per step."""
+
+    metric: str
+    split: str
+    steps: np.ndarray
+    values: np.ndarray
+    epochs: np.ndarray
+    wall_time: np.ndarray
+
+
+def split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
+    """Every (metric, split) of ``frame`` in order of first appearance, de-duplicated by step.
+
+    Rows without a step or metric are left out; of several rows on one step the last written wins
+    (latest wall time, then position). One sort of the whole frame and one conversion to numpy,
+    however many series there are. A null split counts as ``train``; NaN stands for null values.
+    """
+    if frame is None or frame.height == 0 or not {"metric", "step", "value"}.issubset(frame.columns):
+        return []
+    cols = set(frame.columns)
+    df = frame.select(
+        pl.col("metric").cast(pl.Utf8),
+        (pl.col("split").cast(pl.Utf8) if "split" in cols else pl.lit(None, pl.Utf8)).fill_null("train").alias("split"),
+        pl.col("step").cast(pl.Int64, strict=False),
+        *(
+            (pl.col(c).cast(pl.Float64, strict=False) if c in cols else pl.lit(None, pl.Float64)).alias(c)
+            for c in ("epoch", "wall_time", "value")
+        ),
+    )
+    df = (
+        df.with_row_index("__row")
+        .filter(pl.col("step").is_not_null() & pl.col("metric").is_not_null())
+        .with_columns(pl.col("__row").min().over(["metric", "split"]).alias("__group"))
+        .sort(["__group", "step", "wall_time", "__row"], nulls_last=False)
+    )
+    if df.height == 0:
+        return []
+    group = df["__group"].to_numpy()
+    steps = df["step"].to_numpy().astype(np.int64, copy=False)
+    values, epochs, wall = (
+        df[c].fill_null(float("nan")).to_numpy().astype(np.float64, copy=False) for c in ("value", "epoch", "wall_time")
+    )
+    # keep row i unless the next row is the same step of the same series
+    keep = np.ones(group.size, dtype=bool)
+    keep[:-1] = (group[1:] != group[:-1]) | (steps[1:] != steps[:-1])
+    bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
+    metrics, splits = df["metric"], df["split"]
+    out: list[SeriesArrays] = []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        k = keep[lo:hi]
+        out.append(
+            SeriesArrays(str(metrics[lo]), str(splits[lo]), steps[lo:hi][k], values[lo:hi][k], epochs[lo:hi][k], wall[lo:hi][k])
+        )
+    return out

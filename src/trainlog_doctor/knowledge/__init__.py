@@ -1083,6 +1083,8 @@ def explain(findings: list[Finding], frame: pl.DataFrame | None = None, meta: Ma
     normalized frame (or ``None``); ``meta`` its run facts (optimizer, batch_size, lr, hparams ...).
     Findings of kinds the knowledge base does not cover get empty lists.
     """
+    if not findings:
+        return
     kb = load_kb()
     facts = _run_facts(frame)
     for f in findings:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from trainlog_doctor.frame import is_lr_name
+from trainlog_doctor.frame import is_lr_name, split_series
 from trainlog_doctor.report.model import SEVERITY_RANK, Finding, RunReport
 from trainlog_doctor.rules.context import is_per_class_metric, metric_role
 from trainlog_doctor.signals.transforms import downsample_indices, should_use_log
@@ -24,7 +24,6 @@ __all__ = [
     "Region",
     "Mark",
     "Tick",
-    "series_table",
     "extract_series",
     "chart_groups",
     "build_charts",
@@ -139,50 +138,24 @@ class Chart:
 # ---- series access ---------------------------------------------------------------------------------
 
 
-def series_table(frame: pl.DataFrame | None) -> dict[tuple[str, str], int]:
-    """Number of points of every (metric, split) in ``frame``, sorted by (metric, split)."""
-    if frame is None or frame.height == 0 or not {"metric", "split", "value"}.issubset(frame.columns):
-        return {}
-    g = frame.group_by(["metric", "split"]).agg(pl.len().alias("n"))
-    rows = sorted((str(m), str(s), int(n)) for m, s, n in g.iter_rows() if m is not None and s is not None)
-    return {(m, s): n for m, s, n in rows}
-
-
-def _to_series(metric: str, split: str, part: pl.DataFrame) -> SeriesData:
-    """Sort one series' rows by step (stable), keeping the last point written for each step."""
-    steps = part["step"].to_numpy().astype(np.int64)
-    order = np.argsort(steps, kind="stable")
-    if steps.size:
-        s = steps[order]
-        keep = np.ones(s.size, dtype=bool)
-        keep[:-1] = s[1:] != s[:-1]
-        order = order[keep]
-    cols = part.select(pl.col("epoch", "wall_time", "value").cast(pl.Float64).fill_null(float("nan"))).to_numpy()
-    cols = np.asarray(cols, dtype=np.float64)[order]
-    return SeriesData(metric, split, steps[order], cols[:, 0].copy(), cols[:, 1].copy(), cols[:, 2].copy())
-
-
 class FrameIndex:
-    """The series of one run's frame by (metric, split), extracted once each and cached."""
+    """The series of one run's frame by (metric, split), all extracted in one pass (:func:`split_series`)."""
 
     def __init__(self, frame: pl.DataFrame) -> None:
         self.frame = frame
-        self.table = series_table(frame)
+        self._series = {
+            (a.metric, a.split): SeriesData(a.metric, a.split, a.steps, a.epochs, a.wall_time, a.values)
+            for a in split_series(frame)
+        }
+        self.table = {key: len(self._series[key]) for key in sorted(self._series)}
         self.metrics = _by_metric(self.table)
-        self._cache: dict[tuple[str, str], SeriesData] = {}
 
     def get(self, metric: str, split: str) -> SeriesData:
         """The series (empty when absent), sorted by step with one point per step."""
-        key = (metric, split)
-        if key not in self._cache:
-            if key not in self.table:
-                self._cache[key] = SeriesData(metric, split, np.empty(0, np.int64), *(np.empty(0),) * 3)
-            else:
-                part = self.frame.filter(
-                    (pl.col("metric") == metric) & (pl.col("split") == split) & pl.col("step").is_not_null()
-                ).select(pl.col("step").cast(pl.Int64), "epoch", "wall_time", "value")
-                self._cache[key] = _to_series(metric, split, part)
-        return self._cache[key]
+        found = self._series.get((metric, split))
+        if found is None:
+            return SeriesData(metric, split, np.empty(0, np.int64), *(np.empty(0),) * 3)
+        return found
 
     def splits(self, metric: str) -> list[str]:
         return sorted(self.metrics.get(metric, {}), key=lambda s: (SPLIT_ORDER.get(s, 9), s))

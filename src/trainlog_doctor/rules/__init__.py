@@ -114,13 +114,17 @@ def detect(
     select: list[str] | None = None,
     ignore: list[str] | None = None,
     strict: bool = False,
+    context: RunContext | None = None,
 ) -> list[Finding]:
     """Run the selected rules over a normalized frame (one run, or several told apart by ``run_id``).
 
     Findings come back in a deterministic order: most severe first, then by start step, code,
     split and metric. A rule that fails on odd data is skipped (logged) unless ``strict``.
+    ``context`` is the run's :func:`build_context` when the caller already has it (one run only).
     """
     rules = [r() for r in select_rules(select, ignore)]
+    if context is not None:
+        return _order(_detect_one(context, rules, strict))
     if frame is None or frame.height == 0:
         return []
     if "run_id" in frame.columns and frame["run_id"].n_unique() > 1:
@@ -221,15 +225,20 @@ def _order(findings: list[Finding]) -> list[Finding]:
     )
 
 
-def series_changepoints(frame: pl.DataFrame) -> dict[tuple[str, str], list[int]]:
-    """Change points of every loss and score series as step values, keyed by (metric, split).
+def series_changepoints(
+    frame: pl.DataFrame | None, *, context: RunContext | None = None
+) -> dict[tuple[str, str], list[int]]:
+    """Change points of every loss, score and time series as step values, keyed by (metric, split).
 
     Computed on the same analysis view the rules use (log scale for positive losses that span
-    decades, long series reduced to bucket medians), for marking on charts.
+    decades, long series reduced to bucket medians), for marking on charts; pass the run's
+    ``context`` to reuse it (and the change points the rules already found).
     """
-    if frame is None or frame.height == 0:
-        return {}
-    ctx = build_context(frame, {})
+    if context is None:
+        if frame is None or frame.height == 0:
+            return {}
+        context = build_context(frame, {})
+    ctx = context
     out: dict[tuple[str, str], list[int]] = {}
     for key, s in ctx.series.items():
         if s.role not in ("loss", "score", "time") or s.n_finite < 6:

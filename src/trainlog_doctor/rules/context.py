@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from trainlog_doctor.frame import is_lr_name
+from trainlog_doctor.frame import is_lr_name, split_series
 
 Key = tuple[str, str]
 
@@ -340,16 +340,7 @@ class RunContext:
         return bool(np.max(vals) - np.min(vals) > 0.01 * max(float(np.max(np.abs(vals))), 1e-30))
 
 
-def _series_from_group(metric: str, split: str, df: pl.DataFrame) -> Series:
-    """One de-duplicated, step-sorted series from the rows of one (metric, split)."""
-    df = df.with_row_index("__row").sort(["step", "wall_time", "__row"], nulls_last=False)
-    df = df.filter(pl.col("step").is_not_null())
-    if df.height:
-        df = df.unique(subset=["step"], keep="last", maintain_order=True)
-    steps = df["step"].to_numpy().astype(np.int64)
-    values = df["value"].cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64)
-    epochs = df["epoch"].cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64)
-    wall = df["wall_time"].cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64)
+def _make_series(metric: str, split: str, steps: np.ndarray, values: np.ndarray, epochs: np.ndarray, wall: np.ndarray) -> Series:
     role = metric_role(metric, split)
     if split == "other" and role in ("loss", "score") and is_lr_name(metric):
         role = "lr"
@@ -406,30 +397,15 @@ def build_context(frame: pl.DataFrame, meta: dict[str, Any] | None = None, run_i
     need = {"metric", "split", "step", "value"}
     if frame is None or not need.issubset(set(frame.columns)):
         return RunContext(run_id=run_id or "", series={}, meta=meta)
-    df = frame
-    for col, dtype in (("epoch", pl.Float64), ("wall_time", pl.Float64), ("run_id", pl.Utf8)):
-        if col not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype=dtype).alias(col))
     if run_id is None:
-        ids = df["run_id"].drop_nulls().unique().to_list() if df.height else []
-        run_id = str(ids[0]) if ids else ""
-    df = df.select(
-        pl.col("metric").cast(pl.Utf8),
-        pl.col("split").cast(pl.Utf8).fill_null("train"),
-        pl.col("step").cast(pl.Int64, strict=False),
-        pl.col("epoch").cast(pl.Float64, strict=False),
-        pl.col("wall_time").cast(pl.Float64, strict=False),
-        pl.col("value").cast(pl.Float64, strict=False),
-    ).filter(pl.col("metric").is_not_null())
+        ids = frame["run_id"].drop_nulls() if "run_id" in frame.columns else pl.Series([], dtype=pl.Utf8)
+        run_id = str(ids[0]) if ids.len() else ""
     series: dict[Key, Series] = {}
-    if df.height:
-        for (metric, split), group in df.group_by(["metric", "split"], maintain_order=True):
-            s = _series_from_group(str(metric), str(split), group)
-            if len(s) == 0:
-                continue
-            if s.role == "time":
-                s = _cumulative_to_increments(s)
-            series[(s.metric, s.split)] = s
+    for a in split_series(frame):
+        s = _make_series(a.metric, a.split, a.steps, a.values, a.epochs, a.wall_time)
+        if s.role == "time":
+            s = _cumulative_to_increments(s)
+        series[(s.metric, s.split)] = s
     ctx = RunContext(run_id=run_id, series=series, meta=meta)
     if not any(s.role in ("time", "throughput") for s in series.values()):
         base = ctx.primary_loss

@@ -57,6 +57,8 @@ MODEL_WEIGHT = 5.0
 SPIKE_SIGMAS = 4.0
 # Never resolve structure finer than this fraction of the series' range (keeps sums well conditioned).
 _MIN_RELATIVE_SIGMA = 2e-5
+# Up to this many points PELT builds the full segment-cost matrix instead of pruning candidates.
+DENSE_MAX_POINTS = 400
 
 
 def segments_from_changepoints(n: int, cps: list[int] | np.ndarray) -> list[tuple[int, int]]:
@@ -156,6 +158,8 @@ def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") ->
     sums = _Sums(y, degree)
     if n < 2 * min_size:
         return [], float(sums.cost(0, n)) if n > degree + 1 else 0.0
+    if n <= DENSE_MAX_POINTS:
+        return _dense_partition(sums, n, penalty, min_size)
     best = np.full(n + 1, np.inf)
     best[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
@@ -180,6 +184,27 @@ def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") ->
         cand = cand[keep]
         cand = np.concatenate([cand, ends[ends >= min_size]])
         t = hi
+    return _backtrack(last, n), float(best[n])
+
+
+def _dense_partition(sums: _Sums, n: int, penalty: float, min_size: int) -> tuple[list[int], float]:
+    """The same optimum as :func:`pelt` for short series: every segment cost at once, then the
+    optimal-partitioning recursion over the precomputed matrix (no pruning bookkeeping)."""
+    s_idx, e_idx = np.triu_indices(n + 1, k=min_size)  # every segment of at least min_size points
+    cost = np.full((n + 1, n + 1), np.inf)
+    cost[s_idx, e_idx] = sums.cost(s_idx, e_idx)
+    best = np.full(n + 1, np.inf)
+    best[0] = -penalty
+    last = np.zeros(n + 1, dtype=np.int64)
+    for t in range(min_size, n + 1):
+        total = best[: t - min_size + 1] + cost[: t - min_size + 1, t]
+        k = int(np.argmin(total))
+        best[t] = total[k] + penalty
+        last[t] = k
+    return _backtrack(last, n), float(best[n])
+
+
+def _backtrack(last: np.ndarray, n: int) -> list[int]:
     cps: list[int] = []
     t = n
     while t > 0:
@@ -187,7 +212,7 @@ def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") ->
         if s > 0:
             cps.append(s)
         t = s
-    return sorted(cps), float(best[n])
+    return sorted(cps)
 
 
 def _despike(y: np.ndarray, sigma: float, min_size: int, max_width: int = 3) -> np.ndarray:
