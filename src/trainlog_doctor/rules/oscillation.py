@@ -55,11 +55,17 @@ def _moving_average(y: np.ndarray, w: int) -> np.ndarray:
     return uniform_filter1d(y.astype(np.float64), size=w, mode="mirror")
 
 
-def _detrended_range(y: np.ndarray, w: int) -> np.ndarray:
-    """For every window of ``w`` points, the range of its residual around its own straight line."""
+def _p5_p95(x: np.ndarray) -> float:
+    """Peak-to-peak of ``x`` without outliers: 95th minus 5th percentile."""
+    lo, hi = np.percentile(x, (5.0, 95.0))
+    return float(hi - lo)
+
+
+def _detrended_range(y: np.ndarray, w: int, stride: int = 1) -> np.ndarray:
+    """For every ``stride``-th window of ``w`` points, the range of its residual around its own straight line."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    win = sliding_window_view(y.astype(np.float64), w)
+    win = sliding_window_view(y.astype(np.float64), w)[:: max(int(stride), 1)]
     t = np.arange(w, dtype=np.float64) - (w - 1) / 2.0
     slope = (win @ t) / float(t @ t)
     resid = win - win.mean(axis=1, keepdims=True) - slope[:, None] * t[None, :]
@@ -95,16 +101,18 @@ def swing_at_period(y: np.ndarray, period: float, *, min_cycles: float = 3.0, mi
     half = local[n // 2 :]
     if half.size < 4:
         return None
-    amp_end = float(np.percentile(half, 95) - np.percentile(half, 5))
+    amp_end = _p5_p95(half)
     w = max(3, int(round(period)) + 1)
     start = 0
     if amp_end > 0 and n > w:
-        env = _detrended_range(y, w)
-        level = float(np.median(env[max(0, n // 2 - w) :]))
+        # long periods: every stride-th window (onset resolution w / 16, well under the period / 4 used below)
+        stride = max(1, w // 16)
+        env = _detrended_range(y, w, stride)
+        level = float(np.median(env[max(0, n // 2 - w) // stride :]))
         hit = np.flatnonzero(env >= 0.5 * level)
         # the window first swings when its newest point does: the swing starts about a quarter
         # period before that point
-        start = max(0, int(hit[0]) + w - 1 - int(period / 4)) if hit.size else 0
+        start = max(0, int(hit[0]) * stride + w - 1 - int(period / 4)) if hit.size else 0
         # a swing rides on no trend: start no earlier than where the baseline settles for good
         settled = np.abs(base - float(np.median(base[n // 2 :]))) <= 0.5 * amp_end
         moving = np.flatnonzero(~settled)
@@ -117,7 +125,7 @@ def swing_at_period(y: np.ndarray, period: float, *, min_cycles: float = 3.0, mi
     if m < min_len or m / period < need:
         return None
     # persistent: nearly every one-period window from the onset on swings by a good part of the swing
-    amp_r = float(np.percentile(region, 95) - np.percentile(region, 5))
+    amp_r = _p5_p95(region)
     if m > w and float(np.mean(_rolling_range(region, w) >= 0.4 * amp_r)) < 0.8:
         return None
     f = np.fft.rfft(region - region.mean())
@@ -147,7 +155,7 @@ def swing_at_period(y: np.ndarray, period: float, *, min_cycles: float = 3.0, mi
     rest = np.fft.irfft(f_rest, m)
     noise = float(1.4826 * np.median(np.abs(rest - np.median(rest))))
     comp = (region - region.mean()) - rest
-    comp_amp = float(np.percentile(comp, 95) - np.percentile(comp, 5))
+    comp_amp = _p5_p95(comp)
     amp = amp_r
     trend = float(abs(base[-1] - base[start]))
     return Swing(start=start, period=period, amplitude=amp, p_value=p, trend=trend, noise=noise, component=comp_amp)
@@ -243,7 +251,7 @@ class PersistentOscillation(Rule):
         elif s.role == "score":
             min_amp = self.min_score_swing * (100.0 if s.percent else 1.0)
         else:
-            span = float(np.percentile(view.y, 95) - np.percentile(view.y, 5))
+            span = _p5_p95(view.y)
             min_amp = 0.2 * span
         if sw.amplitude < min_amp or sw.component < self.k_noise * sw.noise or sw.trend > sw.amplitude:
             return None

@@ -20,6 +20,9 @@ from trainlog_doctor.signals.transforms import robust_noise, rolling_median, sho
 
 #: Series longer than this are reduced to bucket medians before trend rules look at them.
 MAX_TREND_POINTS = 1500
+#: Views longer than this are segmented on block means first, then each break is refined on the
+#: view itself (:func:`trainlog_doctor.signals.changepoints.detect_changepoints`' ``max_points``).
+CHANGEPOINT_MAX_POINTS = 500
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def changepoints(view: View) -> list[int]:
         _CP_CACHE.move_to_end(key)
         return list(hit)
     try:
-        cps = detect_changepoints(y)
+        cps = detect_changepoints(y, max_points=CHANGEPOINT_MAX_POINTS)
     except Exception:  # noqa: BLE001 - change points refine onsets; detection must go on without them
         cps = []
     _CP_CACHE[key] = list(cps)

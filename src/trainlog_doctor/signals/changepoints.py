@@ -20,6 +20,7 @@ minutes for 5000 points. ``benchmarks/bench_changepoints.py`` compares against r
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -58,7 +59,7 @@ SPIKE_SIGMAS = 4.0
 # Never resolve structure finer than this fraction of the series' range (keeps sums well conditioned).
 _MIN_RELATIVE_SIGMA = 2e-5
 # Up to this many points PELT builds the full segment-cost matrix instead of pruning candidates.
-DENSE_MAX_POINTS = 400
+DENSE_MAX_POINTS = 200
 
 
 def segments_from_changepoints(n: int, cps: list[int] | np.ndarray) -> list[tuple[int, int]]:
@@ -190,18 +191,29 @@ def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") ->
 def _dense_partition(sums: _Sums, n: int, penalty: float, min_size: int) -> tuple[list[int], float]:
     """The same optimum as :func:`pelt` for short series: every segment cost at once, then the
     optimal-partitioning recursion over the precomputed matrix (no pruning bookkeeping)."""
-    s_idx, e_idx = np.triu_indices(n + 1, k=min_size)  # every segment of at least min_size points
+    s_idx, e_idx = _segment_pairs(n, min_size)
     cost = np.full((n + 1, n + 1), np.inf)
     cost[s_idx, e_idx] = sums.cost(s_idx, e_idx)
     best = np.full(n + 1, np.inf)
     best[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
-    for t in range(min_size, n + 1):
-        total = best[: t - min_size + 1] + cost[: t - min_size + 1, t]
-        k = int(np.argmin(total))
-        best[t] = total[k] + penalty
-        last[t] = k
+    # ends t .. t + min_size - 1 only need best[s] for s <= t - 1, all known: solve them together
+    for t in range(min_size, n + 1, min_size):
+        hi = min(t + min_size, n + 1)
+        total = best[:t, None] + cost[:t, t:hi]  # starts past t - 1 are too close (cost inf)
+        k = np.argmin(total, axis=0)
+        best[t:hi] = total[k, np.arange(hi - t)] + penalty
+        last[t:hi] = k
     return _backtrack(last, n), float(best[n])
+
+
+@lru_cache(maxsize=64)
+def _segment_pairs(n: int, min_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of every segment of ``range(n)`` with at least ``min_size`` points."""
+    s_idx, e_idx = np.triu_indices(n + 1, k=min_size)
+    s_idx.setflags(write=False)
+    e_idx.setflags(write=False)
+    return s_idx, e_idx
 
 
 def _backtrack(last: np.ndarray, n: int) -> list[int]:
@@ -228,11 +240,13 @@ def _despike(y: np.ndarray, sigma: float, min_size: int, max_width: int = 3) -> 
     out = y.copy()
     threshold = SPIKE_SIGMAS * sigma
     window = max(5, 2 * min_size + 1)
+    r: np.ndarray | None = None
     for width in range(1, max_width + 1):
         if n < width + 2:
             break
-        d = np.diff(out)
-        r = d - rolling_median(d, window) if d.size >= 3 else d
+        if r is None:  # recomputed only after a spike was replaced
+            d = np.diff(out)
+            r = d - rolling_median(d, window) if d.size >= 3 else d
         a, b = r[:-width], r[width:]
         big_a, big_b = np.abs(a), np.abs(b)
         hit = (
@@ -245,6 +259,7 @@ def _despike(y: np.ndarray, sigma: float, min_size: int, max_width: int = 3) -> 
             # d[j] jumps into the spike at j + 1, d[j + width] jumps back out after j + width.
             left, right = int(j), int(j) + width + 1
             out[left + 1 : right] = np.linspace(out[left], out[right], width + 2)[1:-1]
+            r = None
     return out
 
 
