@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -225,15 +226,29 @@ class SeriesArrays(NamedTuple):
     wall_time: np.ndarray
 
 
+_LAST_SPLIT: tuple[weakref.ref[pl.DataFrame], list[SeriesArrays]] | None = None
+
+
 def split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
     """Every (metric, split) of ``frame`` in order of first appearance, de-duplicated by step.
 
     Rows without a step or metric are left out; of several rows on one step the last written wins
     (latest wall time, then position). One sort of the whole frame and one conversion to numpy,
     however many series there are. A null split counts as ``train``; NaN stands for null values.
+    The arrays are read-only: the rules and the charts of a run share the result for the same
+    frame object (polars frames are immutable).
     """
+    global _LAST_SPLIT
     if frame is None or frame.height == 0 or not {"metric", "step", "value"}.issubset(frame.columns):
         return []
+    if _LAST_SPLIT is not None and _LAST_SPLIT[0]() is frame:
+        return list(_LAST_SPLIT[1])
+    out = _split_series(frame)
+    _LAST_SPLIT = (weakref.ref(frame), out)
+    return list(out)
+
+
+def _split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
     cols = set(frame.columns)
     df = frame.select(
         pl.col("metric").cast(pl.Utf8),
@@ -265,7 +280,8 @@ def split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
     out: list[SeriesArrays] = []
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         k = keep[lo:hi]
-        out.append(
-            SeriesArrays(str(metrics[lo]), str(splits[lo]), steps[lo:hi][k], values[lo:hi][k], epochs[lo:hi][k], wall[lo:hi][k])
-        )
+        arrays = [a[lo:hi][k] for a in (steps, values, epochs, wall)]
+        for a in arrays:
+            a.setflags(write=False)
+        out.append(SeriesArrays(str(metrics[lo]), str(splits[lo]), *arrays))
     return out

@@ -1,0 +1,213 @@
+"""Bounded series: extreme-preserving reduction of very long scalar series, in one pass or streamed.
+
+A series longer than ``max_points`` is cut into buckets of ``bucket`` consecutive points (bucket ``k``
+holds the points with ordinal ``k * bucket ... (k + 1) * bucket - 1``, ordinals counting every point
+of the original series) and from each bucket only the first, the last, the minimum and the maximum
+(finite values, first occurrence) are kept. Whatever the bucket size, these are kept too:
+
+* the very first and the very last point;
+* every NaN/+Inf/-Inf point (when a series has more than ``max_points`` of them, only the ends of
+  each run of equal non-finite values and the run's points on bucket edges, see ``compress_nonfinite``);
+* the finite point right before and right after every kept non-finite point (the last finite value
+  before a blow-up survives).
+
+Buckets are aligned on the original ordinals, so reducing an already reduced subset with a bucket
+that is a multiple of the earlier one gives exactly the one-pass result. That is what makes the
+streamed :class:`SeriesReducer` independent of how its input is chunked: it doubles the bucket
+(powers of two) only while the count is too high, and ends with the smallest power-of-two bucket
+whose result has at most ``max_points`` points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Points kept per series at most (well above what rules and charts look at; TensorBoard keeps 1,000).
+MAX_SERIES_POINTS = 250_000
+
+_NAN, _POS, _NEG = 1, 2, 3
+
+
+def reduce_indices(
+    values: np.ndarray,
+    bucket: int,
+    *,
+    ordinal: np.ndarray | None = None,
+    compress_nonfinite: bool = False,
+) -> np.ndarray:
+    """Sorted indices of the points kept from ``values`` with buckets of ``bucket`` ordinals.
+
+    ``ordinal`` (increasing) is each point's position in the original series (default ``0..n-1``);
+    pass it when ``values`` is an already reduced subset. ``bucket <= 1`` keeps everything.
+    ``compress_nonfinite`` keeps of each run of equal non-finite values only its ends and its
+    points on bucket edges instead of every point.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = v.size
+    if n == 0 or bucket <= 1:
+        return np.arange(n, dtype=np.int64)
+    ordn = np.arange(n, dtype=np.int64) if ordinal is None else np.asarray(ordinal, dtype=np.int64)
+    if ordn.size != n:
+        raise ValueError("ordinal and values differ in length")
+    bid = ordn // int(bucket)
+    starts = np.flatnonzero(bid[1:] != bid[:-1]) + 1
+    starts = np.concatenate([np.zeros(1, dtype=np.int64), starts])
+    lasts = np.concatenate([starts[1:] - 1, [n - 1]])
+    keep = np.zeros(n, dtype=bool)
+    keep[starts] = True
+    keep[lasts] = True
+    fin = np.isfinite(v)
+    all_finite = bool(fin.all())
+    if all_finite or fin.any():
+        seg = np.repeat(np.arange(starts.size, dtype=np.int64), lasts - starts + 1)
+        lo = v if all_finite else np.where(fin, v, np.inf)
+        keep[_first_per_segment((lo == np.minimum.reduceat(lo, starts)[seg]) & fin, seg)] = True
+        hi = v if all_finite else np.where(fin, v, -np.inf)
+        keep[_first_per_segment((hi == np.maximum.reduceat(hi, starts)[seg]) & fin, seg)] = True
+        del seg, lo, hi
+    if not all_finite:
+        bad = ~fin
+        if compress_nonfinite:
+            cls = np.zeros(n, dtype=np.int8)
+            cls[bad] = np.where(np.isnan(v[bad]), _NAN, np.where(v[bad] > 0, _POS, _NEG))
+            same = (cls[1:] == cls[:-1]) & bad[1:]  # point i+1 continues the non-finite run of point i
+            interior = np.zeros(n, dtype=bool)
+            interior[1:-1] = same[:-1] & same[1:]
+            keep |= bad & ~interior
+        else:
+            keep |= bad
+        adjacent = (ordn[1:] - ordn[:-1]) == 1  # neighbours in the original series, not only in this subset
+        keep[:-1] |= fin[:-1] & bad[1:] & adjacent
+        keep[1:] |= fin[1:] & bad[:-1] & adjacent
+    return np.flatnonzero(keep)
+
+
+def _first_per_segment(mask: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Index of the first ``True`` of ``mask`` in each segment that has one (``seg`` non-decreasing)."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return idx
+    s = seg[idx]
+    first = np.ones(idx.size, dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    return idx[first]
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """What a reduction did: ``index`` kept, out of ``n`` points, with ``bucket`` ordinals per bucket."""
+
+    index: np.ndarray
+    n: int
+    bucket: int
+    compress_nonfinite: bool
+
+    @property
+    def reduced(self) -> bool:
+        """True when points were dropped."""
+        return int(self.index.size) < self.n
+
+
+def reduce_series(values: np.ndarray, max_points: int = MAX_SERIES_POINTS) -> Reduction:
+    """Reduce a whole series to at most about ``max_points`` points (untouched when already that short).
+
+    The bucket is the smallest power of two (at least 2) whose result fits ``max_points``; the result
+    can only exceed it when non-finite points and their neighbours alone do, or the series is one bucket.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = int(v.size)
+    max_points = max(int(max_points), 4)
+    if n <= max_points:
+        return Reduction(np.arange(n, dtype=np.int64), n, 1, False)
+    compress = int(n - np.count_nonzero(np.isfinite(v))) > max_points
+    ordinal = np.arange(n, dtype=np.int64)
+    idx, bucket = _shrink(v, ordinal, 1, max_points, compress, n)
+    return Reduction(idx, n, bucket, compress)
+
+
+def _shrink(
+    v: np.ndarray, ordinal: np.ndarray, bucket: int, limit: int, compress: bool, n: int
+) -> tuple[np.ndarray, int]:
+    """Reduce at ``bucket`` (at least 2), then double it while more than ``limit`` points remain."""
+    bucket = max(bucket, 2)
+    idx = reduce_indices(v, bucket, ordinal=ordinal, compress_nonfinite=compress)
+    while idx.size > limit and bucket < n:
+        bucket *= 2
+        sub = reduce_indices(v[idx], bucket, ordinal=ordinal[idx], compress_nonfinite=compress)
+        idx = idx[sub]
+    return idx, bucket
+
+
+class SeriesReducer:
+    """Collects one series chunk by chunk and keeps its memory bounded (see the module docstring).
+
+    ``add(values, *payload)`` appends points (``payload`` arrays, such as steps, travel with them);
+    :meth:`finish` returns the kept ``(values, *payload)`` and the :class:`Reduction` summary. The
+    result equals :func:`reduce_series` on the whole series, however it was chunked (one exception: a
+    series with more than ``max_points`` non-finite points may end with a coarser bucket, because
+    chunks seen before the switch to compressed non-finite runs counted every NaN/Inf).
+    """
+
+    def __init__(self, max_points: int = MAX_SERIES_POINTS) -> None:
+        self.max_points = max(int(max_points), 4)
+        self.n = 0  # points seen
+        self.nonfinite = 0
+        self.bucket = 1
+        self._kept: list[np.ndarray] | None = None  # [ordinal, values, *payload] after the last reduction
+        self._raw: list[list[np.ndarray]] = []  # [values, *payload] chunks since then
+        self._raw_n = 0
+
+    @property
+    def buffered(self) -> int:
+        """Points held right now."""
+        return (0 if self._kept is None else int(self._kept[0].size)) + self._raw_n
+
+    def add(self, values: np.ndarray, *payload: np.ndarray) -> None:
+        """Append points in series order; reduces when more than twice ``max_points`` are held."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.size == 0:
+            return
+        self._raw.append([values, *payload])
+        self._raw_n += int(values.size)
+        self.n += int(values.size)
+        self.nonfinite += int(values.size - np.count_nonzero(np.isfinite(values)))
+        if self.buffered > 2 * self.max_points:
+            # +4: a prefix can keep up to 3 more points than the whole series at one bucket size, so
+            # this never picks a bucket larger than the final one (the result stays chunking-independent)
+            self._reduce(self.max_points + 4)
+
+    def finish(self) -> tuple[list[np.ndarray], Reduction]:
+        """The kept ``[values, *payload]`` in series order, and what was done."""
+        if self.n > self.max_points:
+            self._reduce(self.max_points)
+        ordinal, *cols = self._collect()
+        idx = ordinal if self.bucket > 1 else np.arange(self.n, dtype=np.int64)
+        red = Reduction(idx, self.n, self.bucket, self.nonfinite > self.max_points)
+        self._kept, self._raw, self._raw_n = None, [], 0
+        return cols, red
+
+    def _collect(self) -> list[np.ndarray]:
+        """[ordinal, values, *payload] of everything held, in order."""
+        parts: list[list[np.ndarray]] = []
+        if self._kept is not None:
+            parts.append(self._kept)
+        if self._raw:
+            start = self.n - self._raw_n
+            ordinal = np.arange(start, self.n, dtype=np.int64)
+            cols = [c[0] if len(self._raw) == 1 else np.concatenate(c) for c in zip(*self._raw)]
+            parts.append([ordinal, *cols])
+        if not parts:
+            return [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)]
+        if len(parts) == 1:
+            return parts[0]
+        return [np.concatenate(c) for c in zip(*parts)]
+
+    def _reduce(self, limit: int) -> None:
+        cols = self._collect()
+        self._raw, self._raw_n = [], 0
+        ordinal, values = cols[0], cols[1]
+        compress = self.nonfinite > self.max_points
+        idx, self.bucket = _shrink(values, ordinal, self.bucket, limit, compress, self.n)
+        self._kept = [c[idx] for c in cols]
