@@ -227,3 +227,18 @@ def test_any_input_gives_valid_indices(values: list[float]) -> None:
         cps = detect(values)
         assert cps == sorted(set(cps))
         assert all(isinstance(c, int) and 0 < c < len(values) for c in cps)
+
+
+def test_one_pass_over_models_matches_one_pelt_per_model() -> None:
+    from trainlog_doctor.signals.changepoints import _dense_partition_models
+
+    rng = np.random.default_rng(11)
+    models = ("l2", "linear", "quadratic")
+    for n, min_size in ((9, 2), (40, 2), (120, 5), (200, 5)):
+        y = np.cumsum(rng.normal(0.0, 1.0, n)) + 3.0 * (np.arange(n) > n // 2)
+        pens = [default_penalty(n, m) for m in models]
+        together = _dense_partition_models(y, models, pens, min_size)
+        for m, pen, (cps, objective) in zip(models, pens, together):
+            alone = pelt(y, pen, min_size=min_size, model=m)
+            assert cps == alone[0]
+            assert objective == pytest.approx(alone[1], rel=1e-9, abs=1e-9)

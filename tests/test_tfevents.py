@@ -570,3 +570,132 @@ def test_random_damage_matches_naive_reader(tmp_path: Path, seed: int) -> None:
     assert len(got) == len(want)
     for a, b in zip(got, want):
         assert a[:3] == b[:3] and (a[3] == b[3] or (math.isnan(a[3]) and math.isnan(b[3])))
+
+
+# ------------------------------------------------------------------------------------------------
+# streaming windows and bounded series
+
+
+def mixed_events(n_steps: int = 400, seed: int = 11) -> list[event_pb2.Event]:
+    """Scalars of several record sizes, multi-value summaries, tensors, text, hparams and a big graph record."""
+    from google.protobuf import struct_pb2
+
+    rng = np.random.default_rng(seed)
+    hp = plugin_data_pb2.HParamsPluginData(
+        session_start_info=plugin_data_pb2.SessionStartInfo(hparams={"optimizer": struct_pb2.Value(string_value="Adam")})
+    )
+    hp_meta = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="hparams", content=hp.SerializeToString())
+    )
+    events: list[event_pb2.Event] = [
+        header_event(),
+        event_pb2.Event(wall_time=1.7e9, graph_def=bytes(rng.integers(0, 256, 3000, dtype=np.uint8))),
+        event_pb2.Event(wall_time=1.7e9, summary=summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="_hparams_/session_start_info", metadata=hp_meta)])),
+    ]
+    for step in range(0, n_steps * 37, 37):
+        for tag in ("loss", "val/loss", "lr"):
+            v = float(rng.standard_normal())
+            if rng.random() < 0.02:
+                v = float(rng.choice([np.nan, np.inf]))
+            events.append(scalar(tag, v, step, wall=1.6e9 + step + rng.random()))
+        if step % 50 == 0:
+            events.append(tensor_event("epoch_acc", _tensor(1, tensor_content=struct.pack("<f", step / 1000)), step))
+        if step % 333 == 0:
+            vals = [summary_pb2.Summary.Value(tag=f"m{i}", simple_value=float(i + step)) for i in range(3)]
+            events.append(event_pb2.Event(wall_time=1.6e9 + step, step=step, summary=summary_pb2.Summary(value=vals)))
+        if step % 2000 == 0:
+            events.append(tensor_event("notes", _tensor(7, string_val=[f"at {step}".encode()]), step, plugin="text"))
+    return events
+
+
+@pytest.mark.parametrize("window", [64, 100, 257, 1000, 4096, 50_000])
+def test_windows_give_the_same_result_as_one_window(tmp_path: Path, window: int) -> None:
+    p = write(tmp_path / "events.out.tfevents.w.h", framed(*mixed_events()))
+    whole = read_event_file(p)
+    same_points(whole.points, reference_points(p, fast=True))
+    got = read_event_file(p, window=window)  # the graph record (3 KB) is larger than most of these windows
+    assert got.points.equals(whole.points)
+    assert got.meta == whole.meta and got.meta["optimizer"] == "Adam" and "notes" in got.meta["text"]
+    assert got.warnings == whole.warnings == []
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_damage_same_in_small_windows(tmp_path: Path, seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    data = bytearray(framed(*mixed_events(n_steps=int(rng.integers(5, 120)), seed=seed)))
+    damage = rng.random()
+    if damage < 0.5:
+        for _ in range(int(rng.integers(1, 4))):
+            data[int(rng.integers(0, len(data)))] ^= 1 << int(rng.integers(0, 8))
+    elif damage < 0.9:
+        data = data[: int(rng.integers(0, len(data)))]
+    p = write(tmp_path / "events.out.tfevents.fw.h", bytes(data))
+    try:
+        whole = read_event_file(p)
+    except LogReadError as exc:
+        with pytest.raises(LogReadError, match=str(exc)[:30]):
+            read_event_file(p, window=int(rng.integers(64, 3000)))
+        return
+    for window in (64, int(rng.integers(65, 3000))):
+        got = read_event_file(p, window=window)
+        assert got.points.equals(whole.points), window
+        assert got.warnings == whole.warnings and got.meta == whole.meta
+
+
+def test_truncation_reported_in_file_offsets_across_windows(tmp_path: Path) -> None:
+    data = torch_like_file(300)
+    cut = len(data) - 7
+    p = write(tmp_path / "events.out.tfevents.tw.h", data[:cut])
+    for window in (64, 333, 1 << 20):
+        ef = read_event_file(p, window=window)
+        assert ef.points.height == 300 * 3 - 1
+        assert ef.warnings == [f"truncated at byte {record_offsets(data)[-1][0]} (file has {cut} bytes; last record incomplete)"]
+
+
+def long_run_file(n_steps: int, spike_at: int, nan_at: int) -> tuple[bytes, np.ndarray]:
+    """``loss`` for ``n_steps`` steps (one spike, one NaN) plus a short ``lr``; returns (bytes, loss values)."""
+    rng = np.random.default_rng(5)
+    loss = (2.0 * np.exp(-np.arange(n_steps) / 3000) + 0.05 * rng.standard_normal(n_steps)).astype(np.float32)
+    loss[spike_at] = 40.0
+    loss[nan_at] = np.nan
+    events = [header_event()]
+    for step in range(n_steps):
+        events.append(scalar("loss", float(loss[step]), step))
+        if step % 100 == 0:
+            events.append(scalar("lr", 0.1, step))
+    return framed(*events), loss.astype(np.float64)
+
+
+def test_long_tag_reduced_with_one_warning(tmp_path: Path) -> None:
+    data, loss = long_run_file(20_000, spike_at=12_345, nan_at=777)
+    p = write(tmp_path / "events.out.tfevents.r.h", data)
+    full = read_event_file(p, max_points=10**9).points
+    assert full.height == 20_000 + 200
+    ef = read_event_file(p, max_points=2_000)
+    got = ef.points.filter(pl.col("tag") == "loss")
+    assert 1_000 < got.height <= 2_000
+    steps = got["step"].to_numpy()
+    assert steps[0] == 0 and steps[-1] == 19_999 and np.all(np.diff(steps) > 0)
+    assert np.array_equal(got["value"].to_numpy(), loss[steps], equal_nan=True)  # real steps, real values
+    assert {776, 777, 778, 12_345} <= set(steps.tolist())  # NaN, its neighbours, the spike
+    assert ef.points.filter(pl.col("tag") == "lr").height == 200  # a short tag is untouched
+    assert ef.warnings == [
+        f"loss: 20,000 points reduced to {got.height:,} (first/last/min/max of each bucket of 64 points; every NaN/Inf kept)"
+    ]
+    # the same in small windows, and through the reader (warning prefixed with the file)
+    assert read_event_file(p, max_points=2_000, window=300).points.equals(ef.points)
+    (run,) = TfEventsReader(max_points=2_000).read(tmp_path, "r")
+    assert run.frame.filter(pl.col("metric") == "loss").height == got.height
+    assert run.warnings == [f"events.out.tfevents.r.h: {ef.warnings[0]}"]
+
+
+def test_series_over_the_limit_after_merging_files_reduced_again(tmp_path: Path) -> None:
+    write(tmp_path / "events.out.tfevents.1.a", framed(header_event(), *[scalar("loss", s % 7, s) for s in range(900)]))
+    write(tmp_path / "events.out.tfevents.2.b", framed(header_event(), *[scalar("loss", s % 5, s) for s in range(900, 1800)]))
+    (run,) = TfEventsReader(max_points=1_000).read(tmp_path, "r")
+    steps = run.frame["step"].to_list()
+    assert len(steps) <= 1_000 and steps[0] == 0 and steps[-1] == 1799
+    assert len(run.warnings) == 1 and run.warnings[0].startswith(
+        "loss (train, merged from several tags or files): 1,800 points reduced to"
+    )
+    assert run.frame["value"].max() == 6.0

@@ -1,6 +1,8 @@
 """TFRecord framing and bulk decoding of scalar ``Event`` records with numpy.
 
-The file is read once into a zero-padded ``uint8`` array. The record framing
+The file is read in windows of ``WINDOW_BYTES`` (:func:`read_windows`: one reused zero-padded ``uint8``
+buffer, the record that straddles a window's end carried over to the next), so memory does not grow
+with the file. In each window the record framing
 (``uint64 len | uint32 masked_crc32c(len) | data | uint32 masked_crc32c(data)``) is walked with
 *periodic speculation*: writers repeat the same few record sizes (one per tag), so once the last
 record sizes repeat with period ``P`` the next few thousand headers are predicted and read with one
@@ -22,9 +24,10 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from typing import BinaryIO
 
 import google_crc32c
 import numpy as np
@@ -37,6 +40,7 @@ _U32 = np.uint64(0xFFFFFFFF)
 _MAX_TEMPLATE_LEN = 1 << 16
 _MAX_TEMPLATE_TRIES = 64
 _FULL_BATCH = 1 << 16
+WINDOW_BYTES = 64 << 20  # bytes decoded at a time (records straddling a window edge are carried over)
 
 
 def mask_crc(crc: int) -> int:
@@ -55,6 +59,11 @@ def mask_crc_array(crc: np.ndarray) -> np.ndarray:
     return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(MASK_DELTA)
 
 
+def padded_array(size: int) -> np.ndarray:
+    """A zeroed ``uint8`` array for ``size`` bytes plus at least ``PAD`` spare bytes, 8-byte aligned in length."""
+    return np.zeros(((size + PAD) // 8 + 1) * 8, dtype=np.uint8)
+
+
 class Buffer:
     """A file's bytes as a zero-padded ``uint8`` array plus an aligned ``uint64`` view for word reads."""
 
@@ -65,24 +74,9 @@ class Buffer:
         self.raw = memoryview(arr)[:size]
 
     @classmethod
-    def from_path(cls, path: Path) -> Buffer:
-        """Read the whole file (no extra copy) into a padded buffer."""
-        size = os.path.getsize(path)
-        arr = np.zeros(((size + PAD) // 8 + 1) * 8, dtype=np.uint8)
-        view = memoryview(arr)
-        got = 0
-        with open(path, "rb", buffering=0) as fh:
-            while got < size:
-                n = fh.readinto(view[got:size])
-                if not n:
-                    break
-                got += n
-        return cls(arr, got)
-
-    @classmethod
     def from_bytes(cls, data: bytes) -> Buffer:
         """A padded copy of ``data``."""
-        arr = np.zeros(((len(data) + PAD) // 8 + 1) * 8, dtype=np.uint8)
+        arr = padded_array(len(data))
         arr[: len(data)] = np.frombuffer(data, dtype=np.uint8)
         return cls(arr, len(data))
 
@@ -206,6 +200,77 @@ def walk(buf: Buffer) -> Framing:
         if size - o >= HEADER and masked_crc32c(buf.bytes_at(o, 8)) != unpack("<I", raw, o + 8)[0]:
             problem = "bad_length_crc"
     return Framing(offsets, lengths, o, problem)
+
+
+@dataclass
+class Window:
+    """A stretch of a file: ``buf`` holds the bytes from file offset ``base``; ``framing`` its complete records.
+
+    Offsets in ``framing`` are relative to ``buf``. Only the ``last`` window carries a framing
+    ``problem`` (and ``file_size``); earlier ones end at a record boundary.
+    """
+
+    buf: Buffer
+    base: int
+    framing: Framing
+    last: bool
+    file_size: int
+
+
+def read_windows(fh: BinaryIO, window: int = WINDOW_BYTES) -> Iterator[Window]:
+    """Read an open (unbuffered) file in windows of about ``window`` bytes, each ending at a record boundary.
+
+    One buffer is reused: a window is valid only until the next one is requested. The incomplete
+    record at a window's end is carried over to the next; a record larger than the window gets a
+    buffer of its own size. Reading stops at the end of the file, at a length header whose checksum
+    is bad (the last window's framing says ``bad_length_crc``), or at a record that runs past the end
+    of the file (``truncated``).
+    """
+    window = max(int(window), 64)
+    try:
+        file_size: int | None = os.fstat(fh.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        file_size = None
+    cap = window
+    arr = padded_array(cap)
+    base = 0
+    filled = 0
+    eof = False
+    while True:
+        view = memoryview(arr)
+        while not eof and filled < cap:
+            n = fh.readinto(view[filled:cap])
+            if n:
+                filled += n
+            else:
+                eof = True
+        view.release()
+        arr[filled : filled + PAD] = 0  # stale bytes of the previous window after the data
+        buf = Buffer(arr, filled)
+        fr = walk(buf)
+        if eof or fr.problem == "bad_length_crc":
+            yield Window(buf, base, fr, True, base + filled)
+            return
+        need = 0  # bytes of the incomplete record at fr.stop (0: the window ended on a boundary)
+        if fr.problem is not None:
+            need = HEADER
+            if filled - fr.stop >= HEADER:
+                need = struct.unpack_from("<Q", buf.raw, fr.stop)[0] + OVERHEAD
+                if file_size is not None and base + fr.stop + need > file_size:  # runs past the end: truncated
+                    yield Window(buf, base, fr, True, file_size)
+                    return
+        if fr.offsets.size:
+            yield Window(buf, base, Framing(fr.offsets, fr.lengths, fr.stop, None), False, 0)
+        carry = filled - fr.stop
+        new_cap = max(window, need)
+        if new_cap != cap:  # a record larger than the window, or back to normal after one
+            new = padded_array(new_cap)
+            new[:carry] = arr[fr.stop : filled]
+            arr, cap = new, new_cap
+        elif carry:
+            arr[:carry] = arr[fr.stop : filled]
+        base += fr.stop
+        filled = carry
 
 
 # --------------------------------------------------------------------------------------------------
@@ -494,31 +559,6 @@ class BulkResult:
     valid: int
 
 
-def _segments(pos: np.ndarray, min_run: int = 64) -> list[tuple[int, int, int]]:
-    """Split sorted positions into slices ``(a, b, stride)``: arithmetic runs (stride > 0) or the rest (0)."""
-    n = pos.size
-    if n < min_run:
-        return [(0, n, 0)]
-    d = np.diff(pos)
-    brk = np.flatnonzero(d[1:] != d[:-1]) + 1
-    rs = np.concatenate([[0], brk])
-    re_ = np.concatenate([brk, [d.size]])
-    long_runs = np.flatnonzero(re_ - rs + 1 >= min_run)
-    out: list[tuple[int, int, int]] = []
-    cur = 0
-    for i in long_runs.tolist():
-        a, b = max(int(rs[i]), cur), int(re_[i]) + 1
-        if b - a < min_run:
-            continue
-        if cur < a:
-            out.append((cur, a, 0))
-        out.append((a, b, int(d[a])))
-        cur = b
-    if cur < n:
-        out.append((cur, n, 0))
-    return out
-
-
 _CHUNK = 1 << 15  # rows per step of the constant-byte check (keeps temporaries small)
 
 
@@ -697,17 +737,19 @@ def _decode_template(block: _Block, tmpl: Template, tag_ids: dict[str, int]) -> 
     )
 
 
-def decode_bulk(buf: Buffer, framing: Framing) -> BulkResult:
+def decode_bulk(buf: Buffer, framing: Framing, tag_ids: dict[str, int] | None = None) -> BulkResult:
     """Verify length CRCs and decode every record that fits a scalar template, all in bulk.
 
     Records that fit no template (non-scalar events, text, hparams, records over 64 KiB) are returned
-    as ``fallback`` for per-record decoding.
+    as ``fallback`` for per-record decoding. ``tag_ids`` (tag -> index, extended in place) lets
+    several windows of one file share tag indices; ``tags`` of the result lists all of them.
     """
+    tag_ids = {} if tag_ids is None else tag_ids
     lengths = framing.lengths
     offsets = framing.offsets
     nrec = lengths.size
     if nrec == 0:
-        return BulkResult([], [], np.zeros(0, dtype=np.int64), [], 0)
+        return BulkResult(tag_list(tag_ids), [], np.zeros(0, dtype=np.int64), [], 0)
     is_big = lengths >= _MAX_TEMPLATE_LEN
     big = np.flatnonzero(is_big)
     valid = nrec
@@ -736,7 +778,6 @@ def decode_bulk(buf: Buffer, framing: Framing) -> BulkResult:
                 if bad.size:
                     valid = min(valid, int(block.rec[bad].min()))
             groups.append((length, blocks))
-    tag_ids: dict[str, int] = {}
     parts: list[Points] = []
     fallback: list[np.ndarray] = [big[big < valid]]
     bad_crc: list[np.ndarray] = []
@@ -778,7 +819,12 @@ def decode_bulk(buf: Buffer, framing: Framing) -> BulkResult:
                 fallback.append(block.rec)
     fb = np.sort(np.concatenate(fallback)).astype(np.int64)
     bad_list = sorted(int(x) for x in np.concatenate(bad_crc)) if bad_crc else []
+    return BulkResult(tag_list(tag_ids), parts, fb, bad_list, valid)
+
+
+def tag_list(tag_ids: dict[str, int]) -> list[str]:
+    """Tags ordered by their index."""
     tags = [""] * len(tag_ids)
     for tag, i in tag_ids.items():
         tags[i] = tag
-    return BulkResult(tags, parts, fb, bad_list, valid)
+    return tags

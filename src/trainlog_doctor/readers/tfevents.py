@@ -23,6 +23,13 @@ Damage: a record with a bad data CRC is skipped (warning with the count); a bad 
 framing, so reading stops there (warning); a short last record is reported as truncation; a file that
 is not TFRecord at all raises :class:`LogReadError`.
 
+Size: a file is decoded in windows of ``WINDOW_BYTES`` (64 MiB), never whole, and each tag keeps at
+most about ``MAX_SERIES_POINTS`` (250,000) points: a longer one is reduced while streaming to the
+first, last, minimum and maximum point of each bucket of consecutive points, with every NaN/Inf, the
+first and the last point kept (:mod:`trainlog_doctor.readers._reduce`; one warning per reduced tag).
+A ``(metric, split)`` series that several tags or files fill past the limit is reduced once more when
+they are merged. Memory grows with the number of tags (and NaN/Inf points), not with the file's length.
+
 Speed: see :mod:`trainlog_doctor.readers._tfrecord` (no Python loop per scalar event).
 """
 
@@ -40,14 +47,18 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.frame import SCHEMA, conform, empty_frame, infer_split
+from trainlog_doctor.readers._reduce import MAX_SERIES_POINTS, Reduction, SeriesReducer, reduce_series
 from trainlog_doctor.readers._tfrecord import (
     HEADER,
+    WINDOW_BYTES,
     Buffer,
     Points,
+    Window,
     decode_bulk,
     masked_crc32c,
     read_varint,
-    walk,
+    read_windows,
+    tag_list,
 )
 from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer, display_path
 
@@ -90,9 +101,11 @@ class DecodedEvents:
 # one file
 
 
-def read_event_file(path: str | os.PathLike[str]) -> EventFile:
+def read_event_file(
+    path: str | os.PathLike[str], *, max_points: int = MAX_SERIES_POINTS, window: int = WINDOW_BYTES
+) -> EventFile:
     """Decode one event file; raises :class:`LogReadError` when it is not a TFRecord event file."""
-    dec = decode_event_file(Path(path))
+    dec = decode_event_file(Path(path), max_points=max_points, window=window)
     tags = pl.Series("tag", dec.tags, dtype=pl.Utf8)
     points = pl.DataFrame(
         {
@@ -105,92 +118,177 @@ def read_event_file(path: str | os.PathLike[str]) -> EventFile:
     return EventFile(points, dec.meta, dec.warnings)
 
 
-def decode_event_file(path: Path) -> DecodedEvents:
-    """Read ``path`` and decode it; see :func:`decode_buffer`."""
+def decode_event_file(
+    path: Path, *, max_points: int = MAX_SERIES_POINTS, window: int = WINDOW_BYTES
+) -> DecodedEvents:
+    """Stream-decode ``path`` in windows of ``window`` bytes; each tag keeps at most about ``max_points`` points.
+
+    Damage is handled as the module docstring says; a tag reduced to fit ``max_points`` (see
+    :mod:`trainlog_doctor.readers._reduce`) gets one warning.
+    """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
+        with open(path, "rb", buffering=0) as fh:
+            if is_lfs_pointer(fh.read(64)):
+                raise LogReadError("Git LFS pointer, not the event file itself (run `git lfs pull`)")
+            fh.seek(0)
+            dec = _FileDecoder(max_points)
+            for win in read_windows(fh, window):
+                if not dec.add(win):
+                    break
     except OSError as exc:
         raise LogReadError(f"cannot read {path.name}: {exc.strerror or exc}") from None
-    if is_lfs_pointer(head):
-        raise LogReadError("Git LFS pointer, not the event file itself (run `git lfs pull`)")
-    try:
-        return decode_buffer(Buffer.from_path(path))  # no local reference: decode_buffer frees the bytes early
-    except OSError as exc:
-        raise LogReadError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+    return dec.finish()
 
 
-def decode_buffer(buf: Buffer) -> DecodedEvents:
-    """Decode all scalar points, text and hparams of one event file held in ``buf``."""
-    head = buf.bytes_at(0, min(buf.size, 64))
-    if is_lfs_pointer(head):
-        raise LogReadError("Git LFS pointer, not the event file itself (run `git lfs pull`)")
-    framing = walk(buf)
-    bulk = decode_bulk(buf, framing)
-    warnings: list[str] = []
-    nrec = bulk.valid
-    if nrec < framing.offsets.size or framing.problem == "bad_length_crc":
-        at = int(framing.offsets[nrec]) if nrec < framing.offsets.size else framing.stop
-        if nrec == 0:
-            raise LogReadError(f"not a TensorBoard event file (no valid TFRecord header at byte {at})")
-        warnings.append(f"bad record length checksum at byte {at}: framing lost, kept the {nrec} records before it")
-    elif framing.problem == "truncated":
-        warnings.append(f"truncated at byte {framing.stop} (file has {buf.size} bytes; last record incomplete)")
-    tag_ids = {t: i for i, t in enumerate(bulk.tags)}
-    fb = _Fallback(tag_ids)
-    fb.run(buf, framing.offsets, framing.lengths, bulk.fallback)
-    del buf  # decoded values are copies: let the file's bytes go before assembling
-    bad = sorted([*bulk.bad_crc, *fb.bad_crc])
-    if bad:
-        warnings.append(
-            f"skipped {len(bad)} record(s) with a bad data checksum (first at byte {int(framing.offsets[bad[0]])})"
-        )
-    if fb.undecodable:
-        first = int(framing.offsets[fb.undecodable[0]])
-        warnings.append(f"skipped {len(fb.undecodable)} record(s) that are not Event protos (first at byte {first})")
-    parts = [*bulk.parts, *fb.points()]
-    tags = [""] * len(tag_ids)
-    for t, i in tag_ids.items():
-        tags[i] = t
-    dec = _assemble(parts, nrec, tags)
-    drop = [i for i, t in enumerate(tags) if fb.plugins.get(t, "") not in _SCALAR_PLUGINS]
-    if drop and dec.tag.size:
-        keep = ~np.isin(dec.tag, np.asarray(drop, dtype=np.int32))
-        dec = DecodedEvents(tags, dec.tag[keep], dec.step[keep], dec.wall[keep], dec.value[keep])
-    dec.meta = fb.meta
-    dec.warnings = warnings
-    return dec
+class _FileDecoder:
+    """Accumulates the windows of one file: per-tag bounded series, run facts and damage counts."""
+
+    def __init__(self, max_points: int) -> None:
+        self.max_points = max_points
+        self.tag_ids: dict[str, int] = {}
+        self.fb = _Fallback(self.tag_ids)
+        self.series: dict[int, SeriesReducer] = {}
+        self.seq = 0  # scalar points so far: file-order position of the next one
+        self.records = 0  # records with trusted framing so far
+        self.framing: str | None = None  # framing lost / truncation warning
+        self.bad_crc = _Damage()
+        self.undecodable = _Damage()
+
+    def add(self, win: Window) -> bool:
+        """Decode one window; ``False`` when the framing was lost and nothing after it can be trusted."""
+        buf, fr, base = win.buf, win.framing, win.base
+        bulk = decode_bulk(buf, fr, self.tag_ids)
+        nrec = bulk.valid
+        lost = nrec < fr.offsets.size or fr.problem == "bad_length_crc"
+        self.fb.run(buf, fr.offsets, fr.lengths, bulk.fallback)
+        bad = sorted([*bulk.bad_crc, *self.fb.bad_crc])
+        self.bad_crc.add(len(bad), base + int(fr.offsets[bad[0]]) if bad else 0)
+        und = self.fb.undecodable
+        self.undecodable.add(len(und), base + int(fr.offsets[und[0]]) if und else 0)
+        self._points([*bulk.parts, *self.fb.take_points()], nrec)
+        self.records += nrec
+        if lost:
+            at = base + (int(fr.offsets[nrec]) if nrec < fr.offsets.size else fr.stop)
+            if self.records == 0:
+                raise LogReadError(f"not a TensorBoard event file (no valid TFRecord header at byte {at})")
+            self.framing = (
+                f"bad record length checksum at byte {at}: framing lost, kept the {self.records} records before it"
+            )
+            return False
+        if win.last and fr.problem == "truncated":
+            self.framing = f"truncated at byte {base + fr.stop} (file has {win.file_size} bytes; last record incomplete)"
+        return True
+
+    def _points(self, parts: list[Points], nrec: int) -> None:
+        """Number the window's points in file order and hand them to their tags' reducers."""
+        parts = [p for p in parts if p.rec.size]
+        if not parts:
+            return
+        count = np.zeros(nrec, dtype=np.int64)
+        for p in parts:
+            if p.slot is None:
+                count[p.rec] += 1  # a one-value-per-record part never repeats a record
+            else:
+                count += np.bincount(p.rec, minlength=nrec)
+        start = np.cumsum(count)
+        total = int(start[-1])
+        start -= count
+        start += self.seq
+        del count
+        chunks: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        for p in parts:
+            seq = start[p.rec]
+            if p.slot is not None:
+                seq += p.slot
+            t = p.tag
+            if int(t[0]) == int(t[-1]) and bool((t == t[0]).all()):
+                chunks.setdefault(int(t[0]), []).append((seq, p.step, p.wall, p.value))
+                continue
+            order = np.argsort(t, kind="stable")
+            ts = t[order]
+            cuts = [0, *(np.flatnonzero(ts[1:] != ts[:-1]) + 1).tolist(), ts.size]
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                idx = order[a:b]
+                chunks.setdefault(int(ts[a]), []).append((seq[idx], p.step[idx], p.wall[idx], p.value[idx]))
+        self.seq += total
+        for tid, got in chunks.items():
+            seq, step, wall, value = got[0] if len(got) == 1 else (np.concatenate(c) for c in zip(*got))
+            if seq.size > 1 and not bool(np.all(seq[1:] > seq[:-1])):
+                o = np.argsort(seq, kind="stable")
+                seq, step, wall, value = seq[o], step[o], wall[o], value[o]
+            reducer = self.series.get(tid)
+            if reducer is None:
+                reducer = self.series[tid] = SeriesReducer(self.max_points)
+            reducer.add(value, seq, step, wall)
+
+    def finish(self) -> DecodedEvents:
+        """Drop non-scalar tags, close every series and put the points back in file order."""
+        tags = tag_list(self.tag_ids)
+        warnings = [self.framing] if self.framing else []
+        if self.bad_crc.count:
+            warnings.append(
+                f"skipped {self.bad_crc.count} record(s) with a bad data checksum (first at byte {self.bad_crc.first})"
+            )
+        if self.undecodable.count:
+            warnings.append(
+                f"skipped {self.undecodable.count} record(s) that are not Event protos (first at byte {self.undecodable.first})"
+            )
+        cols: list[list[np.ndarray]] = [[], [], [], [], []]  # tag, seq, step, wall, value
+        kept = 0
+        ntags = 0
+        for tid in sorted(self.series, key=lambda i: tags[i]):
+            (value, seq, step, wall), red = self.series[tid].finish()
+            if self.fb.plugins.get(tags[tid], "") not in _SCALAR_PLUGINS:
+                continue
+            if red.reduced:
+                warnings.append(reduction_warning(tags[tid], red))
+            for col, arr in zip(cols, (np.full(seq.size, tid, dtype=np.int32), seq, step, wall, value)):
+                col.append(arr)
+            kept += int(seq.size)
+            ntags += 1
+        self.series.clear()
+        if not kept:
+            z = np.zeros(0)
+            return DecodedEvents(
+                tags, z.astype(np.int32), z.astype(np.int64), z, z.copy(), meta=self.fb.meta, warnings=warnings
+            )
+        tag, seq, step, wall, value = (c[0] if len(c) == 1 else np.concatenate(c) for c in cols)
+        del cols
+        if kept == self.seq:  # nothing dropped: seq is a permutation of 0..kept-1
+            out = [np.empty_like(a) for a in (tag, step, wall, value)]
+            for o, a in zip(out, (tag, step, wall, value)):
+                o[seq] = a
+            tag, step, wall, value = out
+        elif ntags > 1:
+            order = np.argsort(seq, kind="stable")
+            tag, step, wall, value = tag[order], step[order], wall[order], value[order]
+        return DecodedEvents(tags, tag, step, wall, value, meta=self.fb.meta, warnings=warnings)
 
 
-def _assemble(parts: list[Points], nrec: int, tags: list[str]) -> DecodedEvents:
-    """Scatter decoded parts back into file order (record, then value within the record)."""
-    parts = [p for p in parts if p.rec.size]
-    if not parts:
-        z = np.zeros(0)
-        return DecodedEvents(tags, z.astype(np.int32), z.astype(np.int64), z.astype(np.float64), z.astype(np.float64))
-    count = np.zeros(nrec, dtype=np.int64)
-    for p in parts:
-        if p.slot is None:
-            count[p.rec] += 1  # a one-value-per-record part never repeats a record
-        else:
-            np.add.at(count, p.rec, 1)
-    start = np.cumsum(count)
-    n = int(start[-1])
-    start -= count
-    del count
-    tag = np.empty(n, dtype=np.int32)
-    step = np.empty(n, dtype=np.int64)
-    wall = np.empty(n, dtype=np.float64)
-    value = np.empty(n, dtype=np.float64)
-    for p in parts:
-        dest = start[p.rec]
-        if p.slot is not None:
-            dest += p.slot
-        tag[dest] = p.tag
-        step[dest] = p.step
-        wall[dest] = p.wall
-        value[dest] = p.value
-    return DecodedEvents(tags, tag, step, wall, value)
+@dataclass
+class _Damage:
+    """How many records had one kind of damage, and the file offset of the first."""
+
+    count: int = 0
+    first: int = 0
+
+    def add(self, count: int, first: int) -> None:
+        if count and not self.count:
+            self.first = first
+        self.count += count
+
+
+def reduction_warning(name: str, red: Reduction) -> str:
+    """The warning for a series reduced by :mod:`trainlog_doctor.readers._reduce`."""
+    nonfinite = (
+        "runs of NaN/Inf kept at their ends and bucket edges"
+        if red.compress_nonfinite
+        else "every NaN/Inf kept"
+    )
+    return (
+        f"{name}: {red.n:,} points reduced to {red.index.size:,} "
+        f"(first/last/min/max of each bucket of {red.bucket:,} points; {nonfinite})"
+    )
 
 
 class _Fallback:
@@ -210,6 +308,9 @@ class _Fallback:
         self.meta: dict[str, Any] = {}
 
     def run(self, buf: Buffer, offsets: np.ndarray, lengths: np.ndarray, recs: np.ndarray) -> None:
+        """Decode records ``recs`` of one window; ``bad_crc`` and ``undecodable`` then list that window's."""
+        self.bad_crc = []
+        self.undecodable = []
         if recs.size == 0:
             return
         raw = buf.raw
@@ -263,10 +364,11 @@ class _Fallback:
             self.value.append(value)
             slot += 1
 
-    def points(self) -> list[Points]:
+    def take_points(self) -> list[Points]:
+        """The points decoded since the last call (and forget them)."""
         if not self.rec:
             return []
-        return [
+        out = [
             Points(
                 rec=np.asarray(self.rec, dtype=np.int64),
                 slot=np.asarray(self.slot, dtype=np.int64),
@@ -276,6 +378,8 @@ class _Fallback:
                 value=np.asarray(self.value, dtype=np.float64),
             )
         ]
+        self.rec, self.slot, self.tag, self.step, self.wall, self.value = [], [], [], [], [], []
+        return out
 
 
 def _has_summary(data: bytes) -> bool | None:
@@ -458,6 +562,10 @@ class TfEventsReader:
     format: ClassVar[str] = "tfevents"
     unit: ClassVar[str] = "directory"
 
+    def __init__(self, *, max_points: int = MAX_SERIES_POINTS, window: int = WINDOW_BYTES) -> None:
+        self.max_points = max_points
+        self.window = window
+
     def sniff(self, path: Path, head: bytes) -> bool:
         """A directory holding event files, or a file named ``*tfevents*`` or starting with a valid TFRecord header."""
         try:
@@ -483,7 +591,7 @@ class TfEventsReader:
         for f, split in files:
             name = _rel(f, base)
             try:
-                dec = decode_event_file(f)
+                dec = decode_event_file(f, max_points=self.max_points, window=self.window)
             except LogReadError as exc:
                 errors.append(f"{name}: {exc}")
                 continue
@@ -497,8 +605,8 @@ class TfEventsReader:
         if not decoded:
             raise LogReadError(errors[0] if len(errors) == 1 else f"no readable event file ({errors[0]})")
         warnings.extend(f"skipped {e}" for e in errors)
-        frame = _merge(decoded, run_id)
-        return [RunData(frame=frame, meta=meta, warnings=warnings)]
+        frame, merged = _merge(decoded, run_id, self.max_points)
+        return [RunData(frame=frame, meta=meta, warnings=warnings + merged)]
 
 
 def _rel(f: Path, base: Path) -> str:
@@ -508,8 +616,14 @@ def _rel(f: Path, base: Path) -> str:
         return f.name
 
 
-def _merge(decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str) -> pl.DataFrame:
-    """Build the normalized frame: map tags, sort by (step, wall_time), drop stale duplicates, attach epoch."""
+def _merge(
+    decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str, max_points: int = MAX_SERIES_POINTS
+) -> tuple[pl.DataFrame, list[str]]:
+    """Build the normalized frame: map tags, sort by (step, wall_time), drop stale duplicates, attach epoch.
+
+    A ``(metric, split)`` series that several files or tags fill past ``max_points`` is reduced once
+    more (a warning each).
+    """
     key_ids: dict[tuple[str, str], int] = {}
     per_epoch_keys: set[int] = set()
     all_tags: set[str] = set()
@@ -534,7 +648,7 @@ def _merge(decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str) -
         cols["wall"].append(dec.wall)
         cols["value"].append(dec.value)
     if not cols["key"]:
-        return empty_frame()
+        return empty_frame(), []
     if len(cols["key"]) == 1:
         key, file_idx, step, wall, value = (c[0] for c in cols.values())
     else:
@@ -555,6 +669,23 @@ def _merge(decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str) -
         key, file_idx, step, wall, value = key[keep], file_idx[keep], step[keep], wall[keep], value[keep]
 
     names = list(key_ids)
+    warnings: list[str] = []
+    counts = np.bincount(key, minlength=len(names))
+    over = np.flatnonzero(counts > max_points)
+    if over.size:
+        by_key = np.argsort(key.astype(np.uint16) if len(key_ids) < 65536 else key, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        keep = np.ones(key.size, dtype=bool)
+        for k in over.tolist():
+            pos = by_key[bounds[k] : bounds[k + 1]]  # this series' points in (step, wall_time) order
+            red = reduce_series(value[pos], max_points)
+            drop = np.ones(pos.size, dtype=bool)
+            drop[red.index] = False
+            keep[pos[drop]] = False
+            metric, sp = names[k]
+            warnings.append(reduction_warning(f"{metric} ({sp}, merged from several tags or files)", red))
+        key, file_idx, step, wall, value = key[keep], file_idx[keep], step[keep], wall[keep], value[keep]
+
     epoch = _epochs(names, key, step, value, per_epoch_keys, _is_yolo(all_tags))
     df = pl.DataFrame(
         {
@@ -576,7 +707,7 @@ def _merge(decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str) -
             "value": pl.Series(value, dtype=pl.Float64),
         }
     )
-    return df if df.schema == pl.Schema(SCHEMA) else conform(df)
+    return (df if df.schema == pl.Schema(SCHEMA) else conform(df)), warnings
 
 
 def _is_sorted(step: np.ndarray, wall: np.ndarray) -> bool:

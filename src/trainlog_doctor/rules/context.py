@@ -96,6 +96,7 @@ class Series:
     epochs: np.ndarray
     wall_time: np.ndarray
     derived: bool = False
+    views: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # analysis views (rules.stats)
 
     def __len__(self) -> int:
         return int(self.values.size)

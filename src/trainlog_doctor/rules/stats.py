@@ -95,8 +95,16 @@ def make_view(
     """The analysis view of ``s``: finite points, log10 for positive losses/times spanning decades.
 
     ``log=None`` decides automatically (losses and times only); long series are reduced to bucket
-    medians when ``max_points`` is set.
+    medians when ``max_points`` is set. Views are memoized per series and options (read-only arrays).
     """
+    key = (log, min_decades, max_points, window_frac)
+    cached = s.views.get(key)
+    if cached is None:
+        cached = s.views[key] = _make_view(s, log, min_decades, max_points, window_frac)
+    return cached
+
+
+def _make_view(s: Series, log: bool | None, min_decades: float, max_points: int | None, window_frac: float) -> View:
     idx, v = s.finite_view()
     if log is None:
         log = s.role in ("loss", "time") and v.size >= 2 and bool((v > 0).all()) and should_use_log(v, min_decades)
@@ -107,7 +115,10 @@ def make_view(
         idx, y = bucket_medians(idx, y, max_points)
     noise = robust_noise(y) if y.size >= 2 else 0.0
     sm = rolling_median(y, odd_window(y.size, window_frac)) if y.size >= 3 else y.copy()
-    return View(series=s, idx=idx, y=y, logged=bool(log), noise=float(noise), smooth=np.asarray(sm, dtype=np.float64))
+    view = View(series=s, idx=idx, y=y, logged=bool(log), noise=float(noise), smooth=np.asarray(sm, dtype=np.float64))
+    for a in (view.idx, view.y, view.smooth):
+        a.setflags(write=False)
+    return view
 
 
 _CP_CACHE: OrderedDict[bytes, list[int]] = OrderedDict()

@@ -91,8 +91,8 @@ class _Sums:
         self.degree = degree
         t = (np.arange(n, dtype=np.float64) - 0.5 * (n - 1)) / max(n - 1, 1) * 2.0
         if degree > 0 and n > degree:
-            basis = np.vander(t, degree + 1)
-            coef = np.linalg.lstsq(basis, y, rcond=None)[0]
+            basis = np.vander(t, degree + 1)  # t spans [-1, 1]: the normal equations are well conditioned
+            coef = np.linalg.solve(basis.T @ basis, basis.T @ y)
             y = y - basis @ coef
         else:
             y = y - y.mean() if n else y
@@ -216,6 +216,42 @@ def _segment_pairs(n: int, min_size: int) -> tuple[np.ndarray, np.ndarray]:
     return s_idx, e_idx
 
 
+def _model_min_size(model: str, min_size: int) -> int:
+    """The shortest segment :func:`pelt` allows for ``model`` (a line needs 3 points, a parabola 4)."""
+    degree = DEGREES[model]
+    return max(int(min_size), degree + 2 if degree else 1)
+
+
+def _dense_partition_models(
+    y: np.ndarray, models: tuple[str, ...], penalties: list[float], min_size: int
+) -> list[tuple[list[int], float]]:
+    """:func:`pelt` for several segment models of one short series in one pass of the recursion.
+
+    Same optima as one :func:`pelt` call per model (each model keeps its own shortest segment).
+    """
+    n = y.size
+    mins = [_model_min_size(m, min_size) for m in models]
+    step = min(mins)
+    s_idx, e_idx = _segment_pairs(n, step)
+    k = len(models)
+    cost = np.full((k, n + 1, n + 1), np.inf)
+    for i, (model, m) in enumerate(zip(models, mins)):
+        c = _Sums(y, DEGREES[model]).cost(s_idx, e_idx)
+        if m > step:
+            c = np.where(e_idx - s_idx >= m, c, np.inf)
+        cost[i, s_idx, e_idx] = c
+    pen = np.asarray(penalties, dtype=np.float64)
+    best = np.full((k, n + 1), np.inf)
+    best[:, 0] = -pen
+    last = np.zeros((k, n + 1), dtype=np.int64)
+    for t in range(step, n + 1, step):
+        hi = min(t + step, n + 1)
+        total = best[:, :t, None] + cost[:, :t, t:hi]
+        last[:, t:hi] = total.argmin(axis=1)
+        best[:, t:hi] = total.min(axis=1) + pen[:, None]
+    return [(_backtrack(last[i], n), float(best[i, n])) for i in range(k)]
+
+
 def _backtrack(last: np.ndarray, n: int) -> list[int]:
     cps: list[int] = []
     t = n
@@ -317,10 +353,13 @@ def _segment(y: np.ndarray, penalty: float | None, min_size: int, model: str) ->
     """PELT on a standardized series; for ``"auto"`` the model with the lowest BIC-like score wins."""
     n = y.size
     names = ("l2", "linear", "quadratic") if model == "auto" else (model,)
+    pens = [default_penalty(n, name) if penalty is None else float(penalty) for name in names]
+    if len(names) > 1 and n <= DENSE_MAX_POINTS and n >= 2 * max(_model_min_size(m, min_size) for m in names):
+        results = _dense_partition_models(y, names, pens, min_size)
+    else:
+        results = [_search(y, pen, min_size, name) for name, pen in zip(names, pens)]
     best: tuple[float, list[int], str] | None = None
-    for name in names:
-        pen = default_penalty(n, name) if penalty is None else float(penalty)
-        cps, objective = _search(y, pen, min_size, name)
+    for name, (cps, objective) in zip(names, results):
         score = objective + MODEL_WEIGHT * (DEGREES[name] + 1) * math.log(max(n, 3))
         if best is None or score < best[0]:
             best = (score, cps, name)
