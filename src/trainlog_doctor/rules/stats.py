@@ -22,7 +22,7 @@ from trainlog_doctor.signals.transforms import robust_noise, rolling_median, sho
 MAX_TREND_POINTS = 1500
 #: Views longer than this are segmented on block means first, then each break is refined on the
 #: view itself (:func:`trainlog_doctor.signals.changepoints.detect_changepoints`' ``max_points``).
-CHANGEPOINT_MAX_POINTS = 500
+CHANGEPOINT_MAX_POINTS = 400
 
 
 @dataclass(frozen=True)
