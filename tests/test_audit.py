@@ -421,6 +421,71 @@ def test_a_dying_worker_costs_only_its_run(tree: Path, tmp_path: Path, monkeypat
     assert got[1][0].run["status"] == "error" and "died" in got[1][0].run["error"]
 
 
+class HangReader:
+    """A reader that never finishes (a pathological log)."""
+
+    format = "keras_csv"
+    unit = "file"
+
+    def sniff(self, path: Path, head: bytes) -> bool:  # pragma: no cover - never sniffed
+        return False
+
+    def read(self, path: Path, run_id: str) -> list[Any]:
+        while True:
+            time.sleep(0.05)
+
+
+def test_a_hanging_run_times_out_in_a_worker(tree: Path, tmp_path: Path) -> None:
+    from trainlog_doctor.readers import reader_for_file
+
+    good = tree / "keras" / "healthy_0" / "training.log"
+    reader = reader_for_file(good)
+    assert reader is not None
+    todo = [(0, Candidate("good", good, reader)), (1, Candidate("stuck", good, HangReader()))]
+    (tmp_path / "runs").mkdir()
+    got: dict[int, list[AuditEntry]] = {}
+    t0 = time.perf_counter()
+    _run_parallel(todo, {0: 10, 1: 10}, tmp_path, {"select": None, "ignore": None, "timeout": 1.0}, 2,
+                  lambda i, e: got.__setitem__(i, e), _RunStats())
+    assert time.perf_counter() - t0 < 20
+    assert got[0][0].run["status"] == "ok"
+    stuck = got[1][0].run
+    assert stuck["status"] == "error" and stuck["error"] == "analysis stopped after 1 s (audit --timeout)"
+
+
+def test_a_timed_out_run_is_listed_and_retried_next_time(tree: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainlog_doctor import api
+
+    real = api.analyze_candidate
+
+    def slow_for_one(cand: Candidate, options: dict[str, Any], **kw: Any) -> Any:
+        if cand.run_id == "keras/plateau":
+            time.sleep(60)
+        return real(cand, options, **kw)
+
+    monkeypatch.setattr(api, "analyze_candidate", slow_for_one)
+    out = tmp_path / "out"
+    first = run_audit(tree, out, workers=1, timeout=3.0)
+    reference = {e.run["run_id"]: e.run for e in run_audit(tree, tmp_path / "ref", workers=1).entries}
+    got = {e.run["run_id"]: e.run for e in first.entries}
+    assert got["keras/plateau"]["error"] == "analysis stopped after 3 s (audit --timeout)"
+    for run_id, run in got.items():  # every other run exactly as without the limit
+        if run_id != "keras/plateau":
+            assert (run["status"], run.get("error")) == (reference[run_id]["status"], reference[run_id].get("error"))
+    monkeypatch.setattr(api, "analyze_candidate", real)
+    second = run_audit(tree, out, workers=1)
+    assert second.analyzed == 1  # only the run that timed out; the rest come from the cache
+    plateau = {e.run["run_id"]: e.run for e in second.entries}["keras/plateau"]
+    assert plateau["status"] == "ok" and plateau["findings"]
+
+
+def test_cli_timeout_option(tree: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["audit", str(tree), "-o", str(tmp_path / "o"), "--workers", "1",
+                                    "--timeout", "-1"])
+    assert res.exit_code == 2 and "timeout" in res.output.lower()
+
+
 # --------------------------------------------------------------------------------------------------
 # small pieces
 

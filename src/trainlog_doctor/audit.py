@@ -61,6 +61,9 @@ CHUNK_RUNS = 16
 CHUNK_BYTES = 4 << 20
 #: Chunks in flight per worker.
 IN_FLIGHT = 2
+#: Default limit on one run's analysis in an audit (seconds); 0 or None: no limit.
+DEFAULT_RUN_TIMEOUT = 600.0
+TIMEOUT_ERROR = "analysis stopped after {seconds:g} s (audit --timeout)"
 #: Runs with more log bytes than this are analyzed one at a time (each can take several GB of RAM).
 BIG_UNIT_BYTES = 256 << 20
 PAGE_RE = re.compile(r"^[A-Za-z0-9._-]*-[0-9a-f]{8}\.(html|json)$")
@@ -186,16 +189,74 @@ def _worker_init() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warm_up()
+
+
+def warm_up() -> None:
+    """Import what the pipeline imports lazily and load its lazy state (knowledge base, templates,
+    segment classifier) before any run is timed: a time limit that fired inside a first import
+    would leave a half-initialized module behind for every later run of the process."""
+    import importlib
+
+    for name in ("ruptures", "scipy.ndimage", "sklearn.ensemble", "google.protobuf.message",
+                 "tensorboard.compat.proto.event_pb2", "tensorboard.plugins.hparams.plugin_data_pb2"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     with contextlib.suppress(Exception):
         from trainlog_doctor.knowledge import load_kb
 
         load_kb()
+    with contextlib.suppress(Exception):
+        from trainlog_doctor.signals.segments import get_classifier
+
+        get_classifier()
     with contextlib.suppress(Exception):
         from trainlog_doctor.report import html
 
         env = getattr(html, "_environment", None)
         if env is not None:
             env().get_template("report.html.j2")
+
+
+class RunTimeout(BaseException):
+    """Raised inside a worker when one run exceeds the audit's time limit.
+
+    A BaseException, so the pipeline's "one broken run never stops the batch" handlers (which catch
+    Exception) do not turn it into an internal error.
+    """
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`RunTimeout` in this thread after ``seconds`` of wall time (no-op without a limit,
+    off the main thread, or where there is no ``SIGALRM``). Rust and C code finish their current call first."""
+    import signal
+    import threading
+
+    if (
+        not seconds
+        or seconds <= 0
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise RunTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _timed_out(entries: list[AuditEntry]) -> bool:
+    prefix = TIMEOUT_ERROR.split("{", 1)[0]
+    return any(str(e.run.get("error") or "").startswith(prefix) for e in entries)
 
 
 def _audit_chunk(
@@ -207,7 +268,26 @@ def _audit_chunk(
 
 
 def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> list[AuditEntry]:
-    """Analyze one candidate, write one page per run into ``out_dir/runs``, return the index entries."""
+    """Analyze one candidate, write one page per run into ``out_dir/runs``, return the index entries.
+
+    ``options["timeout"]`` (seconds) bounds the whole candidate: past it, the candidate is listed
+    with an error instead (and not cached, so a later audit tries again).
+    """
+    timeout = options.get("timeout")
+    try:
+        with time_limit(timeout):
+            return _audit_candidate(cand, out_dir, options)
+    except RunTimeout:
+        from trainlog_doctor.readers.base import display_path
+        from trainlog_doctor.report.model import RunReport
+
+        fmt = cand.reader.format if cand.reader is not None else None
+        run = RunReport(cand.run_id, display_path(cand.path), fmt, status="error",
+                        error=TIMEOUT_ERROR.format(seconds=float(timeout or 0)))
+        return [AuditEntry(run.to_dict(), None)]
+
+
+def _audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> list[AuditEntry]:
     from trainlog_doctor.api import analyze_candidate
     from trainlog_doctor.report.model import Report
 
@@ -335,11 +415,13 @@ def run_audit(
     use_cache: bool = True,
     options: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    timeout: float | None = DEFAULT_RUN_TIMEOUT,
 ) -> AuditResult:
     """Audit every run under ``root`` into ``out_dir`` (index.html, runs/*.html, summary.json, cache.json).
 
     ``since`` (a POSIX time) keeps only runs with a file modified at or after it; ``use_cache=False``
-    re-analyzes everything; ``progress(done, total)`` is called as runs finish. Raises
+    re-analyzes everything; ``progress(done, total)`` is called as runs finish; a run whose analysis
+    takes longer than ``timeout`` seconds is listed with an error (None or 0: no limit). Raises
     :class:`AuditError` when the output cannot be written or overlaps the input.
     """
     t0 = time.perf_counter()
@@ -368,6 +450,7 @@ def run_audit(
 
     cache = old_cache if use_cache else {}
     opts_key = json.dumps(options, sort_keys=True)
+    options = {**options, "timeout": timeout}  # not part of the cache key
     keys = [_unit_key(c) for c in cands]
     results: dict[int, list[AuditEntry]] = {}
     todo: list[tuple[int, Candidate]] = []
@@ -404,6 +487,8 @@ def run_audit(
             except (OSError, NotImplementedError) as exc:  # no process pool here (no /dev/shm, no semaphores)
                 warnings.append(f"worker processes unavailable ({exc.__class__.__name__}: {exc}); auditing in one process")
                 used_workers = 1
+        if any(i not in results for i, _ in todo) and timeout:
+            warm_up()
         for i, cand in todo:
             if i not in results:
                 finished(i, audit_candidate(cand, out_dir, options))
@@ -413,7 +498,7 @@ def run_audit(
         kept = {k: v for k, v in old_cache.items() if k not in fresh and _unit_exists(k)}
         units = ((k, v) for k, v in kept.items())
         new = ((keys[i], {"sig": sigs[i], "opts": opts_key, "entries": [asdict(e) for e in results[i]]})
-               for i in sorted(results))
+               for i in sorted(results) if not _timed_out(results[i]))
         live_files = _save_cache(out_dir, itertools.chain(units, new), warnings)
 
     ordered = sorted((e for i in range(total) for e in results[i]), key=lambda e: e.run["run_id"])

@@ -144,11 +144,13 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
 @click.option("--no-cache", is_flag=True, help="Re-analyze runs even when their files did not change.")
 @click.option("--select", multiple=True, help="Only these rule codes or kinds.")
 @click.option("--ignore", multiple=True, help="Skip these rule codes or kinds.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="Seconds one run may take before it is listed as an error (default 600; 0: no limit).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="never", show_default=True)
 def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_cache: bool,
-          select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
+          select: tuple[str, ...], ignore: tuple[str, ...], timeout: float | None, fail_on: str) -> None:
     """Audit every run under ROOT in parallel into an output directory with an index page."""
-    from trainlog_doctor.audit import parse_since, run_audit, stderr_is_tty
+    from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, parse_since, run_audit, stderr_is_tty
     from trainlog_doctor.report.model import SEVERITY_RANK
 
     cfg = _config()
@@ -169,7 +171,8 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
     options = {"select": _split_codes(select) or cfg.get("select"), "ignore": _split_codes(ignore) or cfg.get("ignore")}
     try:
         result = run_audit(root, out_dir, workers=workers or cfg.get("workers"), since=since_ts,
-                           use_cache=not no_cache, options=options, progress=progress)
+                           use_cache=not no_cache, options=options, progress=progress,
+                           timeout=DEFAULT_RUN_TIMEOUT if timeout is None else timeout)
     finally:
         if bar is not None:
             bar.render_finish()

@@ -51,22 +51,25 @@ def reduce_indices(
     ordn = np.arange(n, dtype=np.int64) if ordinal is None else np.asarray(ordinal, dtype=np.int64)
     if ordn.size != n:
         raise ValueError("ordinal and values differ in length")
-    bid = ordn // int(bucket)
+    bucket = int(bucket)
+    bid = ordn >> (bucket.bit_length() - 1) if bucket & (bucket - 1) == 0 else ordn // bucket
     starts = np.flatnonzero(bid[1:] != bid[:-1]) + 1
+    del bid
     starts = np.concatenate([np.zeros(1, dtype=np.int64), starts])
-    lasts = np.concatenate([starts[1:] - 1, [n - 1]])
+    ends = np.concatenate([starts[1:], [n]])  # exclusive
     keep = np.zeros(n, dtype=bool)
     keep[starts] = True
-    keep[lasts] = True
+    keep[ends - 1] = True
     fin = np.isfinite(v)
     all_finite = bool(fin.all())
     if all_finite or fin.any():
-        seg = np.repeat(np.arange(starts.size, dtype=np.int64), lasts - starts + 1)
+        sizes = ends - starts
         lo = v if all_finite else np.where(fin, v, np.inf)
-        keep[_first_per_segment((lo == np.minimum.reduceat(lo, starts)[seg]) & fin, seg)] = True
+        keep[_first_equal(lo, np.minimum.reduceat(lo, starts), starts, ends, sizes)] = True
+        del lo
         hi = v if all_finite else np.where(fin, v, -np.inf)
-        keep[_first_per_segment((hi == np.maximum.reduceat(hi, starts)[seg]) & fin, seg)] = True
-        del seg, lo, hi
+        keep[_first_equal(hi, np.maximum.reduceat(hi, starts), starts, ends, sizes)] = True
+        del hi
     if not all_finite:
         bad = ~fin
         if compress_nonfinite:
@@ -84,15 +87,20 @@ def reduce_indices(
     return np.flatnonzero(keep)
 
 
-def _first_per_segment(mask: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """Index of the first ``True`` of ``mask`` in each segment that has one (``seg`` non-decreasing)."""
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
-        return idx
-    s = seg[idx]
-    first = np.ones(idx.size, dtype=bool)
-    first[1:] = s[1:] != s[:-1]
-    return idx[first]
+def _first_equal(x: np.ndarray, target: np.ndarray, starts: np.ndarray, ends: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per segment ``starts[k]:ends[k]``, the index of the first ``x`` equal to ``target[k]``.
+
+    Segments with an infinite target are skipped: the caller replaced non-finite points by an
+    infinity, so such a target means the segment has no finite point.
+    """
+    cand = np.flatnonzero(x == np.repeat(target, sizes))
+    if cand.size == 0:
+        return cand
+    at = np.searchsorted(cand, starts)
+    ok = at < cand.size
+    first = cand[np.minimum(at, cand.size - 1)]
+    ok &= (first < ends) & np.isfinite(target)
+    return first[ok]
 
 
 @dataclass(frozen=True)
@@ -130,8 +138,14 @@ def reduce_series(values: np.ndarray, max_points: int = MAX_SERIES_POINTS) -> Re
 def _shrink(
     v: np.ndarray, ordinal: np.ndarray, bucket: int, limit: int, compress: bool, n: int
 ) -> tuple[np.ndarray, int]:
-    """Reduce at ``bucket`` (at least 2), then double it while more than ``limit`` points remain."""
+    """Reduce at ``bucket`` (at least 2), then double it while more than ``limit`` points remain.
+
+    Buckets that cannot fit are skipped without trying: every full bucket keeps at least its first
+    and last point, so a result has at least ``2 * (n // bucket)`` points.
+    """
     bucket = max(bucket, 2)
+    while 2 * (n // bucket) > limit:
+        bucket *= 2
     idx = reduce_indices(v, bucket, ordinal=ordinal, compress_nonfinite=compress)
     while idx.size > limit and bucket < n:
         bucket *= 2
@@ -154,26 +168,31 @@ class SeriesReducer:
         self.max_points = max(int(max_points), 4)
         self.n = 0  # points seen
         self.nonfinite = 0
-        self.bucket = 1
-        self._kept: list[np.ndarray] | None = None  # [ordinal, values, *payload] after the last reduction
-        self._raw: list[list[np.ndarray]] = []  # [values, *payload] chunks since then
-        self._raw_n = 0
+        self.bucket = 1  # 1 until the first reduction
+        self._parts: list[list[np.ndarray]] = []  # [ordinal, values, *payload], in order
+        self._held = 0
 
     @property
     def buffered(self) -> int:
         """Points held right now."""
-        return (0 if self._kept is None else int(self._kept[0].size)) + self._raw_n
+        return self._held
 
     def add(self, values: np.ndarray, *payload: np.ndarray) -> None:
-        """Append points in series order; reduces when more than twice ``max_points`` are held."""
+        """Append points in series order; holds at most about twice ``max_points`` plus this chunk."""
         values = np.asarray(values, dtype=np.float64)
-        if values.size == 0:
+        size = int(values.size)
+        if size == 0:
             return
-        self._raw.append([values, *payload])
-        self._raw_n += int(values.size)
-        self.n += int(values.size)
-        self.nonfinite += int(values.size - np.count_nonzero(np.isfinite(values)))
-        if self.buffered > 2 * self.max_points:
+        part = [np.arange(self.n, self.n + size, dtype=np.int64), values, *payload]
+        self.n += size
+        self.nonfinite += size - int(np.count_nonzero(np.isfinite(values)))
+        if self.bucket > 1:  # already reducing: shrink the chunk on its own first (exact, see _reduce)
+            idx = reduce_indices(values, self.bucket, ordinal=part[0], compress_nonfinite=self._compress)
+            if idx.size < size:
+                part = [c[idx] for c in part]
+        self._parts.append(part)
+        self._held += int(part[0].size)
+        if self._held > 2 * self.max_points:
             # +4: a prefix can keep up to 3 more points than the whole series at one bucket size, so
             # this never picks a bucket larger than the final one (the result stays chunking-independent)
             self._reduce(self.max_points + 4)
@@ -183,31 +202,31 @@ class SeriesReducer:
         if self.n > self.max_points:
             self._reduce(self.max_points)
         ordinal, *cols = self._collect()
-        idx = ordinal if self.bucket > 1 else np.arange(self.n, dtype=np.int64)
-        red = Reduction(idx, self.n, self.bucket, self.nonfinite > self.max_points)
-        self._kept, self._raw, self._raw_n = None, [], 0
+        red = Reduction(ordinal, self.n, self.bucket, self._compress)
+        self._parts, self._held = [], 0
         return cols, red
+
+    @property
+    def _compress(self) -> bool:
+        return self.nonfinite > self.max_points
 
     def _collect(self) -> list[np.ndarray]:
         """[ordinal, values, *payload] of everything held, in order."""
-        parts: list[list[np.ndarray]] = []
-        if self._kept is not None:
-            parts.append(self._kept)
-        if self._raw:
-            start = self.n - self._raw_n
-            ordinal = np.arange(start, self.n, dtype=np.int64)
-            cols = [c[0] if len(self._raw) == 1 else np.concatenate(c) for c in zip(*self._raw)]
-            parts.append([ordinal, *cols])
-        if not parts:
+        if not self._parts:
             return [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)]
-        if len(parts) == 1:
-            return parts[0]
-        return [np.concatenate(c) for c in zip(*parts)]
+        if len(self._parts) == 1:
+            return self._parts[0]
+        return [np.concatenate(c) for c in zip(*self._parts)]
 
     def _reduce(self, limit: int) -> None:
+        """Reduce everything held.
+
+        Held chunks may have been reduced on their own at the current bucket: that keeps a superset
+        of what the whole series keeps from them (a chunk's first and last points, on a chunk edge,
+        are always kept, so neighbours across edges are still seen), and reducing a superset gives
+        the same result.
+        """
         cols = self._collect()
-        self._raw, self._raw_n = [], 0
-        ordinal, values = cols[0], cols[1]
-        compress = self.nonfinite > self.max_points
-        idx, self.bucket = _shrink(values, ordinal, self.bucket, limit, compress, self.n)
-        self._kept = [c[idx] for c in cols]
+        idx, self.bucket = _shrink(cols[1], cols[0], self.bucket, limit, self._compress, self.n)
+        self._parts = [[c[idx] for c in cols]]
+        self._held = int(idx.size)

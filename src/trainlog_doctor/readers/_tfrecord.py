@@ -231,7 +231,7 @@ def read_windows(fh: BinaryIO, window: int = WINDOW_BYTES) -> Iterator[Window]:
         file_size: int | None = os.fstat(fh.fileno()).st_size
     except (OSError, AttributeError, ValueError):
         file_size = None
-    cap = window
+    cap = window if file_size is None else max(64, min(window, file_size))  # a small file: no bigger buffer
     arr = padded_array(cap)
     base = 0
     filled = 0
@@ -262,7 +262,7 @@ def read_windows(fh: BinaryIO, window: int = WINDOW_BYTES) -> Iterator[Window]:
         if fr.offsets.size:
             yield Window(buf, base, Framing(fr.offsets, fr.lengths, fr.stop, None), False, 0)
         carry = filled - fr.stop
-        new_cap = max(window, need)
+        new_cap = max(cap if cap < window else window, need)
         if new_cap != cap:  # a record larger than the window, or back to normal after one
             new = padded_array(new_cap)
             new[:carry] = arr[fr.stop : filled]

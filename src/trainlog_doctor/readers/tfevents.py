@@ -212,14 +212,16 @@ class _FileDecoder:
                 chunks.setdefault(int(ts[a]), []).append((seq[idx], p.step[idx], p.wall[idx], p.value[idx]))
         self.seq += total
         for tid, got in chunks.items():
-            seq, step, wall, value = got[0] if len(got) == 1 else (np.concatenate(c) for c in zip(*got))
-            if seq.size > 1 and not bool(np.all(seq[1:] > seq[:-1])):
+            # each chunk is in file order; chunks usually follow one another (step varint sizes grow)
+            if any(int(b[0][0]) < int(a[0][-1]) for a, b in zip(got[:-1], got[1:])):
+                seq, step, wall, value = (np.concatenate(c) for c in zip(*got))
                 o = np.argsort(seq, kind="stable")
-                seq, step, wall, value = seq[o], step[o], wall[o], value[o]
+                got = [(seq[o], step[o], wall[o], value[o])]
             reducer = self.series.get(tid)
             if reducer is None:
                 reducer = self.series[tid] = SeriesReducer(self.max_points)
-            reducer.add(value, seq, step, wall)
+            for seq, step, wall, value in got:
+                reducer.add(value, seq, step, wall)
 
     def finish(self) -> DecodedEvents:
         """Drop non-scalar tags, close every series and put the points back in file order."""
@@ -233,35 +235,30 @@ class _FileDecoder:
             warnings.append(
                 f"skipped {self.undecodable.count} record(s) that are not Event protos (first at byte {self.undecodable.first})"
             )
-        cols: list[list[np.ndarray]] = [[], [], [], [], []]  # tag, seq, step, wall, value
-        kept = 0
-        ntags = 0
+        done: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # tag, seq, step, wall, value
         for tid in sorted(self.series, key=lambda i: tags[i]):
             (value, seq, step, wall), red = self.series[tid].finish()
             if self.fb.plugins.get(tags[tid], "") not in _SCALAR_PLUGINS:
                 continue
             if red.reduced:
                 warnings.append(reduction_warning(tags[tid], red))
-            for col, arr in zip(cols, (np.full(seq.size, tid, dtype=np.int32), seq, step, wall, value)):
-                col.append(arr)
-            kept += int(seq.size)
-            ntags += 1
+            done.append((tid, seq, step, wall, value))
         self.series.clear()
-        if not kept:
-            z = np.zeros(0)
-            return DecodedEvents(
-                tags, z.astype(np.int32), z.astype(np.int64), z, z.copy(), meta=self.fb.meta, warnings=warnings
-            )
-        tag, seq, step, wall, value = (c[0] if len(c) == 1 else np.concatenate(c) for c in cols)
-        del cols
-        if kept == self.seq:  # nothing dropped: seq is a permutation of 0..kept-1
-            out = [np.empty_like(a) for a in (tag, step, wall, value)]
-            for o, a in zip(out, (tag, step, wall, value)):
-                o[seq] = a
-            tag, step, wall, value = out
-        elif ntags > 1:
+        kept = sum(int(d[1].size) for d in done)
+        n = kept if kept == self.seq else 0  # nothing dropped: the seqs are a permutation of 0..n-1
+        tag = np.empty(n, dtype=np.int32)
+        step = np.empty(n, dtype=np.int64)
+        wall = np.empty(n, dtype=np.float64)
+        value = np.empty(n, dtype=np.float64)
+        if n:
+            for tid, sq, st, wl, vl in done:
+                tag[sq], step[sq], wall[sq], value[sq] = tid, st, wl, vl
+        elif kept:  # reduced or dropped: gather what is left in file order
+            seq = np.concatenate([d[1] for d in done])
             order = np.argsort(seq, kind="stable")
-            tag, step, wall, value = tag[order], step[order], wall[order], value[order]
+            del seq
+            tag = np.concatenate([np.full(d[1].size, d[0], dtype=np.int32) for d in done])[order]
+            step, wall, value = (np.concatenate([d[i] for d in done])[order] for i in (2, 3, 4))
         return DecodedEvents(tags, tag, step, wall, value, meta=self.fb.meta, warnings=warnings)
 
 
