@@ -705,3 +705,14 @@ def test_series_over_the_limit_after_merging_files_reduced_again(tmp_path: Path)
         "loss (train, merged from several tags or files): 1,800 points reduced to"
     )
     assert run.frame["value"].max() == 6.0
+
+
+def test_record_that_is_not_an_event_skipped_in_any_window(tmp_path: Path) -> None:
+    junk = b"\x2a\x02\x0a\x05"  # a summary field whose value claims 5 bytes past its end: CRC fine, proto not
+    data = framed(header_event(), *[scalar("loss", 1.0, s) for s in range(40)], junk, *[scalar("loss", 2.0, s) for s in range(40, 60)])
+    p = write(tmp_path / "events.out.tfevents.u.h", data)
+    at = record_offsets(data)[41][0]
+    for window in (64, 200, 1 << 20):
+        ef = read_event_file(p, window=window)
+        assert ef.points.height == 60
+        assert ef.warnings == [f"skipped 1 record(s) that are not Event protos (first at byte {at})"]

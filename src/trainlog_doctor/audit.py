@@ -70,7 +70,9 @@ PAGE_RE = re.compile(r"^[A-Za-z0-9._-]*-[0-9a-f]{8}\.(html|json)$")
 _PRIMARY_LOSSES = ("loss", "total_loss", "Loss", "train_loss")
 #: Modules the forkserver imports once so every worker starts warm.
 _PRELOAD = ["trainlog_doctor.audit", "trainlog_doctor.api", "trainlog_doctor.rules", "trainlog_doctor.knowledge",
-            "trainlog_doctor.report.html"]
+            "trainlog_doctor.report.html", "trainlog_doctor.signals.segments",
+            # imported lazily by the pipeline: once in the forkserver instead of once per worker
+            "ruptures", "scipy.ndimage", "sklearn.ensemble", "tensorboard.compat.proto.event_pb2"]
 #: Thread pools to keep at one thread inside workers (set only when the user has not set them).
 _ONE_THREAD_ENV = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -348,18 +350,12 @@ def index_data(frame: Any) -> tuple[dict[str, list[float]], dict[str, float]]:
     loss comes first, then the rest by name, at most six; a run that ends on NaN shows NaN.
     """
     import numpy as np
-    import polars as pl
+
+    from trainlog_doctor.frame import split_series
 
     if frame is None or frame.height == 0:
         return {}, {}
-    groups = (
-        frame.lazy()
-        .filter(pl.col("split") != "other")
-        .group_by(["metric", "split"])
-        .agg(pl.col("value").sort_by("step").alias("v"))
-        .collect()
-    )
-    series = {(m, sp): v for m, sp, v in zip(groups["metric"], groups["split"], groups["v"])}
+    series = {(a.metric, a.split): a.values for a in split_series(frame) if a.split != "other"}
     metrics = sorted({m for m, _ in series})
     primary = next((m for m in _PRIMARY_LOSSES if m in metrics), None)
     if primary is None:
@@ -373,7 +369,7 @@ def index_data(frame: Any) -> tuple[dict[str, list[float]], dict[str, float]]:
     spark: dict[str, list[float]] = {}
     for split in ("train", "val"):
         if (primary, split) in series:
-            v = series[(primary, split)].to_numpy().astype(np.float64, copy=False)
+            v = series[(primary, split)]
             v = v[np.isfinite(v)]
             if v.size:
                 spark[split] = [float(f"{x:.4g}") for x in _bucket_means(v, SPARK_POINTS)]

@@ -40,7 +40,7 @@ _U32 = np.uint64(0xFFFFFFFF)
 _MAX_TEMPLATE_LEN = 1 << 16
 _MAX_TEMPLATE_TRIES = 64
 _FULL_BATCH = 1 << 16
-WINDOW_BYTES = 64 << 20  # bytes decoded at a time (records straddling a window edge are carried over)
+WINDOW_BYTES = 32 << 20  # bytes decoded at a time (records straddling a window edge are carried over)
 
 
 def mask_crc(crc: int) -> int:

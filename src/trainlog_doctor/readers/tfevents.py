@@ -23,7 +23,7 @@ Damage: a record with a bad data CRC is skipped (warning with the count); a bad 
 framing, so reading stops there (warning); a short last record is reported as truncation; a file that
 is not TFRecord at all raises :class:`LogReadError`.
 
-Size: a file is decoded in windows of ``WINDOW_BYTES`` (64 MiB), never whole, and each tag keeps at
+Size: a file is decoded in windows of ``WINDOW_BYTES`` (32 MiB), never whole, and each tag keeps at
 most about ``MAX_SERIES_POINTS`` (250,000) points: a longer one is reduced while streaming to the
 first, last, minimum and maximum point of each bucket of consecutive points, with every NaN/Inf, the
 first and the last point kept (:mod:`trainlog_doctor.readers._reduce`; one warning per reduced tag).
