@@ -79,6 +79,26 @@ def test_long_nan_tail_compressed_when_over_the_limit() -> None:
     assert not loose.compress_nonfinite and np.isnan(x[loose.index]).sum() == 60_000
 
 
+def test_nonfinite_points_kept_do_not_cost_resolution() -> None:
+    x = noisy(100_000)
+    x[::20] = np.nan  # 5,000 NaN: every one is kept, and the finite points still get the whole budget
+    red = reduce_series(x, max_points=30_000)
+    assert not red.compress_nonfinite and np.isnan(x[red.index]).sum() == 5_000
+    finite = int(np.isfinite(x[red.index]).sum())
+    assert finite <= 30_000 < int(np.isfinite(x[reduce_indices(x, red.bucket // 2)]).sum())
+
+
+def test_nan_heavy_series_streamed_like_one_pass() -> None:
+    x = noisy(40_000)
+    x[15_000:] = np.nan
+    red = reduce_series(x, max_points=2_000)
+    r = SeriesReducer(max_points=2_000)
+    for a in range(0, x.size, 1_000):  # strict while under 2,000 NaN seen, then compressed
+        r.add(x[a : a + 1_000])
+    (_v,), info = r.finish()
+    assert red.compress_nonfinite and info.bucket == red.bucket and np.array_equal(info.index, red.index)
+
+
 def test_second_pass_is_idempotent_and_aligned() -> None:
     x = noisy(50_000, seed=4)
     x[[10, 20_000]] = np.nan
@@ -105,7 +125,7 @@ def test_streaming_equals_one_pass(chunk: int) -> None:
     r = SeriesReducer(max_points=1_500)
     for a in range(0, x.size, chunk):
         r.add(x[a : a + chunk], steps[a : a + chunk])
-        assert r.buffered <= 2 * 1_500 + chunk
+        assert r.buffered <= 2 * 1_500 + chunk + r.nonfinite  # NaN/Inf are held on top
     (values, st_), info = r.finish()
     assert info.bucket == red.bucket and info.n == x.size
     assert np.array_equal(info.index, red.index)
@@ -145,6 +165,6 @@ def test_reduction_properties(values: list[float], limit: int, chunk: int) -> No
     for a in range(0, x.size, chunk):
         r.add(x[a : a + chunk])
     (_values,), info = r.finish()
-    if not red.compress_nonfinite:
-        assert np.array_equal(info.index, idx)
-    assert info.index[0] == 0 and info.index[-1] == x.size - 1
+    assert np.array_equal(info.index, idx) and info.bucket == red.bucket
+    counted = idx.size if red.compress_nonfinite else int(np.isfinite(x[idx]).sum())
+    assert counted <= limit or red.bucket >= x.size

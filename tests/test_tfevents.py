@@ -590,7 +590,10 @@ def mixed_events(n_steps: int = 400, seed: int = 11) -> list[event_pb2.Event]:
     events: list[event_pb2.Event] = [
         header_event(),
         event_pb2.Event(wall_time=1.7e9, graph_def=bytes(rng.integers(0, 256, 3000, dtype=np.uint8))),
-        event_pb2.Event(wall_time=1.7e9, summary=summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="_hparams_/session_start_info", metadata=hp_meta)])),
+        event_pb2.Event(
+            wall_time=1.7e9,
+            summary=summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="_hparams_/session_start_info", metadata=hp_meta)]),
+        ),
     ]
     for step in range(0, n_steps * 37, 37):
         for tag in ("loss", "val/loss", "lr"):
@@ -709,10 +712,30 @@ def test_series_over_the_limit_after_merging_files_reduced_again(tmp_path: Path)
 
 def test_record_that_is_not_an_event_skipped_in_any_window(tmp_path: Path) -> None:
     junk = b"\x2a\x02\x0a\x05"  # a summary field whose value claims 5 bytes past its end: CRC fine, proto not
-    data = framed(header_event(), *[scalar("loss", 1.0, s) for s in range(40)], junk, *[scalar("loss", 2.0, s) for s in range(40, 60)])
+    before = [scalar("loss", 1.0, s) for s in range(40)]
+    data = framed(header_event(), *before, junk, *[scalar("loss", 2.0, s) for s in range(40, 60)])
     p = write(tmp_path / "events.out.tfevents.u.h", data)
     at = record_offsets(data)[41][0]
     for window in (64, 200, 1 << 20):
         ef = read_event_file(p, window=window)
         assert ef.points.height == 60
         assert ef.warnings == [f"skipped 1 record(s) that are not Event protos (first at byte {at})"]
+
+
+@pytest.mark.parametrize("window", [64, 150, 1 << 20])
+def test_read_windows_finds_every_record_once(tmp_path: Path, window: int) -> None:
+    from trainlog_doctor.readers._tfrecord import read_windows
+
+    def records(fh: object) -> list[tuple[int, int]]:
+        wins = read_windows(fh, window)  # type: ignore[arg-type]
+        return [(w.base + int(o), int(n)) for w in wins for o, n in zip(w.framing.offsets, w.framing.lengths)]
+
+    data = framed(*mixed_events(n_steps=30))
+    want = record_offsets(data)
+    p = write(tmp_path / "events.out.tfevents.rw.h", data)
+    with open(p, "rb", buffering=0) as fh:
+        assert records(fh) == want
+    # a stream of unknown size (no fstat) reads the same, and a cut stream ends truncated
+    assert records(io.BytesIO(data)) == want
+    last = list(read_windows(io.BytesIO(data[:-3]), window))[-1]
+    assert last.last and last.framing.problem == "truncated" and last.base + last.framing.stop == want[-1][0]

@@ -11,11 +11,14 @@ of the original series) and from each bucket only the first, the last, the minim
 * the finite point right before and right after every kept non-finite point (the last finite value
   before a blow-up survives).
 
+The bucket is the smallest power of two whose result has at most ``max_points`` points, NaN/Inf
+points not counted while every one of them is kept (so a result has at most about twice
+``max_points`` points; a series of NaN alone gets its runs compressed and stays within the limit).
+
 Buckets are aligned on the original ordinals, so reducing an already reduced subset with a bucket
 that is a multiple of the earlier one gives exactly the one-pass result. That is what makes the
 streamed :class:`SeriesReducer` independent of how its input is chunked: it doubles the bucket
-(powers of two) only while the count is too high, and ends with the smallest power-of-two bucket
-whose result has at most ``max_points`` points.
+only while the points seen so far need it, and ends at the same bucket as the one-pass reduction.
 """
 
 from __future__ import annotations
@@ -119,39 +122,49 @@ class Reduction:
 
 
 def reduce_series(values: np.ndarray, max_points: int = MAX_SERIES_POINTS) -> Reduction:
-    """Reduce a whole series to at most about ``max_points`` points (untouched when already that short).
+    """Reduce a whole series to about ``max_points`` points (untouched when it has no more than that).
 
-    The bucket is the smallest power of two (at least 2) whose result fits ``max_points``; the result
-    can only exceed it when non-finite points and their neighbours alone do, or the series is one bucket.
+    The bucket is the smallest power of two (at least 2) whose result fits ``max_points``. Kept
+    NaN/Inf points do not count against it unless there are more than ``max_points`` of them (then
+    their runs are compressed and count), so a result holds at most about twice ``max_points``.
     """
     v = np.asarray(values, dtype=np.float64)
     n = int(v.size)
     max_points = max(int(max_points), 4)
     if n <= max_points:
         return Reduction(np.arange(n, dtype=np.int64), n, 1, False)
-    compress = int(n - np.count_nonzero(np.isfinite(v))) > max_points
-    ordinal = np.arange(n, dtype=np.int64)
-    idx, bucket = _shrink(v, ordinal, 1, max_points, compress, n)
+    nonfinite = n - int(np.count_nonzero(np.isfinite(v)))
+    compress = nonfinite > max_points
+    idx, bucket = _shrink(v, np.arange(n, dtype=np.int64), 1, max_points, compress, n, 0 if compress else nonfinite)
     return Reduction(idx, n, bucket, compress)
 
 
 def _shrink(
-    v: np.ndarray, ordinal: np.ndarray, bucket: int, limit: int, compress: bool, n: int
+    v: np.ndarray, ordinal: np.ndarray, bucket: int, limit: int, compress: bool, n: int, free: int
 ) -> tuple[np.ndarray, int]:
-    """Reduce at ``bucket`` (at least 2), then double it while more than ``limit`` points remain.
+    """Reduce at ``bucket`` (at least 2), then double it while more than ``limit`` counted points remain.
 
-    Buckets that cannot fit are skipped without trying: every full bucket keeps at least its first
-    and last point, so a result has at least ``2 * (n // bucket)`` points.
+    Counted: every kept point, less the non-finite ones when they are all kept (``compress`` off;
+    ``free`` of them in the whole series). Buckets that cannot fit are skipped without trying: each
+    of the ``n // bucket`` full buckets keeps its first and last point, and a non-finite point
+    spares at most one of those.
     """
     bucket = max(bucket, 2)
-    while 2 * (n // bucket) > limit:
+    while 2 * (n // bucket) - free > limit:
         bucket *= 2
     idx = reduce_indices(v, bucket, ordinal=ordinal, compress_nonfinite=compress)
-    while idx.size > limit and bucket < n:
+    while _counted(v, idx, compress) > limit and bucket < n:
         bucket *= 2
         sub = reduce_indices(v[idx], bucket, ordinal=ordinal[idx], compress_nonfinite=compress)
         idx = idx[sub]
     return idx, bucket
+
+
+def _counted(v: np.ndarray, idx: np.ndarray, compress: bool) -> int:
+    """Kept points that count against the limit (see :func:`_shrink`)."""
+    if compress:
+        return int(idx.size)
+    return int(np.count_nonzero(np.isfinite(v[idx])))
 
 
 class SeriesReducer:
@@ -159,9 +172,9 @@ class SeriesReducer:
 
     ``add(values, *payload)`` appends points (``payload`` arrays, such as steps, travel with them);
     :meth:`finish` returns the kept ``(values, *payload)`` and the :class:`Reduction` summary. The
-    result equals :func:`reduce_series` on the whole series, however it was chunked (one exception: a
-    series with more than ``max_points`` non-finite points may end with a coarser bucket, because
-    chunks seen before the switch to compressed non-finite runs counted every NaN/Inf).
+    result equals :func:`reduce_series` on the whole series, however it was chunked: a bucket is
+    doubled mid-stream only when the points seen so far already need it (they never count more than
+    the whole series does at that bucket, less the 4-point slack of a partial last bucket).
     """
 
     def __init__(self, max_points: int = MAX_SERIES_POINTS) -> None:
@@ -192,7 +205,7 @@ class SeriesReducer:
                 part = [c[idx] for c in part]
         self._parts.append(part)
         self._held += int(part[0].size)
-        if self._held > 2 * self.max_points:
+        if self._held - self._free > 2 * self.max_points:
             # +4: a prefix can keep up to 3 more points than the whole series at one bucket size, so
             # this never picks a bucket larger than the final one (the result stays chunking-independent)
             self._reduce(self.max_points + 4)
@@ -209,6 +222,11 @@ class SeriesReducer:
     @property
     def _compress(self) -> bool:
         return self.nonfinite > self.max_points
+
+    @property
+    def _free(self) -> int:
+        """Non-finite points, all held and not counted while they are few enough to keep every one."""
+        return 0 if self._compress else self.nonfinite
 
     def _collect(self) -> list[np.ndarray]:
         """[ordinal, values, *payload] of everything held, in order."""
@@ -227,6 +245,6 @@ class SeriesReducer:
         the same result.
         """
         cols = self._collect()
-        idx, self.bucket = _shrink(cols[1], cols[0], self.bucket, limit, self._compress, self.n)
+        idx, self.bucket = _shrink(cols[1], cols[0], self.bucket, limit, self._compress, self.n, self._free)
         self._parts = [[c[idx] for c in cols]]
         self._held = int(idx.size)

@@ -23,6 +23,7 @@ the variable bytes contribute, through one 256-entry table per distance to the e
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ _U32 = np.uint64(0xFFFFFFFF)
 _MAX_TEMPLATE_LEN = 1 << 16
 _MAX_TEMPLATE_TRIES = 64
 _FULL_BATCH = 1 << 16
+_MAX_RECORD = 1 << 31  # protobuf messages stop at 2 GiB: a longer record is a truncated file
 WINDOW_BYTES = 32 << 20  # bytes decoded at a time (records straddling a window edge are carried over)
 
 
@@ -227,10 +229,13 @@ def read_windows(fh: BinaryIO, window: int = WINDOW_BYTES) -> Iterator[Window]:
     of the file (``truncated``).
     """
     window = max(int(window), 64)
+    file_size: int | None = None
     try:
-        file_size: int | None = os.fstat(fh.fileno()).st_size
+        st = os.fstat(fh.fileno())
+        if stat.S_ISREG(st.st_mode):
+            file_size = st.st_size  # read no further than this, as a whole-file read would
     except (OSError, AttributeError, ValueError):
-        file_size = None
+        pass
     cap = window if file_size is None else max(64, min(window, file_size))  # a small file: no bigger buffer
     arr = padded_array(cap)
     base = 0
@@ -239,11 +244,13 @@ def read_windows(fh: BinaryIO, window: int = WINDOW_BYTES) -> Iterator[Window]:
     while True:
         view = memoryview(arr)
         while not eof and filled < cap:
-            n = fh.readinto(view[filled:cap])
+            want = cap if file_size is None else min(cap, file_size - base)
+            n = fh.readinto(view[filled:want]) if want > filled else 0
             if n:
                 filled += n
             else:
                 eof = True
+        eof = eof or (file_size is not None and base + filled >= file_size)
         view.release()
         arr[filled : filled + PAD] = 0  # stale bytes of the previous window after the data
         buf = Buffer(arr, filled)
@@ -256,8 +263,9 @@ def read_windows(fh: BinaryIO, window: int = WINDOW_BYTES) -> Iterator[Window]:
             need = HEADER
             if filled - fr.stop >= HEADER:
                 need = struct.unpack_from("<Q", buf.raw, fr.stop)[0] + OVERHEAD
-                if file_size is not None and base + fr.stop + need > file_size:  # runs past the end: truncated
-                    yield Window(buf, base, fr, True, file_size)
+                past_end = file_size is not None and base + fr.stop + need > file_size
+                if past_end or need > _MAX_RECORD:  # can never complete: the file is truncated there
+                    yield Window(buf, base, fr, True, base + filled if file_size is None else file_size)
                     return
         if fr.offsets.size:
             yield Window(buf, base, Framing(fr.offsets, fr.lengths, fr.stop, None), False, 0)
