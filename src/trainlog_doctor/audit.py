@@ -213,11 +213,9 @@ def warm_up() -> None:
 
         get_classifier()
     with contextlib.suppress(Exception):
-        from trainlog_doctor.report import html
+        from trainlog_doctor.report.jinja import environment
 
-        env = getattr(html, "_environment", None)
-        if env is not None:
-            env().get_template("report.html.j2")
+        environment().get_template("report.html.j2")
 
 
 class RunTimeout(BaseException):

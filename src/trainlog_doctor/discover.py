@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainlog_doctor.readers import TFEVENTS, Reader, reader_for_file
-from trainlog_doctor.readers.base import display_path, is_lfs_pointer, read_head
+from trainlog_doctor.readers.base import display_path, is_lfs_pointer
 
 #: File names that promise a training log; if no reader accepts such a file it is reported as broken.
 LOG_NAME = re.compile(

@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from trainlog_doctor.frame import is_lr_name
+from trainlog_doctor.kinds import KINDS
 from trainlog_doctor.report.model import Finding, Reference
 
 __all__ = [
@@ -49,17 +50,6 @@ __all__ = [
     "rank_fixes",
 ]
 
-KINDS: tuple[str, ...] = (
-    "non_finite",
-    "divergence",
-    "spike",
-    "plateau",
-    "stagnation",
-    "collapse",
-    "oscillation",
-    "overfitting",
-    "slowdown",
-)
 SEED_FILES: tuple[str, ...] = (
     "000_02205516640b384a.txt",
     "001_e2b1d9b6e993effa.txt",

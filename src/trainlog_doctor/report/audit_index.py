@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
-import jinja2
+from trainlog_doctor.report.jinja import environment
 
 SEVERITY_ORDER = {"error": 3, "warning": 2, "info": 1}
 
@@ -78,21 +78,6 @@ def _row(entry: Any) -> dict[str, Any]:
     }
 
 
-_env: jinja2.Environment | None = None
-
-
-def _environment() -> jinja2.Environment:
-    global _env
-    if _env is None:
-        _env = jinja2.Environment(
-            loader=jinja2.PackageLoader("trainlog_doctor", "report/templates"),
-            autoescape=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    return _env
-
-
 def _counts(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, int], list[tuple[str, int]]]:
     counts = {"runs": 0, "error_runs": 0, "empty_runs": 0, "with_errors": 0, "with_warnings": 0, "clean": 0}
     kinds: dict[str, int] = {}
@@ -114,7 +99,7 @@ def write_index(entries: Sequence[Any], out: IO[str], *, root: str, seconds: flo
     Rows are built as they are written, so memory does not grow with the page.
     """
     counts, kinds = _counts(_row(e) for e in entries)
-    template = _environment().get_template("audit_index.html.j2")
+    template = environment().get_template("audit_index.html.j2")
     for chunk in template.generate(rows=(_row(e) for e in entries), root=root, seconds=seconds, counts=counts,
                                    kinds=kinds):
         out.write(chunk)

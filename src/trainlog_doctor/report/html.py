@@ -10,10 +10,10 @@ import math
 from collections import Counter
 from typing import Any
 
-import jinja2
 
 from trainlog_doctor import __version__
 from trainlog_doctor.report.charts import build_charts, fmt_num
+from trainlog_doctor.report.jinja import environment
 from trainlog_doctor.report.model import SEVERITY_RANK, Finding, Reference, Report, RunReport
 
 __all__ = ["render_html", "where_text", "fmt_value"]
@@ -25,23 +25,6 @@ MAX_WARNINGS = 20
 MAX_META = 30
 MAX_TEXT = 2000
 MAX_SHORT = 200
-
-_env: jinja2.Environment | None = None
-
-
-def _environment() -> jinja2.Environment:
-    global _env
-    if _env is None:
-        _env = jinja2.Environment(
-            loader=jinja2.PackageLoader("trainlog_doctor", "report/templates"),
-            autoescape=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            undefined=jinja2.StrictUndefined,
-        )
-        _env.globals["fmtnum"] = fmt_num
-    return _env
-
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
     """``text`` as a string of at most ``limit`` characters (an ellipsis marks the cut)."""
@@ -223,7 +206,7 @@ def render_html(report: Report, *, title: str = "trainlog-doctor report") -> str
         "counts": _counts(all_findings),
         "kinds": Counter(clip(f.kind, 60) for f in all_findings).most_common(8),
     }
-    return _environment().get_template("report.html.j2").render(
+    return environment().get_template("report.html.j2").render(
         title=clip(title, 300), runs=runs, summary=summary, version=__version__,
         max_severity=report.max_severity(),
     )  # fmt: skip

@@ -13,8 +13,9 @@ from typing import Any
 
 import polars as pl
 
+from trainlog_doctor.kinds import KINDS
 from trainlog_doctor.report.model import SEVERITY_RANK, Finding
-from trainlog_doctor.rules.base import CODE_RE, KINDS, Rule
+from trainlog_doctor.rules.base import CODE_RE, Rule
 from trainlog_doctor.rules.collapse import AccuracyAtChance, BackToChance, ClassMetricZero, PinnedLoss
 from trainlog_doctor.rules.context import RunContext, build_context, metric_role
 from trainlog_doctor.rules.divergence import LossDivergence

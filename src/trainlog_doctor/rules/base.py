@@ -16,17 +16,6 @@ from typing import Any, ClassVar
 from trainlog_doctor.report.model import Finding, Severity
 from trainlog_doctor.rules.context import RunContext, Series
 
-KINDS: tuple[str, ...] = (
-    "non_finite",
-    "divergence",
-    "spike",
-    "plateau",
-    "stagnation",
-    "collapse",
-    "oscillation",
-    "overfitting",
-    "slowdown",
-)
 CODE_RE = re.compile(r"^[A-Z]{2}\d{3}$")
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 

@@ -214,9 +214,9 @@ def _features(x: np.ndarray) -> np.ndarray:
     sigma_d = _robust_sigma(d) / math.sqrt(2.0) if d.size >= 2 else 0.0
     t = np.arange(n, dtype=np.float64)
     if n >= 2:
-        slope, intercept, sub, dx = _theil_sen(x)
+        slope, intercept, _, dx = _theil_sen(x)
     else:
-        slope, intercept, sub, dx = 0.0, float(x[0]), np.zeros(1, dtype=np.int64), np.zeros(0)
+        slope, intercept, dx = 0.0, float(x[0]), np.zeros(0)
     res = x - (intercept + slope * t)
     sigma_r = _robust_sigma(res)
     s = max(sigma_d, tiny)

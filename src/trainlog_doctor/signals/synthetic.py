@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trainlog_doctor.kinds import KINDS
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -59,17 +61,6 @@ __all__ = [
 # Bump when the curves or the labelling change: the classifier cache key depends on it.
 GENERATOR_VERSION = "2"
 LABELS: tuple[str, ...] = ("falling", "flat", "rising", "noisy", "spike", "collapsed")
-KINDS: tuple[str, ...] = (
-    "non_finite",
-    "divergence",
-    "spike",
-    "plateau",
-    "stagnation",
-    "collapse",
-    "oscillation",
-    "overfitting",
-    "slowdown",
-)
 
 # Oracle thresholds (see the module docstring).
 _TREND_SIGMAS = 4.0
