@@ -126,9 +126,8 @@ TH = Thresholds()
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Fix:
-    """A concrete change to try, citing its seed documents."""
+class _Cited:
+    """Shared by causes and fixes: an id, a title, a text and the seed files it comes from."""
 
     id: str
     title: str
@@ -136,13 +135,23 @@ class Fix:
     sources: tuple[str, ...]
 
     def reference(self, score: float | None = None, why: Sequence[str] = ()) -> Reference:
-        """This fix as a report reference."""
+        """This entry as a report reference (``title: text``, its sources, score and why notes)."""
         return Reference(id=self.id, text=f"{self.title}: {self.text}", sources=list(self.sources),
                          score=score, why=list(why))
 
 
 @dataclass(frozen=True)
-class Cause:
+class Fix(_Cited):
+    """A concrete change to try, citing its seed documents."""
+
+    id: str
+    title: str
+    text: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cause(_Cited):
     """A possible cause of findings of some kinds, with its fixes, sources and evidence signals."""
 
     id: str
@@ -152,11 +161,6 @@ class Cause:
     fixes: tuple[str, ...]
     sources: tuple[str, ...]
     signals: tuple[str, ...]
-
-    def reference(self, score: float | None = None, why: Sequence[str] = ()) -> Reference:
-        """This cause as a report reference."""
-        return Reference(id=self.id, text=f"{self.title}: {self.text}", sources=list(self.sources),
-                         score=score, why=list(why))
 
 
 @dataclass(frozen=True)
