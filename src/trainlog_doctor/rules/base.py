@@ -122,6 +122,27 @@ class Rule:
         )
 
 
+class SeriesRule(Rule):
+    """A rule that judges each series on its own: :meth:`applies_to` picks the series,
+    :meth:`check_series` returns the findings on one of them."""
+
+    def check(self, ctx: RunContext) -> list[Finding]:
+        """Findings of this rule in one run, series by series in the context's order."""
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if self.applies_to(s):
+                out.extend(self.check_series(ctx, s))
+        return out
+
+    def applies_to(self, s: Series) -> bool:
+        """Whether this rule looks at ``s`` at all (role, split, name, length)."""
+        raise NotImplementedError
+
+    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+        """Findings on one series."""
+        raise NotImplementedError
+
+
 def _clean_number(v: Any) -> Any:
     """Round floats for the report (6 significant digits), keep everything else."""
     if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "item"):

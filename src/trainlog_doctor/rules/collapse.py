@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from trainlog_doctor.report.model import Finding
-from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.base import Rule, SeriesRule, fmt
 from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
 
 _ACC_RE = re.compile(
@@ -90,7 +90,7 @@ def ln_classes(level: float, *, max_classes: int, rel_tol: float) -> int | None:
     return None
 
 
-class AccuracyAtChance(Rule):
+class AccuracyAtChance(SeriesRule):
     """An accuracy is pinned at one value: the model answers with one class (or at chance).
 
     What it detects: an accuracy-like series (``acc``, ``accuracy``, ``categorical_accuracy``,
@@ -125,19 +125,13 @@ class AccuracyAtChance(Rule):
     chance_tol: float = 0.02
     min_points: int = 5
 
-    def check(self, ctx: RunContext) -> list[Finding]:
-        out: list[Finding] = []
-        for s in ctx.series.values():
-            if s.role != "score" or s.split == "other" or not _ACC_RE.search(s.metric) or is_per_class_metric(s.metric):
-                continue
-            if s.n_finite < self.min_points:
-                continue
-            f = self._series(ctx, s)
-            if f is not None:
-                out.append(f)
-        return out
+    def applies_to(self, s: Series) -> bool:
+        return (
+            s.role == "score" and s.split != "other" and bool(_ACC_RE.search(s.metric))
+            and not is_per_class_metric(s.metric) and s.n_finite >= self.min_points
+        )  # fmt: skip
 
-    def _series(self, ctx: RunContext, s: Series) -> Finding | None:
+    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
         idx, v = s.finite_view()
         scale = 100.0 if s.percent else 1.0
         n = v.size
@@ -146,10 +140,10 @@ class AccuracyAtChance(Rule):
             v, rel_tol=self.rel_tol, abs_tol=1e-6 * scale, min_len=min_len, rel_sigma=self.rel_sigma, max_off=0.05
         )
         if start is None:
-            return None
+            return []
         level = float(np.median(v[start:])) / scale
         if level > 0.995 or level <= 0.0:
-            return None
+            return []
         c_meta = ctx.n_classes
         chance = None
         if c_meta is not None and abs(level * c_meta - 1.0) <= self.chance_tol:
@@ -160,9 +154,9 @@ class AccuracyAtChance(Rule):
         loss_flat = _flat_over(loss, int(s.steps[idx[start]]), int(s.steps[idx[-1]])) if loss is not None else False
         never_moved = start == 0 and level >= 0.02
         if chance is None and not loss_flat and not never_moved:
-            return None
+            return []
         if lr_frozen(ctx, int(s.steps[idx[start]])):
-            return None
+            return []
         pos0 = int(idx[start])
         why = []
         if chance is not None:
@@ -181,10 +175,10 @@ class AccuracyAtChance(Rule):
             "pinned_points": n - start,
             "loss_flat": loss_flat,
         }
-        return self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)
+        return [self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)]
 
 
-class PinnedLoss(Rule):
+class PinnedLoss(SeriesRule):
     """A loss is pinned at one value to four digits: the model's output no longer depends on the input.
 
     What it detects: a loss-like series (any split but ``other``) whose last ``min_frac`` (20%, at
@@ -218,26 +212,19 @@ class PinnedLoss(Rule):
     rel_sigma: float = 1.5e-4
     ln_tol: float = 0.015
 
-    def check(self, ctx: RunContext) -> list[Finding]:
-        out: list[Finding] = []
-        for s in ctx.series.values():
-            if s.role != "loss" or s.split == "other" or s.n_finite < self.min_len:
-                continue
-            f = self._series(ctx, s)
-            if f is not None:
-                out.append(f)
-        return out
+    def applies_to(self, s: Series) -> bool:
+        return s.role == "loss" and s.split != "other" and s.n_finite >= self.min_len
 
-    def _series(self, ctx: RunContext, s: Series) -> Finding | None:
+    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
         idx, v = s.finite_view()
         n = v.size
         min_len = max(self.min_len, int(math.ceil(self.min_frac * n)))
         start = pinned_tail(v, rel_tol=self.rel_tol, abs_tol=0.0, min_len=min_len, rel_sigma=self.rel_sigma)
         if start is None:
-            return None
+            return []
         level = float(np.median(v[start:]))
         if abs(level) <= 1e-6 or lr_frozen(ctx, int(s.steps[idx[start]])):
-            return None
+            return []
         c = None
         c_meta = ctx.n_classes
         if c_meta is not None and abs(level - math.log(c_meta)) <= self.ln_tol * math.log(c_meta):
@@ -258,7 +245,7 @@ class PinnedLoss(Rule):
             "chance_level": 1.0 / c if c else None,
             "pinned_points": n - start,
         }
-        return self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)
+        return [self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)]
 
 
 class BackToChance(Rule):

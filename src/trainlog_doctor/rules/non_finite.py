@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from trainlog_doctor.report.model import Finding
-from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.base import Rule, SeriesRule, fmt
 from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
 
 
@@ -23,7 +23,7 @@ def nonfinite_runs(values: np.ndarray) -> tuple[int, int, int, bool]:
     return first, nan, inf, not ok_after.any()
 
 
-class NonFiniteLoss(Rule):
+class NonFiniteLoss(SeriesRule):
     """A loss became NaN or Inf.
 
     What it detects: any NaN, +Inf or -Inf point in a loss-like series (``loss``, ``val_loss``,
@@ -47,18 +47,14 @@ class NonFiniteLoss(Rule):
     severity = "error"
     name = "non-finite-loss"
 
-    def check(self, ctx: RunContext) -> list[Finding]:
-        out: list[Finding] = []
-        for s in ctx.series.values():
-            if s.role != "loss" or s.split == "other" or len(s) == 0:
-                continue
-            f = _check_series(self, ctx, s, transient_severity="warning")
-            if f is not None:
-                out.append(f)
-        return out
+    def applies_to(self, s: Series) -> bool:
+        return s.role == "loss" and s.split != "other" and len(s) > 0
+
+    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+        return _check_series(self, ctx, s, transient_severity="warning")
 
 
-class NonFiniteScore(Rule):
+class NonFiniteScore(SeriesRule):
     """A headline evaluation score (accuracy, mAP, F1 ...) became NaN or Inf.
 
     What it detects: NaN/Inf in a score-like series that is not a per-class or per-size breakdown.
@@ -76,18 +72,14 @@ class NonFiniteScore(Rule):
     severity = "warning"
     name = "non-finite-score"
 
-    def check(self, ctx: RunContext) -> list[Finding]:
-        out: list[Finding] = []
-        for s in ctx.series.values():
-            if s.role != "score" or s.split == "other" or is_per_class_metric(s.metric) or len(s) == 0:
-                continue
-            f = _check_series(self, ctx, s, transient_severity="warning")
-            if f is not None:
-                out.append(f)
-        return out
+    def applies_to(self, s: Series) -> bool:
+        return s.role == "score" and s.split != "other" and not is_per_class_metric(s.metric) and len(s) > 0
+
+    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+        return _check_series(self, ctx, s, transient_severity="warning")
 
 
-class NonFiniteGradient(Rule):
+class NonFiniteGradient(SeriesRule):
     """The gradient norm became NaN or Inf.
 
     What it detects: NaN/Inf in a logged gradient norm (``grad_norm``, ``gradient_norm``,
@@ -104,24 +96,20 @@ class NonFiniteGradient(Rule):
     severity = "error"
     name = "non-finite-gradient"
 
-    def check(self, ctx: RunContext) -> list[Finding]:
-        out: list[Finding] = []
-        for s in ctx.series.values():
-            if len(s) == 0 or not _GRAD_RE.search(s.metric):
-                continue
-            f = _check_series(self, ctx, s, transient_severity="warning")
-            if f is not None:
-                out.append(f)
-        return out
+    def applies_to(self, s: Series) -> bool:
+        return len(s) > 0 and bool(_GRAD_RE.search(s.metric))
+
+    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+        return _check_series(self, ctx, s, transient_severity="warning")
 
 
 _GRAD_RE = re.compile(r"grad(ient)?[_ ]?norm", re.I)
 
 
-def _check_series(rule: Rule, ctx: RunContext, s: Series, *, transient_severity: str) -> Finding | None:
+def _check_series(rule: Rule, ctx: RunContext, s: Series, *, transient_severity: str) -> list[Finding]:
     first, nan, inf, to_end = nonfinite_runs(s.values)
     if first < 0:
-        return None
+        return []
     n = len(s)
     bad = nan + inf
     what = "NaN" if nan and not inf else ("Inf" if inf and not nan else "NaN/Inf")
@@ -131,12 +119,12 @@ def _check_series(rule: Rule, ctx: RunContext, s: Series, *, transient_severity:
     ev = {"nan_count": nan, "inf_count": inf, "points": n, "stays_non_finite": to_end, "value_before": value_before}
     if bad == n:
         msg = f"{s.label} is {what} in all {n} logged point(s)"
-        return rule.finding(ctx, s, start=0, end=n - 1, message=msg, evidence=ev, severity=rule.severity)
+        return [rule.finding(ctx, s, start=0, end=n - 1, message=msg, evidence=ev, severity=rule.severity)]
     if to_end:
         last = f" (last finite value {fmt(value_before)})" if value_before is not None else ""
         rest = n - first
         msg = f"{s.label} became {what} at {s.where(first)}{last} and stayed non-finite for the last {rest} point(s)"
-        return rule.finding(ctx, s, start=first, end=n - 1, message=msg, evidence=ev, severity=rule.severity)
+        return [rule.finding(ctx, s, start=first, end=n - 1, message=msg, evidence=ev, severity=rule.severity)]
     last_bad = int(np.flatnonzero(~np.isfinite(s.values))[-1])
     msg = f"{s.label} was {what} at {bad} of {n} point(s), first at {s.where(first)}, and finite again afterwards"
-    return rule.finding(ctx, s, start=first, end=last_bad, message=msg, evidence=ev, severity=transient_severity)  # type: ignore[arg-type]
+    return [rule.finding(ctx, s, start=first, end=last_bad, message=msg, evidence=ev, severity=transient_severity)]  # type: ignore[arg-type]

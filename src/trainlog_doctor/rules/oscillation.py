@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlog_doctor.report.model import Finding
-from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.base import SeriesRule, fmt
 from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
 from trainlog_doctor.rules.stats import make_view
 
@@ -185,7 +185,7 @@ def find_swing(y: np.ndarray, *, alpha: float = 0.01, n_candidates: int = 3, min
     return best
 
 
-class PersistentOscillation(Rule):
+class PersistentOscillation(SeriesRule):
     """A metric swings up and down, periodically and by more than its noise, without a trend.
 
     What it detects: in a loss or score series (after the first 10% of points), a periodic component
@@ -225,19 +225,12 @@ class PersistentOscillation(Rule):
     min_points: int = 20
     max_points: int = 5000
 
-    def check(self, ctx: RunContext) -> list[Finding]:
-        out: list[Finding] = []
-        for s in ctx.series.values():
-            if s.role not in ("loss", "score") or s.split == "other" or s.n_finite < self.min_points:
-                continue
-            if s.role == "score" and is_per_class_metric(s.metric):
-                continue
-            f = self._series(ctx, s)
-            if f is not None:
-                out.append(f)
-        return out
+    def applies_to(self, s: Series) -> bool:
+        if s.role not in ("loss", "score") or s.split == "other" or s.n_finite < self.min_points:
+            return False
+        return not (s.role == "score" and is_per_class_metric(s.metric))
 
-    def _series(self, ctx: RunContext, s: Series) -> Finding | None:
+    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
         # bucket medians would erase a period-2 swing: keep full resolution up to max_points
         view = make_view(s, log=True if (s.role == "loss" and s.positive) else False, max_points=self.max_points)
         n = len(view)
@@ -245,7 +238,7 @@ class PersistentOscillation(Rule):
         y = view.y[skip:]
         sw = find_swing(y, alpha=self.alpha)
         if sw is None:
-            return None
+            return []
         if view.logged:
             min_amp = math.log10(self.min_ratio)
         elif s.role == "score":
@@ -254,7 +247,7 @@ class PersistentOscillation(Rule):
             span = _p5_p95(view.y)
             min_amp = 0.2 * span
         if sw.amplitude < min_amp or sw.component < self.k_noise * sw.noise or sw.trend > sw.amplitude:
-            return None
+            return []
         start = view.pos(skip + sw.start)
         per_pts = sw.period * max(1.0, (len(s) / max(n, 1)))
         centre = float(np.median(y))
@@ -275,7 +268,7 @@ class PersistentOscillation(Rule):
             "lr_oscillates": lr_osc,
         }
         severity = "info" if lr_osc else self.severity
-        return self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev, severity=severity)
+        return [self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev, severity=severity)]
 
 
 def _lr_oscillates(ctx: RunContext) -> bool:

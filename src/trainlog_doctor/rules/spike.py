@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlog_doctor.report.model import Finding
-from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
+from trainlog_doctor.rules.base import Rule, SeriesRule, fmt, fmt_ratio
 from trainlog_doctor.rules.context import RunContext, Series
 from trainlog_doctor.rules.stats import make_view
 from trainlog_doctor.signals.transforms import robust_noise, rolling_median
@@ -97,7 +97,7 @@ def find_jumps(
     return out
 
 
-class LossSpike(Rule):
+class LossSpike(SeriesRule):
     """A loss jumped for a few points and came back (transient instability).
 
     What it detects: in a loss-like series, a group of at most a fifth of the points (at least
@@ -136,15 +136,10 @@ class LossSpike(Rule):
     max_per_series: int = 3
     min_points: int = 8
 
-    def check(self, ctx: RunContext) -> list[Finding]:
-        out: list[Finding] = []
-        for s in ctx.series.values():
-            if s.role != "loss" or s.split == "other" or s.n_finite < self.min_points:
-                continue
-            out.extend(self._series(ctx, s))
-        return out
+    def applies_to(self, s: Series) -> bool:
+        return s.role == "loss" and s.split != "other" and s.n_finite >= self.min_points
 
-    def _series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
         view = make_view(s, log=True if s.positive else False, max_points=None)
         n = len(view)
         max_len = int(min(self.max_len, max(self.min_len_cap, n // 5)))
