@@ -13,7 +13,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.frame import empty_frame, split_on_reset
-from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, is_lfs_pointer
+from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer, suffix_for
 
 SEPARATORS: tuple[str, ...] = (",", ";", "\t")
 #: Cell texts read as "missing" (compared lower case, after stripping). ``nan`` is *not* missing: it is NaN.
@@ -240,6 +240,29 @@ def sniff_header(head: bytes, *, complete: bool | None = None) -> CsvHeader | No
         return CsvHeader(names=names, raw=raw, separator=sep, first_row=first, junk_lines=junk)
     except Exception:  # sniffing must never raise
         return None
+
+
+def sniff_csv(
+    path: Path,
+    head: bytes,
+    accept: Callable[[CsvHeader], bool],
+    *,
+    suffixes: Collection[str] | None = None,
+    not_suffixes: Collection[str] = (),
+) -> bool:
+    """``accept(header)`` for a file with an allowed suffix whose head parses as a CSV header; never raises.
+
+    ``suffixes`` (lower case, ``""`` for none) lists the allowed suffixes (``None``: any), ``not_suffixes``
+    the refused ones.
+    """
+    try:
+        suffix = path.suffix.lower()
+        if (suffixes is not None and suffix not in suffixes) or suffix in not_suffixes:
+            return False
+        header = sniff_header(head)
+        return header is not None and accept(header)
+    except Exception:
+        return False
 
 
 def first_row_numeric(header: CsvHeader) -> bool:
@@ -488,9 +511,38 @@ def nonfinite_to_null(df: pl.DataFrame, column: str) -> pl.DataFrame:
     return df
 
 
-def suffix_for(i: int) -> str:
-    """Run suffix for the ``i``-th (0-based) run in one file: ``""``, ``"#2"``, ``"#3"`` ..."""
-    return "" if i == 0 else f"#{i + 1}"
+def segment_runs(
+    df: pl.DataFrame,
+    starts: Sequence[int],
+    names: Mapping[str, tuple[str, str]],
+    *,
+    run_id: str,
+    source: str,
+    step_col: str,
+    epoch_col: str | None = None,
+    wall_col: str | None = None,
+    meta: Mapping[str, Any],
+    warnings: list[str],
+) -> list[RunData]:
+    """One :class:`RunData` per piece of ``df`` cut at ``starts`` (see :func:`segments` and :func:`to_long`).
+
+    Runs get the suffixes of :func:`suffix_for` and a copy of ``meta`` each; only the first gets ``warnings``.
+    """
+    runs: list[RunData] = []
+    for offset, length in segments(df.height, starts):
+        seg = df.slice(offset, length)
+        suffix = suffix_for(len(runs))
+        frame = to_long(
+            seg,
+            names,
+            run_id=run_id + suffix,
+            source=source,
+            step=seg.get_column(step_col),
+            epoch=seg.get_column(epoch_col) if epoch_col else None,
+            wall_time=seg.get_column(wall_col) if wall_col else None,
+        )
+        runs.append(RunData(frame=frame, suffix=suffix, meta=dict(meta), warnings=warnings if not runs else []))
+    return runs
 
 
 def _constant(value: Any, n: int, dtype: pl.DataType) -> pl.Series:
@@ -640,6 +692,16 @@ def run_facts(hparams: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def hparams_meta(path: Path, names: Sequence[str]) -> dict[str, Any]:
+    """Run facts and ``hparams`` from the flat YAML files ``names`` beside ``path`` (later ones win), else ``{}``."""
+    hparams: dict[str, Any] = {}
+    for name in names:
+        hparams.update(read_flat_yaml(path.with_name(name)))
+    if not hparams:
+        return {}
+    return {**run_facts(hparams), "hparams": hparams}
+
+
 def name_columns(columns: Sequence[str], namer: Callable[[str], tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """``column -> (metric, split)`` from ``namer(column)``, with collisions made unique.
 
@@ -667,6 +729,7 @@ __all__ = [
     "find_column",
     "find_header",
     "first_row_numeric",
+    "hparams_meta",
     "is_metric_like",
     "load_csv",
     "name_columns",
@@ -675,9 +738,10 @@ __all__ = [
     "read_flat_yaml",
     "reset_starts",
     "run_facts",
+    "segment_runs",
     "segments",
+    "sniff_csv",
     "sniff_header",
     "split_fields",
-    "suffix_for",
     "to_long",
 ]

@@ -14,7 +14,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -118,11 +118,6 @@ def invalid_lines_warning(n_invalid: int, truncated_tail: bool = False) -> str:
 def no_objects_reason(n_invalid: int) -> str:
     """The one-line reason for a file without a single JSON object line."""
     return f"not JSON lines: none of its {plural(n_invalid, 'line')} is a JSON object"
-
-
-def suffix_for(i: int) -> str:
-    """Run suffix for the ``i``-th (0-based) run of one file: ``""``, ``"#2"``, ``"#3"`` ..."""
-    return "" if i == 0 else f"#{i + 1}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -367,6 +362,15 @@ def first_object(head: bytes) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+def sniff_first_line(head: bytes, accept: Callable[[bytes], bool]) -> bool:
+    """``accept`` applied to the first line of ``head`` (see :func:`first_line`); ``False`` if anything raises."""
+    try:
+        line, _ = first_line(head)
+        return accept(line)
+    except Exception:
+        return False
+
+
 _NUMERIC_MEMBER = re.compile(rb'"\s*:\s*(?:-?\d|NaN|-?Infinity)')
 
 
@@ -396,6 +400,14 @@ class RunSplit:
     def has_resume(self, run: int) -> bool:
         """True when ``run`` went back part of the way (its points need :func:`keep_last`)."""
         return any(r == run for r, _, _ in self.resumes)
+
+    def resume_warnings(self, run: int, index_name: str) -> list[str]:
+        """One warning per resume of ``run``: ``"<index_name> goes back from 7580 to 7520 (resume): ..."``."""
+        return [
+            f"{index_name} goes back from {a:g} to {b:g} (resume): later values kept"
+            for r, a, b in self.resumes
+            if r == run
+        ]
 
 
 def assign_runs(
@@ -444,6 +456,19 @@ def assign_runs(
             prev = v
         run_of.append(run)
     return RunSplit(run_of=run_of, n_runs=run + 1, resumes=resumes)
+
+
+def split_runs(
+    df: pl.DataFrame, index_col: str, columns: Sequence[str], *, force_new: Sequence[bool] | None = None
+) -> RunSplit:
+    """:func:`assign_runs` on ``df[index_col]``, with re-logs of ``columns`` as the overlap test.
+
+    A strictly increasing index without ``force_new`` is one run, without computing the overlap.
+    """
+    index = df[index_col]
+    if (force_new is None or not any(force_new)) and is_strictly_increasing(index):
+        return RunSplit(run_of=[0] * df.height, n_runs=1)
+    return assign_runs(index.to_list(), overlap=overlap_with_previous(df, columns), force_new=force_new)
 
 
 def keep_last(frame: pl.DataFrame) -> pl.DataFrame:

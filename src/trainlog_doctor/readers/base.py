@@ -30,6 +30,11 @@ class RunData:
     warnings: list[str] = field(default_factory=list)
 
 
+def suffix_for(i: int) -> str:
+    """Run suffix for the ``i``-th (0-based) run of one file: ``""``, ``"#2"``, ``"#3"`` ..."""
+    return "" if i == 0 else f"#{i + 1}"
+
+
 @runtime_checkable
 class Reader(Protocol):
     """A reader for one log family.

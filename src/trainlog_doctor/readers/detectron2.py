@@ -30,19 +30,16 @@ import polars as pl
 
 from trainlog_doctor.frame import empty_frame, wide_to_long
 from trainlog_doctor.readers._jsonlines import (
-    assign_runs,
-    first_line,
     has_name_collisions,
     is_strictly_increasing,
     keep_last,
     load_object_lines,
     numeric_columns,
-    overlap_with_previous,
     plural,
-    RunSplit,
-    suffix_for,
+    sniff_first_line,
+    split_runs,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData, display_path
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
 
 EVAL_PREFIXES = ("bbox/", "segm/", "keypoints/", "sem_seg/", "panoptic_seg/", "box_proposals/")
 _COUNTER = re.compile(r"/num_[a-z_]+$")
@@ -58,15 +55,7 @@ class Detectron2Reader:
 
     def sniff(self, path: Path, head: bytes) -> bool:
         """The first line is a JSON object with an ``"iteration"`` key (or starts like a sorted detectron2 line)."""
-        try:
-            line, _ = first_line(head)
-            if not line.startswith(b'{"'):
-                return False
-            if re.search(rb'"iteration"\s*:\s*-?\d', line):
-                return True
-            return path.name == "metrics.json" and bool(_FIRST_KEY.match(line))
-        except Exception:
-            return False
+        return sniff_first_line(head, lambda line: _is_metrics_line(line, path.name))
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per launch appended to the file."""
@@ -89,11 +78,7 @@ class Detectron2Reader:
         metrics = numeric_columns(df, exclude=("iteration",))
         training = _training_mask(df)
         force_new = _after_finished_run(df, training)
-        iteration = df["iteration"]
-        if any(force_new) or not is_strictly_increasing(iteration):
-            split = assign_runs(iteration.to_list(), overlap=overlap_with_previous(df, metrics), force_new=force_new)
-        else:
-            split = RunSplit(run_of=[0] * df.height, n_runs=1)
+        split = split_runs(df, "iteration", metrics, force_new=force_new)
         df = df.with_columns(pl.Series("__run", split.run_of, dtype=pl.Int64))
         groups = column_groups(metrics)
         collisions = has_name_collisions(metrics)
@@ -105,12 +90,18 @@ class Detectron2Reader:
             frame = to_long(part, groups, run_id + suffix, source)
             if collisions or split.has_resume(k):
                 frame = keep_last(frame)
-            run_warnings = list(warnings) if k == 0 else []
-            for run, a, b in split.resumes:
-                if run == k:
-                    run_warnings.append(f"iteration goes back from {a:g} to {b:g} (resume): later values kept")
+            run_warnings = (list(warnings) if k == 0 else []) + split.resume_warnings(k, "iteration")
             runs.append(RunData(frame, suffix=suffix, meta=_meta(part), warnings=run_warnings))
         return runs
+
+
+def _is_metrics_line(line: bytes, name: str) -> bool:
+    """True for a first line with an ``"iteration"`` key, or one opening like a sorted ``metrics.json`` line."""
+    if not line.startswith(b'{"'):
+        return False
+    if re.search(rb'"iteration"\s*:\s*-?\d', line):
+        return True
+    return name == "metrics.json" and bool(_FIRST_KEY.match(line))
 
 
 def column_groups(columns: list[str]) -> dict[str | None, list[str]]:

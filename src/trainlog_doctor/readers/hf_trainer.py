@@ -31,9 +31,8 @@ from trainlog_doctor.readers._jsonlines import (
     is_number,
     keep_last,
     read_log_bytes,
-    suffix_for,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData, display_path
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
 
 _SUMMARY_KEYS = frozenset({"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos"})
 _TOP_META = {

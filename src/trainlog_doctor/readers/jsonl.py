@@ -26,19 +26,15 @@ import polars as pl
 
 from trainlog_doctor.frame import empty_frame, wide_to_long
 from trainlog_doctor.readers._jsonlines import (
-    assign_runs,
     has_name_collisions,
-    is_strictly_increasing,
     keep_last,
     load_object_lines,
     looks_like_object_line,
     numeric_columns,
-    overlap_with_previous,
     plural,
-    RunSplit,
-    suffix_for,
+    split_runs,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData, display_path
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "it")
 WALL_KEYS = ("timestamp", "time_stamp", "wall_time", "walltime", "wallclock", "_timestamp", "datetime", "created_at")
@@ -86,10 +82,7 @@ class JsonLinesReader:
         if df.height == 0:
             return [RunData(empty_frame(), meta=meta, warnings=warnings)]
 
-        if is_strictly_increasing(df["__step"]):
-            split = RunSplit(run_of=[0] * df.height, n_runs=1)
-        else:
-            split = assign_runs(df["__step"].to_list(), overlap=overlap_with_previous(df, metrics))
+        split = split_runs(df, "__step", metrics)
         df = df.with_columns(pl.Series("__run", split.run_of, dtype=pl.Int64))
         collisions = has_name_collisions(metrics)
         source = display_path(path)
@@ -105,10 +98,7 @@ class JsonLinesReader:
                 epoch_col=epoch_col,
                 wall_time_col=wall_col,
             )
-            run_warnings = list(warnings) if k == 0 else []
-            for run, a, b in split.resumes:
-                if run == k:
-                    run_warnings.append(f"{index_name} goes back from {a:g} to {b:g} (resume): later values kept")
+            run_warnings = (list(warnings) if k == 0 else []) + split.resume_warnings(k, index_name)
             if collisions or split.has_resume(k):
                 frame = keep_last(frame)
             runs.append(RunData(frame, suffix=suffix, meta=dict(meta), warnings=run_warnings))

@@ -27,11 +27,10 @@ from trainlog_doctor.readers._csv import (
     nonfinite_to_null,
     reset_starts,
     segments,
-    sniff_header,
-    suffix_for,
+    sniff_csv,
     to_long,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData, display_path
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
 from trainlog_doctor.readers.lightning_csv import is_lightning_header
 from trainlog_doctor.readers.ultralytics_csv import is_ultralytics_header
 
@@ -59,15 +58,12 @@ class KerasCsvReader:
 
     def sniff(self, path: Path, head: bytes) -> bool:
         """A CSV (any separator, junk line allowed) whose header names training metrics per epoch."""
-        try:
-            if path.suffix.lower() in _NOT_CSV_SUFFIXES:
-                return False
-            header = sniff_header(head)
-            if header is None or is_lightning_header(header, path):
-                return False
-            return is_keras_header(header)
-        except Exception:
-            return False
+        return sniff_csv(
+            path,
+            head,
+            lambda header: not is_lightning_header(header, path) and is_keras_header(header),
+            not_suffixes=_NOT_CSV_SUFFIXES,
+        )
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per fold and per appended run in the file."""

@@ -16,7 +16,7 @@ Every ``log_metrics`` call is its own sparse row, so empty cells are the rule, n
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 
@@ -25,17 +25,14 @@ from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
     first_row_numeric,
+    hparams_meta,
     is_metric_like,
     load_csv,
     name_columns,
     nonfinite_to_null,
-    read_flat_yaml,
-    run_facts,
     reset_starts,
-    segments,
-    sniff_header,
-    suffix_for,
-    to_long,
+    segment_runs,
+    sniff_csv,
 )
 from trainlog_doctor.readers.base import RunData, display_path
 from trainlog_doctor.readers.ultralytics_csv import is_ultralytics_header
@@ -80,18 +77,17 @@ class LightningCsvReader:
 
     def sniff(self, path: Path, head: bytes) -> bool:
         """A CSV whose header has a ``step`` column and an ``epoch`` or metric-like column."""
-        try:
-            if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".log", ""):
-                return False
-            header = sniff_header(head)
-            return header is not None and is_lightning_header(header, path)
-        except Exception:
-            return False
+        return sniff_csv(
+            path,
+            head,
+            lambda header: is_lightning_header(header, path),
+            suffixes=(".csv", ".tsv", ".txt", ".log", ""),
+        )
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per run (normally one: Lightning writes a new ``version_N`` per launch)."""
         table = load_csv(path)
-        meta = _hparams_meta(path)
+        meta = hparams_meta(path, ("hparams.yaml",))
         df = table.frame
         empty = table.check_rows()
         if empty is not None:
@@ -124,25 +120,15 @@ class LightningCsvReader:
         names = name_columns(metric_cols, lambda c: lightning_name(c, present))
 
         starts = reset_starts(df.get_column(step_col), allow_equal=True) + list(table.restarts)
-        runs: list[RunData] = []
-        for offset, length in segments(df.height, starts):
-            seg = df.slice(offset, length)
-            suffix = suffix_for(len(runs))
-            frame = to_long(
-                seg,
-                names,
-                run_id=run_id + suffix,
-                source=display_path(path),
-                step=seg.get_column(step_col),
-                epoch=seg.get_column(epoch_col) if epoch_col else None,
-                wall_time=seg.get_column(wall_col) if wall_col else None,
-            )
-            runs.append(RunData(frame=frame, suffix=suffix, meta=dict(meta), warnings=warnings if not runs else []))
-        return runs
-
-
-def _hparams_meta(path: Path) -> dict[str, Any]:
-    hparams = read_flat_yaml(path.with_name("hparams.yaml"))
-    if not hparams:
-        return {}
-    return {**run_facts(hparams), "hparams": hparams}
+        return segment_runs(
+            df,
+            starts,
+            names,
+            run_id=run_id,
+            source=display_path(path),
+            step_col=step_col,
+            epoch_col=epoch_col,
+            wall_col=wall_col,
+            meta=meta,
+            warnings=warnings,
+        )

@@ -29,14 +29,13 @@ import polars as pl
 
 from trainlog_doctor.frame import empty_frame, infer_split, wide_to_long
 from trainlog_doctor.readers._jsonlines import (
-    first_line,
     has_name_collisions,
     keep_last,
     load_object_lines,
     numeric_columns,
-    suffix_for,
+    sniff_first_line,
 )
-from trainlog_doctor.readers.base import LogReadError, RunData, display_path
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
 
 _HEADER_KEYS = ("env_info", "config")
 MAX_EPOCH_SPAN = 100_000
@@ -52,11 +51,7 @@ class MmdetJsonReader:
 
     def sniff(self, path: Path, head: bytes) -> bool:
         """The first line is a JSON object opening with ``"env_info"`` (header) or ``"mode"`` (a log row)."""
-        try:
-            line, _ = first_line(head)
-            return bool(_FIRST_KEY.match(line))
-        except Exception:
-            return False
+        return sniff_first_line(head, lambda line: bool(_FIRST_KEY.match(line)))
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` (header facts in ``meta``); an empty frame for a header-only file."""

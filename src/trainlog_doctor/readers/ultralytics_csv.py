@@ -24,21 +24,20 @@ from trainlog_doctor.frame import empty_frame, infer_split
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
+    hparams_meta,
     load_csv,
     name_columns,
     nonfinite_to_null,
-    read_flat_yaml,
-    run_facts,
     reset_starts,
-    segments,
-    sniff_header,
-    suffix_for,
-    to_long,
+    segment_runs,
+    sniff_csv,
 )
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 
 _LR = re.compile(r"^(x/lr\d+|lr/pg\d+)$", re.IGNORECASE)
 _LOSS = re.compile(r"^(train|val)/(box|obj|cls|dfl|seg|pose|kobj|rle)_loss$", re.IGNORECASE)
+#: Run facts come from ``hyp.yaml`` + ``opt.yaml`` (YOLOv5) or ``args.yaml`` (ultralytics) beside the CSV.
+_YOLO_YAMLS = ("hyp.yaml", "opt.yaml", "args.yaml")
 
 
 def is_ultralytics_header(header: CsvHeader) -> bool:
@@ -60,13 +59,7 @@ class UltralyticsCsvReader:
 
     def sniff(self, path: Path, head: bytes) -> bool:
         """A CSV with an ``epoch`` column and YOLO column names (or YOLOv5 fixed-width padding)."""
-        try:
-            if path.suffix.lower() not in (".csv", ".txt", ""):
-                return False
-            header = sniff_header(head)
-            return header is not None and is_ultralytics_header(header)
-        except Exception:
-            return False
+        return sniff_csv(path, head, is_ultralytics_header, suffixes=(".csv", ".txt", ""))
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per run (re-runs appended to the file are split on the epoch restart)."""
@@ -80,7 +73,7 @@ class UltralyticsCsvReader:
             writer, base = "yolov5", 0
         else:
             writer, base = "ultralytics", 1
-        meta: dict[str, Any] = {"writer": writer, "epoch_base": base, **_yolo_meta(path)}
+        meta: dict[str, Any] = {"writer": writer, "epoch_base": base, **hparams_meta(path, _YOLO_YAMLS)}
         empty = table.check_rows()
         if empty is None and epoch_col not in df.columns:
             empty = "no numeric epoch values"
@@ -98,28 +91,15 @@ class UltralyticsCsvReader:
 
         restarts = list(table.restarts) if not missing else []
         starts = reset_starts(df.get_column(epoch_col)) + restarts
-        runs: list[RunData] = []
-        for offset, length in segments(df.height, starts):
-            seg = df.slice(offset, length)
-            suffix = suffix_for(len(runs))
-            frame = to_long(
-                seg,
-                names,
-                run_id=run_id + suffix,
-                source=display_path(path),
-                step=seg.get_column(epoch_col),
-                epoch=seg.get_column(epoch_col),
-                wall_time=seg.get_column(time_col) if time_col else None,
-            )
-            runs.append(RunData(frame=frame, suffix=suffix, meta=dict(meta), warnings=warnings if not runs else []))
-        return runs
-
-
-def _yolo_meta(path: Path) -> dict[str, Any]:
-    """Run facts from ``hyp.yaml`` + ``opt.yaml`` (YOLOv5) or ``args.yaml`` (ultralytics) beside the CSV."""
-    hparams: dict[str, Any] = {}
-    for name in ("hyp.yaml", "opt.yaml", "args.yaml"):
-        hparams.update(read_flat_yaml(path.with_name(name)))
-    if not hparams:
-        return {}
-    return {**run_facts(hparams), "hparams": hparams}
+        return segment_runs(
+            df,
+            starts,
+            names,
+            run_id=run_id,
+            source=display_path(path),
+            step_col=epoch_col,
+            epoch_col=epoch_col,
+            wall_col=time_col,
+            meta=meta,
+            warnings=warnings,
+        )
