@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainlog_doctor.readers._reduce import SeriesReducer, reduce_indices, reduce_series
+from trainlog_doctor.readers._reduce import RunReducer, SeriesReducer, reduce_indices, reduce_series, run_series_limit
 
 
 def noisy(n: int, seed: int = 0) -> np.ndarray:
@@ -168,3 +168,149 @@ def test_reduction_properties(values: list[float], limit: int, chunk: int) -> No
     assert np.array_equal(info.index, idx) and info.bucket == red.bucket
     counted = idx.size if red.compress_nonfinite else int(np.isfinite(x[idx]).sum())
     assert counted <= limit or red.bucket >= x.size
+
+
+# --- run budget ----------------------------------------------------------------------------------
+
+
+def test_run_series_limit_halves_until_the_capped_total_fits() -> None:
+    assert run_series_limit([100, 200], budget=1_000, start=1_000, floor=10) == 1_000  # under budget: untouched
+    # 200 series of 100,000: 250k -> 125k -> 62,500 -> 31,250 -> 15,625 (3.125M) -> floor 10,000 (2M)
+    assert run_series_limit([100_000] * 200, budget=4_000_000, start=250_000, floor=10_000) == 15_625
+    assert run_series_limit([100_000] * 200, budget=3_000_000, start=250_000, floor=10_000) == 10_000
+    # short series count whole: 10 x 50 + 4 x 1,000 needs a limit of 500 to total 2,500
+    assert run_series_limit([50] * 10 + [1_000] * 4, budget=2_500, start=4_000, floor=10) == 500
+    assert run_series_limit([1_000] * 100, budget=10, start=800, floor=100) == 100  # floor even when over
+    assert run_series_limit([1_000] * 100, budget=10, start=50, floor=100) == 50  # a start under the floor stays
+    assert run_series_limit([], budget=0, start=64, floor=4) == 64
+
+
+def feed_run(series: list[np.ndarray], run: RunReducer, chunk: int, rng: np.random.Generator) -> None:
+    """Feed ``series`` interleaved in chunks of random size up to ``chunk`` (as tags in one file), settling each at its end."""
+    pos = [0] * len(series)
+    live = list(range(len(series)))
+    while live:
+        k = live[int(rng.integers(len(live)))]
+        a = pos[k]
+        b = min(series[k].size, a + int(rng.integers(1, chunk + 1)))
+        run.add(k, series[k][a:b], np.arange(a, b, dtype=np.int64))
+        pos[k] = b
+        if b == series[k].size:
+            run.settle(k)
+            live.remove(k)
+
+
+def run_series(seed: int) -> list[np.ndarray]:
+    """Series of mixed lengths, one with NaN enough to switch to compressed runs at a low limit."""
+    rng = np.random.default_rng(seed)
+    out = [noisy(int(n), seed=i) for i, n in enumerate(rng.integers(50, 6_000, size=12))]
+    out[3] = noisy(5_000, seed=3)
+    out[3][3_000:3_400] = np.nan  # 400 NaN: kept every one under a 500 limit, compressed under 250
+    out[5][::97] = np.inf
+    return out
+
+
+@pytest.mark.parametrize("chunk", [5, 37, 700, 10_000])
+def test_run_reducer_equals_one_pass_at_the_final_limit(chunk: int) -> None:
+    series = run_series(0)
+    counts = [x.size for x in series]
+    limit = run_series_limit(counts, budget=6_000, start=4_000, floor=100)
+    assert limit < 4_000  # the budget acts
+    run = RunReducer(max_points=4_000, budget=6_000, floor=100)
+    feed_run(series, run, chunk, np.random.default_rng(chunk))
+    assert run.limit == limit and run.lowered and not run.over_budget
+    assert run.counted == sum(min(n, limit) for n in counts) <= 6_000
+    for k, x in enumerate(series):
+        (values, ordinal), red = run.finish(k)
+        want = reduce_series(x, limit)
+        assert red.limit == limit and red.bucket == want.bucket and red.n == x.size
+        assert np.array_equal(red.index, want.index) and np.array_equal(ordinal, want.index)
+        assert np.array_equal(values, x[want.index], equal_nan=True)
+
+
+def test_run_under_budget_is_the_per_series_reduction() -> None:
+    series = [noisy(30_000, seed=1), noisy(500, seed=2)]
+    run = RunReducer(max_points=2_000, budget=10**6, floor=100)
+    feed_run(series, run, 3_000, np.random.default_rng(0))
+    assert run.limit == 2_000 and not run.lowered
+    for k, x in enumerate(series):
+        (_v, _o), red = run.finish(k)
+        assert np.array_equal(red.index, reduce_series(x, 2_000).index) and red.limit == 2_000
+
+
+def test_run_reducer_memory_bounded_while_streaming() -> None:
+    # 200 series of 5,000 points fed step-major (a chunk of 100 points of each in turn)
+    rng = np.random.default_rng(7)
+    run = RunReducer(max_points=100_000, budget=50_000, floor=100)
+    peak = 0
+    for _ in range(50):
+        for k in range(200):
+            run.add(k, rng.standard_normal(100))
+        peak = max(peak, run.buffered)
+    assert run.limit == 195  # 100,000 halved nine times: 200 x 195 = 39,000 (390 would be 78,000)
+    assert peak <= 2 * 50_000 + 200 * (4 + 100)  # twice the budget plus a chunk and the slack per series
+    for k in range(200):
+        run.settle(k)
+    assert run.buffered <= 50_000
+
+
+def test_run_floor_kept_when_even_it_does_not_fit() -> None:
+    run = RunReducer(max_points=1_000, budget=500, floor=200)
+    for k in range(10):
+        run.add(k, noisy(800, seed=k))
+        run.settle(k)
+    assert run.limit == 200 and run.over_budget and run.counted == 2_000 and run.series == 10
+    (_v,), red = run.finish(0)
+    assert red.reduced and red.index.size <= 200
+
+
+def test_discarded_series_leaves_the_count() -> None:
+    run = RunReducer(max_points=1_000, budget=10_000, floor=10)
+    run.add("a", noisy(900))
+    run.add("b", noisy(300))
+    run.discard("b")
+    assert run.counted == 900 and run.series == 1
+
+
+def test_settled_series_lowered_later_is_exact_and_closed() -> None:
+    x = noisy(20_000, seed=9)
+    x[[100, 15_000]] = np.nan
+    r = SeriesReducer(max_points=4_000)
+    r.add(x[:12_345])
+    r.add(x[12_345:])
+    r.settle()
+    assert r.buffered <= 4_000 + 2
+    r.lower(1_000)
+    assert r.buffered <= 1_000 + 2
+    r.lower(5_000)  # never raised back
+    (_v,), red = r.finish()
+    assert red.limit == 1_000 and np.array_equal(red.index, reduce_series(x, 1_000).index)
+    with pytest.raises(ValueError):
+        r.add(x[:3])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=600), min_size=1, max_size=8),
+    budget=st.integers(min_value=0, max_value=2_000),
+    chunk=st.integers(min_value=1, max_value=200),
+    nan_every=st.integers(min_value=0, max_value=7),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_run_reducer_properties(lengths: list[int], budget: int, chunk: int, nan_every: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    series = []
+    for n in lengths:
+        x = rng.standard_normal(n)
+        if nan_every:
+            x[rng.random(n) < 1 / (nan_every + 1)] = np.nan
+        series.append(x)
+    run = RunReducer(max_points=300, budget=budget, floor=8)
+    feed_run(series, run, chunk, rng)
+    limit = run_series_limit([x.size for x in series], budget=budget, start=300, floor=8)
+    assert run.limit == limit
+    for k, x in enumerate(series):
+        (values, ordinal), red = run.finish(k)
+        want = reduce_series(x, limit)
+        assert np.array_equal(red.index, want.index) and red.bucket == want.bucket
+        assert np.array_equal(ordinal, want.index) and np.array_equal(values, x[want.index], equal_nan=True)

@@ -19,6 +19,7 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
 
 from trainlog_doctor.frame import SCHEMA
+from trainlog_doctor.readers._reduce import reduce_series
 from trainlog_doctor.readers.base import LogReadError
 from trainlog_doctor.readers.tfevents import TfEventsReader, event_files, read_event_file
 
@@ -689,7 +690,8 @@ def test_long_tag_reduced_with_one_warning(tmp_path: Path) -> None:
     assert {776, 777, 778, 12_345} <= set(steps.tolist())  # NaN, its neighbours, the spike
     assert ef.points.filter(pl.col("tag") == "lr").height == 200  # a short tag is untouched
     assert ef.warnings == [
-        f"loss: 20,000 points reduced to {got.height:,} (first/last/min/max of each bucket of 64 points; every NaN/Inf kept)"
+        f"loss: 20,000 points reduced to {got.height:,}, over the 2,000-point series limit "
+        "(first/last/min/max of each bucket of 64 points; every NaN/Inf kept)"
     ]
     # the same in small windows, and through the reader (warning prefixed with the file)
     assert read_event_file(p, max_points=2_000, window=30_000).points.equals(ef.points)
@@ -739,3 +741,72 @@ def test_read_windows_finds_every_record_once(tmp_path: Path, window: int) -> No
     assert records(io.BytesIO(data)) == want
     last = list(read_windows(io.BytesIO(data[:-3]), window))[-1]
     assert last.last and last.framing.problem == "truncated" and last.base + last.framing.stop == want[-1][0]
+
+
+def many_tags_file(tags: list[str], n_steps: int, seed: int) -> tuple[bytes, dict[str, np.ndarray]]:
+    """Every tag logged at every step (step-major, as a training loop does); returns (bytes, values per tag)."""
+    rng = np.random.default_rng(seed)
+    values = {t: rng.standard_normal(n_steps).astype(np.float32).astype(np.float64) for t in tags}
+    out = [header_event().SerializeToString()]
+    for step in range(n_steps):
+        out.extend(scalar(t, float(values[t][step]), step, wall=1.6e9 + step).SerializeToString() for t in tags)
+    return b"".join(map(quick_record, out)), values
+
+
+def assert_reduced_to(frame: pl.DataFrame, values: dict[str, np.ndarray], limit: int) -> None:
+    """Each tag of ``frame`` (metric = tag) holds exactly the one-pass reduction of its series at ``limit``."""
+    for tag, v in values.items():
+        got = frame.filter(pl.col("metric") == tag)
+        idx = reduce_series(v, limit).index
+        assert got["step"].to_list() == idx.tolist(), tag
+        assert np.array_equal(got["value"].to_numpy(), v[idx], equal_nan=True)
+
+
+def test_many_tags_lowered_to_the_run_budget(tmp_path: Path) -> None:
+    tags = [f"t{i:02d}" for i in range(20)]
+    data, values = many_tags_file(tags, 600, seed=1)
+    p = write(tmp_path / "events.out.tfevents.m.h", data)
+    # 20 x 600 = 12,000 points: limit 1,000 -> 500 (10,000) -> 250 (5,000) -> 125 (2,500 <= 3,000)
+    (run,) = TfEventsReader(max_points=1_000, budget=3_000, floor=50).read(tmp_path, "r")
+    assert_reduced_to(run.frame, values, 125)
+    assert run.frame.height <= 3_000
+    assert run.warnings[0] == "run budget: series limit lowered from 1,000 to 125 points to keep the run within 3,000 points"
+    assert len(run.warnings) == 1 + 20
+    kept = run.frame.filter(pl.col("metric") == "t07").height
+    assert run.warnings[8] == (
+        f"events.out.tfevents.m.h: t07: 600 points reduced to {kept:,}, over the 125-point series limit, lowered "
+        "from 1,000 by the run budget of 3,000 points (first/last/min/max of each bucket of 32 points; every NaN/Inf kept)"
+    )
+    # lowered mid-stream in small windows: the same frame; one file alone reads the same too
+    (small,) = TfEventsReader(max_points=1_000, budget=3_000, floor=50, window=3_000).read(tmp_path, "r")
+    assert small.frame.equals(run.frame) and small.warnings == run.warnings
+    one = read_event_file(p, max_points=1_000, budget=3_000, floor=50)
+    assert one.points.height == run.frame.height and one.warnings[0] == run.warnings[0]
+    # with room for all, nothing changes
+    (loose,) = TfEventsReader(max_points=1_000, budget=12_000, floor=50).read(tmp_path, "r")
+    assert loose.frame.height == 12_000 and loose.warnings == []
+
+
+def test_run_budget_spans_the_files_of_a_run(tmp_path: Path) -> None:
+    data_a, values_a = many_tags_file([f"a{i}" for i in range(10)], 600, seed=2)
+    data_b, values_b = many_tags_file([f"b{i}" for i in range(10)], 600, seed=3)
+    write(tmp_path / "events.out.tfevents.1.a", data_a)
+    write(tmp_path / "events.out.tfevents.2.b", data_b)
+    # each file alone (6,000) fits 7,000; together (12,000) they need 250 a series (5,000), the first file's too
+    assert read_event_file(tmp_path / "events.out.tfevents.1.a", max_points=1_000, budget=7_000).points.height == 6_000
+    (run,) = TfEventsReader(max_points=1_000, budget=7_000, floor=50, window=4_000).read(tmp_path, "r")
+    assert_reduced_to(run.frame, {**values_a, **values_b}, 250)
+    assert run.warnings[0].startswith("run budget: series limit lowered from 1,000 to 250 points")
+    assert sum(w.startswith("events.out.tfevents.1.a: a") for w in run.warnings) == 10
+
+
+def test_run_budget_floor_kept_with_a_warning(tmp_path: Path) -> None:
+    data, values = many_tags_file([f"t{i:02d}" for i in range(20)], 600, seed=4)
+    write(tmp_path / "events.out.tfevents.f.h", data)
+    (run,) = TfEventsReader(max_points=1_000, budget=100, floor=200).read(tmp_path, "r")
+    assert_reduced_to(run.frame, values, 200)
+    assert run.warnings[0] == (
+        "run budget: 20 series keep more than 100 points even at the floor of 200 points per series "
+        "(4,000 counted); kept the floor"
+    )
+    assert len(run.warnings) == 21

@@ -27,8 +27,13 @@ Size: a file is decoded in windows of ``WINDOW_BYTES`` (32 MiB), never whole, an
 most about ``MAX_SERIES_POINTS`` (250,000) points: a longer one is reduced while streaming to the
 first, last, minimum and maximum point of each bucket of consecutive points, with every NaN/Inf, the
 first and the last point kept (:mod:`trainlog_doctor.readers._reduce`; one warning per reduced tag).
-A ``(metric, split)`` series that several tags or files fill past the limit is reduced once more when
-they are merged. Memory grows with the number of tags (and NaN/Inf points), not with the file's length.
+On top, a run (all its files together) has a budget of ``MAX_RUN_POINTS`` (3,000,000) points, each
+series counted at most its limit: when many tags would go past it, the limit of every series is
+halved, while streaming, until they fit, never below ``MIN_SERIES_POINTS`` (10,000; a warning when
+even that does not fit), with one warning for the run and one per reduced tag saying which limit cut
+it. A ``(metric, split)`` series that several tags or files fill past the limit is reduced once more
+when they are merged. Memory grows with the number of tags only past 300 tags (at the floor) and
+with NaN/Inf points, not with the file's length.
 
 Speed: see :mod:`trainlog_doctor.readers._tfrecord` (no Python loop per scalar event).
 """
@@ -47,7 +52,14 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.frame import SCHEMA, conform, empty_frame, infer_split
-from trainlog_doctor.readers._reduce import MAX_SERIES_POINTS, Reduction, SeriesReducer, reduce_series
+from trainlog_doctor.readers._reduce import (
+    MAX_RUN_POINTS,
+    MAX_SERIES_POINTS,
+    MIN_SERIES_POINTS,
+    Reduction,
+    RunReducer,
+    reduce_series,
+)
 from trainlog_doctor.readers._tfrecord import (
     HEADER,
     WINDOW_BYTES,
@@ -102,10 +114,15 @@ class DecodedEvents:
 
 
 def read_event_file(
-    path: str | os.PathLike[str], *, max_points: int = MAX_SERIES_POINTS, window: int = WINDOW_BYTES
+    path: str | os.PathLike[str],
+    *,
+    max_points: int = MAX_SERIES_POINTS,
+    window: int = WINDOW_BYTES,
+    budget: int = MAX_RUN_POINTS,
+    floor: int = MIN_SERIES_POINTS,
 ) -> EventFile:
     """Decode one event file; raises :class:`LogReadError` when it is not a TFRecord event file."""
-    dec = decode_event_file(Path(path), max_points=max_points, window=window)
+    dec = decode_event_file(Path(path), max_points=max_points, window=window, budget=budget, floor=floor)
     tags = pl.Series("tag", dec.tags, dtype=pl.Utf8)
     points = pl.DataFrame(
         {
@@ -119,35 +136,58 @@ def read_event_file(
 
 
 def decode_event_file(
-    path: Path, *, max_points: int = MAX_SERIES_POINTS, window: int = WINDOW_BYTES
+    path: Path,
+    *,
+    max_points: int = MAX_SERIES_POINTS,
+    window: int = WINDOW_BYTES,
+    budget: int = MAX_RUN_POINTS,
+    floor: int = MIN_SERIES_POINTS,
 ) -> DecodedEvents:
     """Stream-decode ``path`` in windows of ``window`` bytes; each tag keeps at most about ``max_points`` points.
 
-    Damage is handled as the module docstring says; a tag reduced to fit ``max_points`` (see
-    :mod:`trainlog_doctor.readers._reduce`) gets one warning.
+    Damage is handled as the module docstring says; the file alone is held to the run ``budget``
+    (limit lowered down to ``floor``); a reduced tag (see :mod:`trainlog_doctor.readers._reduce`)
+    gets one warning.
     """
+    run = RunReducer(max_points, budget, floor)
+    dec = _decode_file(path, run, 0, window)
+    out = dec.finish()
+    out.warnings[:0] = budget_warnings(run)
+    return out
+
+
+def _decode_file(path: Path, run: RunReducer, key: int, window: int) -> _FileDecoder:
+    """Stream ``path`` into ``run`` (series ``(key, tag id)``) and settle its series; nothing kept on error."""
+    dec = _FileDecoder(run, key)
     try:
         with open(path, "rb", buffering=0) as fh:
             if is_lfs_pointer(fh.read(64)):
                 raise LogReadError("Git LFS pointer, not the event file itself (run `git lfs pull`)")
             fh.seek(0)
-            dec = _FileDecoder(max_points)
             for win in read_windows(fh, window):
                 if not dec.add(win):
                     break
     except OSError as exc:
+        dec.discard()
         raise LogReadError(f"cannot read {path.name}: {exc.strerror or exc}") from None
-    return dec.finish()
+    except LogReadError:
+        dec.discard()
+        raise
+    dec.close()
+    return dec
 
 
 class _FileDecoder:
-    """Accumulates the windows of one file: per-tag bounded series, run facts and damage counts."""
+    """Accumulates the windows of one file: its tags' series (bounded by ``run``), run facts and damage counts."""
 
-    def __init__(self, max_points: int) -> None:
-        self.max_points = max_points
+    def __init__(self, run: RunReducer, key: int) -> None:
+        self.run = run
+        self.key = key
         self.tag_ids: dict[str, int] = {}
         self.fb = _Fallback(self.tag_ids)
-        self.series: dict[int, SeriesReducer] = {}
+        self.series: set[int] = set()  # tag ids with points in ``run``
+        self.tags: list[str] = []
+        self.warnings: list[str] = []
         self.seq = 0  # scalar points so far: file-order position of the next one
         self.records = 0  # records with trusted framing so far
         self.framing: str | None = None  # framing lost / truncation warning
@@ -217,16 +257,26 @@ class _FileDecoder:
                 seq, step, wall, value = (np.concatenate(c) for c in zip(*got))
                 o = np.argsort(seq, kind="stable")
                 got = [(seq[o], step[o], wall[o], value[o])]
-            reducer = self.series.get(tid)
-            if reducer is None:
-                reducer = self.series[tid] = SeriesReducer(self.max_points)
+            self.series.add(tid)
             for seq, step, wall, value in got:
-                reducer.add(value, seq, step, wall)
+                self.run.add((self.key, tid), value, seq, step, wall)
 
-    def finish(self) -> DecodedEvents:
-        """Drop non-scalar tags, close every series and put the points back in file order."""
-        tags = tag_list(self.tag_ids)
-        warnings = [self.framing] if self.framing else []
+    def discard(self) -> None:
+        """Take this file's series out of the run."""
+        for tid in self.series:
+            self.run.discard((self.key, tid))
+        self.series.clear()
+
+    def close(self) -> None:
+        """The file is read: drop non-scalar tags, settle the others, note the damage warnings."""
+        self.tags = tags = tag_list(self.tag_ids)
+        for tid in list(self.series):
+            if self.fb.plugins.get(tags[tid], "") not in _SCALAR_PLUGINS:
+                self.run.discard((self.key, tid))
+                self.series.discard(tid)
+            else:
+                self.run.settle((self.key, tid))
+        warnings = self.warnings = [self.framing] if self.framing else []
         if self.bad_crc.count:
             warnings.append(
                 f"skipped {self.bad_crc.count} record(s) with a bad data checksum (first at byte {self.bad_crc.first})"
@@ -235,13 +285,15 @@ class _FileDecoder:
             warnings.append(
                 f"skipped {self.undecodable.count} record(s) that are not Event protos (first at byte {self.undecodable.first})"
             )
+
+    def finish(self) -> DecodedEvents:
+        """Once every file of the run is closed: each series at the run's final limit, in file order."""
+        tags, warnings = self.tags, list(self.warnings)
         done: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # tag, seq, step, wall, value
         for tid in sorted(self.series, key=lambda i: tags[i]):
-            (value, seq, step, wall), red = self.series[tid].finish()
-            if self.fb.plugins.get(tags[tid], "") not in _SCALAR_PLUGINS:
-                continue
+            (value, seq, step, wall), red = self.run.finish((self.key, tid))
             if red.reduced:
-                warnings.append(reduction_warning(tags[tid], red))
+                warnings.append(reduction_warning(tags[tid], red, self.run))
             done.append((tid, seq, step, wall, value))
         self.series.clear()
         kept = sum(int(d[1].size) for d in done)
@@ -275,17 +327,42 @@ class _Damage:
         self.count += count
 
 
-def reduction_warning(name: str, red: Reduction) -> str:
-    """The warning for a series reduced by :mod:`trainlog_doctor.readers._reduce`."""
+def reduction_warning(name: str, red: Reduction, run: RunReducer | None = None) -> str:
+    """The warning for a series reduced by :mod:`trainlog_doctor.readers._reduce`, saying which limit cut it.
+
+    ``run`` (the run's reducer) tells a limit lowered by the run budget from the per-series one.
+    """
     nonfinite = (
         "runs of NaN/Inf kept at their ends and bucket edges"
         if red.compress_nonfinite
         else "every NaN/Inf kept"
     )
+    if run is not None and red.limit < run.max_points:
+        why = (
+            f"over the {red.limit:,}-point series limit, lowered from {run.max_points:,} "
+            f"by the run budget of {run.budget:,} points"
+        )
+    else:
+        why = f"over the {red.limit:,}-point series limit"
     return (
-        f"{name}: {red.n:,} points reduced to {red.index.size:,} "
+        f"{name}: {red.n:,} points reduced to {red.index.size:,}, {why} "
         f"(first/last/min/max of each bucket of {red.bucket:,} points; {nonfinite})"
     )
+
+
+def budget_warnings(run: RunReducer) -> list[str]:
+    """One warning when the run budget lowered the per-series limit (saying so when even the floor does not fit)."""
+    if not run.lowered:
+        return []
+    if run.over_budget:
+        return [
+            f"run budget: {run.series:,} series keep more than {run.budget:,} points even at "
+            f"the floor of {run.limit:,} points per series ({run.counted:,} counted); kept the floor"
+        ]
+    return [
+        f"run budget: series limit lowered from {run.max_points:,} to {run.limit:,} points "
+        f"to keep the run within {run.budget:,} points"
+    ]
 
 
 class _Fallback:
@@ -559,9 +636,18 @@ class TfEventsReader:
     format: ClassVar[str] = "tfevents"
     unit: ClassVar[str] = "directory"
 
-    def __init__(self, *, max_points: int = MAX_SERIES_POINTS, window: int = WINDOW_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        max_points: int = MAX_SERIES_POINTS,
+        window: int = WINDOW_BYTES,
+        budget: int = MAX_RUN_POINTS,
+        floor: int = MIN_SERIES_POINTS,
+    ) -> None:
         self.max_points = max_points
         self.window = window
+        self.budget = budget
+        self.floor = floor
 
     def sniff(self, path: Path, head: bytes) -> bool:
         """A directory holding event files, or a file named ``*tfevents*`` or starting with a valid TFRecord header."""
@@ -584,14 +670,19 @@ class TfEventsReader:
         warnings: list[str] = []
         errors: list[str] = []
         meta: dict[str, Any] = {}
-        decoded: list[tuple[Path, str | None, DecodedEvents]] = []
-        for f, split in files:
-            name = _rel(f, base)
+        run = RunReducer(self.max_points, self.budget, self.floor)  # one budget for every file of the run
+        read: list[tuple[Path, str | None, _FileDecoder]] = []
+        for fi, (f, split) in enumerate(files):
             try:
-                dec = decode_event_file(f, max_points=self.max_points, window=self.window)
+                read.append((f, split, _decode_file(f, run, fi, self.window)))
             except LogReadError as exc:
-                errors.append(f"{name}: {exc}")
-                continue
+                errors.append(f"{_rel(f, base)}: {exc}")
+        if not read:
+            raise LogReadError(errors[0] if len(errors) == 1 else f"no readable event file ({errors[0]})")
+        decoded: list[tuple[Path, str | None, DecodedEvents]] = []
+        for f, split, fdec in read:  # every series is complete: finish them at the run's final limit
+            dec = fdec.finish()
+            name = _rel(f, base)
             warnings.extend(f"{name}: {w}" for w in dec.warnings)
             for k, v in dec.meta.items():
                 if isinstance(v, dict):
@@ -599,10 +690,10 @@ class TfEventsReader:
                 else:
                     meta.setdefault(k, v)
             decoded.append((f, split, dec))
-        if not decoded:
-            raise LogReadError(errors[0] if len(errors) == 1 else f"no readable event file ({errors[0]})")
+        del read
+        warnings[:0] = budget_warnings(run)
         warnings.extend(f"skipped {e}" for e in errors)
-        frame, merged = _merge(decoded, run_id, self.max_points)
+        frame, merged = _merge(decoded, run_id, run)
         return [RunData(frame=frame, meta=meta, warnings=warnings + merged)]
 
 
@@ -614,13 +705,14 @@ def _rel(f: Path, base: Path) -> str:
 
 
 def _merge(
-    decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str, max_points: int = MAX_SERIES_POINTS
+    decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str, run: RunReducer | None = None
 ) -> tuple[pl.DataFrame, list[str]]:
     """Build the normalized frame: map tags, sort by (step, wall_time), drop stale duplicates, attach epoch.
 
-    A ``(metric, split)`` series that several files or tags fill past ``max_points`` is reduced once
-    more (a warning each).
+    A ``(metric, split)`` series that several files or tags fill past the run's final per-series
+    limit (``run.limit``) is reduced once more (a warning each).
     """
+    max_points = run.limit if run is not None else MAX_SERIES_POINTS
     key_ids: dict[tuple[str, str], int] = {}
     per_epoch_keys: set[int] = set()
     all_tags: set[str] = set()
@@ -680,7 +772,7 @@ def _merge(
             drop[red.index] = False
             keep[pos[drop]] = False
             metric, sp = names[k]
-            warnings.append(reduction_warning(f"{metric} ({sp}, merged from several tags or files)", red))
+            warnings.append(reduction_warning(f"{metric} ({sp}, merged from several tags or files)", red, run))
         key, file_idx, step, wall, value = key[keep], file_idx[keep], step[keep], wall[keep], value[keep]
 
     epoch = _epochs(names, key, step, value, per_epoch_keys, _is_yolo(all_tags))
