@@ -269,6 +269,27 @@ def test_bulk_path_matches_tensorboard_on_large_mixed_file(tmp_path: Path) -> No
     assert ef.warnings == []
 
 
+def test_many_tags_of_one_record_length_decode_in_bulk(tmp_path: Path) -> None:
+    """Per-layer metrics: 100 tags whose records all have the same length go through the bulk decoder
+    (grouped by layout, not one pass per tag), every point equal to tensorboard's, none left over."""
+    from trainlog_doctor.readers._tfrecord import Buffer, decode_bulk, walk
+
+    rng = np.random.default_rng(3)
+    tags = [f"layer{i:02d}/grad_norm" for i in range(100)]
+    events: list[event_pb2.Event] = [header_event()]
+    for step in range(300, 420):  # two-byte step varints: every record has the same length
+        for tag in tags:
+            v = float(np.nan) if rng.random() < 0.002 else float(abs(rng.standard_normal()))
+            events.append(scalar(tag, v, step, wall=1.7e9 + step + rng.random()))
+    data = framed(*events)
+    buf = Buffer.from_bytes(data)
+    bulk = decode_bulk(buf, walk(buf))
+    assert bulk.fallback.tolist() == [0]  # only the file_version header record
+    assert sum(p.rec.size for p in bulk.parts) == 120 * 100 and bulk.bad_crc == []
+    p = write(tmp_path / "events.out.tfevents.1.host", data)
+    same_points(read_event_file(p).points, reference_points(p, fast=True))
+
+
 def test_step_zero_omitted_and_float32_values(tmp_path: Path) -> None:
     p = write(tmp_path / "events.out.tfevents.2.h", framed(header_event(), scalar("loss", 0.1, 0), scalar("loss", 0.2, 1)))
     pts = read_event_file(p).points

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,6 +41,7 @@ PAD = 88  # zero bytes after the file so row reads (rounded up to 64 bytes) neve
 _U32 = np.uint64(0xFFFFFFFF)
 _MAX_TEMPLATE_LEN = 1 << 16
 _MAX_TEMPLATE_TRIES = 64
+_GROUP_AFTER = 8  # templates tried on one block before its rows are grouped by layout
 _FULL_BATCH = 1 << 16
 _MAX_RECORD = 1 << 31  # protobuf messages stop at 2 GiB: a longer record is a truncated file
 WINDOW_BYTES = 32 << 20  # bytes decoded at a time (records straddling a window edge are carried over)
@@ -685,6 +687,27 @@ def _match(block: _Block, tmpl: Template) -> np.ndarray:
     return ok
 
 
+@lru_cache(maxsize=64)
+def _hash_multipliers(k: int) -> np.ndarray:
+    """Fixed odd 64-bit multipliers for hashing ``k``-word rows."""
+    return np.random.default_rng(0x7F4A7C15).integers(1, 1 << 63, size=k, dtype=np.uint64) | np.uint64(1)
+
+
+def _group_by_layout(block: _Block, tmpl: Template) -> list[_Block]:
+    """``block`` split into groups of rows that agree on every byte ``tmpl`` holds constant (the tag,
+    the field keys and lengths), by a 64-bit hash of those bytes; a rare collision only leaves rows
+    for the per-row fallback, as every group is still matched against its own template."""
+    mrow, _ = tmpl.row_masks(block.k)
+    mult = _hash_multipliers(block.k)
+    h = np.empty(block.n, dtype=np.uint64)
+    for a in range(0, block.n, _CHUNK):
+        b = min(a + _CHUNK, block.n)
+        h[a:b] = ((block.words(a, b) & mrow) * mult).sum(axis=1, dtype=np.uint64)  # wraps modulo 2**64
+    order = np.argsort(h, kind="stable")
+    cuts = np.flatnonzero(h[order][1:] != h[order][:-1]) + 1
+    return [block.take(idx) for idx in np.split(order, cuts)]
+
+
 def _decode_template(block: _Block, tmpl: Template, tag_ids: dict[str, int]) -> tuple[Points | None, np.ndarray]:
     """Check data CRCs of rows known to match ``tmpl`` and decode them; returns (points, bad-CRC records)."""
     length = tmpl.length
@@ -791,12 +814,23 @@ def decode_bulk(buf: Buffer, framing: Framing, tag_ids: dict[str, int] | None = 
     bad_crc: list[np.ndarray] = []
     for length, blocks in groups:
         templates: list[Template] = []
-        for block in blocks:
+        queue = deque((block, False) for block in blocks)
+        while queue:
+            block, grouped = queue.popleft()
             if valid < nrec and block.rec.max() >= valid:
                 block = block.take(block.rec < valid)
             tries = 0
-            ti = 0
+            # rows of a group share their layout bytes: parse their own template, skip the known ones
+            ti = len(templates) if grouped else 0
+            attempts = 0
             while block.n and tries < _MAX_TEMPLATE_TRIES:
+                attempts += 1
+                if attempts > _GROUP_AFTER and not grouped and templates:
+                    # many tags of one record length (per-layer metrics): trying templates one by
+                    # one costs a pass per tag, so group the rows by their layout bytes instead
+                    queue.extend((sub, True) for sub in _group_by_layout(block, templates[-1]))
+                    block = block.take(np.zeros(0, dtype=np.intp))
+                    break
                 if ti < len(templates):  # templates already found for this length first
                     tmpl = templates[ti]
                     ti += 1
