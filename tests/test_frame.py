@@ -5,7 +5,17 @@ import math
 import polars as pl
 import pytest
 
-from trainlog_doctor.frame import COLUMNS, SCHEMA, conform, from_columns, infer_split, is_lr_name, split_on_reset, wide_to_long
+from trainlog_doctor.frame import (
+    COLUMNS,
+    SCHEMA,
+    conform,
+    from_columns,
+    infer_split,
+    is_lr_name,
+    split_on_reset,
+    split_series,
+    wide_to_long,
+)
 
 
 @pytest.mark.parametrize(
@@ -88,3 +98,34 @@ def test_wide_to_long_metric_named_like_an_index_column() -> None:
     long = wide_to_long(wide, run_id="r", source="s", step_col="iteration")
     assert sorted(long["metric"].unique().to_list()) == ["epoch", "loss", "step"]
     assert long.filter(pl.col("metric") == "loss")["step"].to_list() == [1, 2]
+
+
+def test_split_series_sorts_dedups_and_keeps_first_appearance_order() -> None:
+    import gc
+
+    import numpy as np
+
+    from trainlog_doctor import frame as frame_mod
+
+    df = pl.DataFrame(
+        {
+            "metric": ["acc", "loss", "loss", "loss", "acc", "loss", None],
+            "split": ["val", "train", "train", "train", "val", None, "train"],
+            "step": [2, 3, 1, 3, 1, None, 4],
+            "wall_time": [5.0, 3.0, 1.0, 2.0, 4.0, 9.0, 9.0],
+            "value": [0.5, 0.3, 0.9, float("nan"), None, 1.0, 1.0],
+        }
+    )
+    got = split_series(df)
+    assert [(a.metric, a.split) for a in got] == [("acc", "val"), ("loss", "train")]
+    acc, loss = got
+    assert acc.steps.tolist() == [1, 2] and np.isnan(acc.values[0]) and acc.values[1] == 0.5
+    # two rows on step 3: the later wall time (3.0, value 0.3) wins over the later row (wall 2.0)
+    assert loss.steps.tolist() == [1, 3] and loss.values.tolist() == [0.9, 0.3]
+    assert np.isnan(loss.epochs).all() and loss.wall_time.tolist() == [1.0, 3.0]
+    with pytest.raises(ValueError):
+        loss.values[0] = 0.0  # shared by rules and charts: read-only
+    assert split_series(df)[1].values is loss.values  # same frame object: extracted once
+    del df, got, acc, loss
+    gc.collect()
+    assert frame_mod._LAST_SPLIT is None  # forgotten with the frame

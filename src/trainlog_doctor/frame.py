@@ -244,8 +244,15 @@ def split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
     if _LAST_SPLIT is not None and _LAST_SPLIT[0]() is frame:
         return list(_LAST_SPLIT[1])
     out = _split_series(frame)
-    _LAST_SPLIT = (weakref.ref(frame), out)
+    _LAST_SPLIT = (weakref.ref(frame, _forget_split), out)
     return list(out)
+
+
+def _forget_split(ref: weakref.ref[pl.DataFrame]) -> None:
+    """Drop the remembered arrays once their frame is gone."""
+    global _LAST_SPLIT
+    if _LAST_SPLIT is not None and _LAST_SPLIT[0] is ref:
+        _LAST_SPLIT = None
 
 
 def _split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
