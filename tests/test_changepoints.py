@@ -229,8 +229,11 @@ def test_any_input_gives_valid_indices(values: list[float]) -> None:
         assert all(isinstance(c, int) and 0 < c < len(values) for c in cps)
 
 
-def test_one_pass_over_models_matches_one_pelt_per_model() -> None:
+def test_one_pass_over_models_matches_one_pelt_per_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trainlog_doctor.signals.changepoints as cp
     from trainlog_doctor.signals.changepoints import _dense_partition_models
+
+    monkeypatch.setattr(cp, "DENSE_MAX_POINTS", 0)  # the reference: pruned PELT, one model at a time
 
     rng = np.random.default_rng(11)
     models = ("l2", "linear", "quadratic")

@@ -155,12 +155,12 @@ def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") ->
     y = np.asarray(y, dtype=np.float64)
     n = y.size
     degree = DEGREES[model]
-    min_size = max(int(min_size), degree + 2 if degree else 1)
-    sums = _Sums(y, degree)
+    min_size = _model_min_size(model, min_size)
     if n < 2 * min_size:
-        return [], float(sums.cost(0, n)) if n > degree + 1 else 0.0
+        return [], float(_Sums(y, degree).cost(0, n)) if n > degree + 1 else 0.0
     if n <= DENSE_MAX_POINTS:
-        return _dense_partition(sums, n, penalty, min_size)
+        return _dense_partition_models(y, (model,), [penalty], min_size)[0]
+    sums = _Sums(y, degree)
     best = np.full(n + 1, np.inf)
     best[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
@@ -185,25 +185,6 @@ def pelt(y: np.ndarray, penalty: float, min_size: int = 2, model: str = "l2") ->
         cand = cand[keep]
         cand = np.concatenate([cand, ends[ends >= min_size]])
         t = hi
-    return _backtrack(last, n), float(best[n])
-
-
-def _dense_partition(sums: _Sums, n: int, penalty: float, min_size: int) -> tuple[list[int], float]:
-    """The same optimum as :func:`pelt` for short series: every segment cost at once, then the
-    optimal-partitioning recursion over the precomputed matrix (no pruning bookkeeping)."""
-    s_idx, e_idx = _segment_pairs(n, min_size)
-    cost = np.full((n + 1, n + 1), np.inf)
-    cost[s_idx, e_idx] = sums.cost(s_idx, e_idx)
-    best = np.full(n + 1, np.inf)
-    best[0] = -penalty
-    last = np.zeros(n + 1, dtype=np.int64)
-    # ends t .. t + min_size - 1 only need best[s] for s <= t - 1, all known: solve them together
-    for t in range(min_size, n + 1, min_size):
-        hi = min(t + min_size, n + 1)
-        total = best[:t, None] + cost[:t, t:hi]  # starts past t - 1 are too close (cost inf)
-        k = np.argmin(total, axis=0)
-        best[t:hi] = total[k, np.arange(hi - t)] + penalty
-        last[t:hi] = k
     return _backtrack(last, n), float(best[n])
 
 
