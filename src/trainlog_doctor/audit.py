@@ -69,10 +69,12 @@ BIG_UNIT_BYTES = 256 << 20
 PAGE_RE = re.compile(r"^[A-Za-z0-9._-]*-[0-9a-f]{8}\.(html|json)$")
 _PRIMARY_LOSSES = ("loss", "total_loss", "Loss", "train_loss")
 #: Modules the forkserver imports once so every worker starts warm.
+#: Libraries the pipeline imports lazily (inside functions).
+_LAZY_IMPORTS = ("ruptures", "scipy.ndimage", "sklearn.ensemble", "google.protobuf.message",
+                 "tensorboard.compat.proto.event_pb2", "tensorboard.plugins.hparams.plugin_data_pb2")
+# The forkserver imports these once, instead of once per worker.
 _PRELOAD = ["trainlog_doctor.audit", "trainlog_doctor.api", "trainlog_doctor.rules", "trainlog_doctor.knowledge",
-            "trainlog_doctor.report.html", "trainlog_doctor.signals.segments",
-            # imported lazily by the pipeline: once in the forkserver instead of once per worker
-            "ruptures", "scipy.ndimage", "sklearn.ensemble", "tensorboard.compat.proto.event_pb2"]
+            "trainlog_doctor.report.html", "trainlog_doctor.signals.segments", *_LAZY_IMPORTS]
 #: Thread pools to keep at one thread inside workers (set only when the user has not set them).
 _ONE_THREAD_ENV = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -200,8 +202,7 @@ def warm_up() -> None:
     would leave a half-initialized module behind for every later run of the process."""
     import importlib
 
-    for name in ("ruptures", "scipy.ndimage", "sklearn.ensemble", "google.protobuf.message",
-                 "tensorboard.compat.proto.event_pb2", "tensorboard.plugins.hparams.plugin_data_pb2"):
+    for name in _LAZY_IMPORTS:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     with contextlib.suppress(Exception):
