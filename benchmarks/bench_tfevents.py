@@ -40,44 +40,22 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 PYTHON = sys.executable
+sys.path.insert(0, str(HERE))
+
+from make_tree import frame_record, varint  # noqa: E402  (the benchmarks' shared TFRecord encoding)
+
 TAGS = ("train/loss", "train/accuracy", "val/loss", "learning_rate")
-MASK_DELTA = 0xA282EAD8
-
-
-def _masked_crc(data: bytes) -> int:
-    import google_crc32c
-
-    crc = google_crc32c.value(data)
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + MASK_DELTA) & 0xFFFFFFFF
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def scalar_event_bytes(tag: str, value: float, step: int, wall_time: float) -> bytes:
     """The serialized ``Event`` torch ``SummaryWriter.add_scalar`` writes (simple_value, step omitted at 0)."""
     t = tag.encode()
-    val = b"\x0a" + _varint(len(t)) + t + b"\x15" + struct.pack("<f", value)
-    summ = b"\x0a" + _varint(len(val)) + val
+    val = b"\x0a" + varint(len(t)) + t + b"\x15" + struct.pack("<f", value)
+    summ = b"\x0a" + varint(len(val)) + val
     ev = b"\x09" + struct.pack("<d", wall_time)
     if step:
-        ev += b"\x10" + _varint(step)
-    return ev + b"\x2a" + _varint(len(summ)) + summ
-
-
-def frame_record(data: bytes) -> bytes:
-    """One TFRecord: length, masked CRC of the length, data, masked CRC of the data."""
-    head = struct.pack("<Q", len(data))
-    return head + struct.pack("<I", _masked_crc(head)) + data + struct.pack("<I", _masked_crc(data))
+        ev += b"\x10" + varint(step)
+    return ev + b"\x2a" + varint(len(summ)) + summ
 
 
 def _series(n_steps: int, seed: int = 0) -> np.ndarray:

@@ -82,15 +82,20 @@ def frame_rows(data: np.ndarray) -> np.ndarray:
 
 
 def frame_record(data: bytes) -> bytes:
-    """One TFRecord (for the few odd records written one by one)."""
-    return frame_rows(np.frombuffer(data, dtype=np.uint8)[None, :]).tobytes()
+    """One TFRecord, framed with the reader's own (google-crc32c) checksum: an independent check of
+    :func:`frame_rows` in :func:`check_encoding`, and fast for records written one by one."""
+    from trainlog_doctor.readers._tfrecord import masked_crc32c
+
+    head = struct.pack("<Q", len(data))
+    return head + struct.pack("<I", masked_crc32c(head)) + data + struct.pack("<I", masked_crc32c(data))
 
 
 # ------------------------------------------------------------------------------------------------
 # Event encoding
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """Protobuf base-128 varint of ``n``."""
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -103,7 +108,7 @@ def _varint(n: int) -> bytes:
 
 
 def _len_field(field_byte: int, payload: bytes) -> bytes:
-    return bytes([field_byte]) + _varint(len(payload)) + payload
+    return bytes([field_byte]) + varint(len(payload)) + payload
 
 
 def _value_parts(tag: str, tensor: bool) -> tuple[bytes, bytes]:
@@ -114,7 +119,7 @@ def _value_parts(tag: str, tensor: bool) -> tuple[bytes, bytes]:
     # TensorProto{dtype: DT_FLOAT, tensor_shape: {}, tensor_content: <4 bytes>}, then metadata "scalars".
     meta = _len_field(0x0A, _len_field(0x0A, b"scalars"))  # SummaryMetadata.plugin_data.plugin_name
     tensor_head = b"\x08\x01\x12\x00\x22\x04"
-    return t + b"\x42" + _varint(len(tensor_head) + 4) + tensor_head, _len_field(0x4A, meta)
+    return t + b"\x42" + varint(len(tensor_head) + 4) + tensor_head, _len_field(0x4A, meta)
 
 
 def _step_bytes(steps: np.ndarray, k: int) -> np.ndarray:
@@ -138,8 +143,8 @@ def event_rows(tag: str, steps: np.ndarray, walls: np.ndarray, values: np.ndarra
     k = _varint_len(int(steps[0]))
     pre, post = _value_parts(tag, tensor)
     value_len = len(pre) + 4 + len(post)
-    summary_len = 1 + len(_varint(value_len)) + value_len
-    head_summary = b"\x2a" + _varint(summary_len) + b"\x0a" + _varint(value_len) + pre
+    summary_len = 1 + len(varint(value_len)) + value_len
+    head_summary = b"\x2a" + varint(summary_len) + b"\x0a" + varint(value_len) + pre
     n = steps.size
     length = 9 + (1 + k if k else 0) + len(head_summary) + 4 + len(post)
     data = np.empty((n, length), dtype=np.uint8)
