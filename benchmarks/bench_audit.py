@@ -190,7 +190,7 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
     from trainlog_doctor.discover import discover
     from trainlog_doctor.knowledge import explain
     from trainlog_doctor.report.html import render_html
-    from trainlog_doctor.report.model import Report, RunReport
+    from trainlog_doctor.model.report import Report, RunReport
     from trainlog_doctor.rules import detect, series_changepoints
 
     cands = [c for c in discover([root]) if c.reader is not None]

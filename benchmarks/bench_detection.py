@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from trainlog_doctor.report.model import Finding  # noqa: E402
+from trainlog_doctor.model.report import Finding  # noqa: E402
 from trainlog_doctor.rules import KINDS, detect  # noqa: E402
 
 REAL_LOGS = REPO.parent / "shared" / "real_logs"

@@ -157,8 +157,8 @@ def build_demo_report():  # type: ignore[no-untyped-def]
     import polars as pl
 
     from trainlog_doctor.api import series_info
-    from trainlog_doctor.frame import from_columns
-    from trainlog_doctor.report.model import Finding, Reference, Report, RunReport
+    from trainlog_doctor.model.frame import from_columns
+    from trainlog_doctor.model.report import Finding, Reference, Report, RunReport
 
     rng = np.random.default_rng(7)
     ep = np.arange(60)

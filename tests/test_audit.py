@@ -491,7 +491,7 @@ def test_cli_timeout_option(tree: Path, tmp_path: Path) -> None:
 
 
 def test_index_data_sketch_and_final_values() -> None:
-    from trainlog_doctor.frame import from_columns
+    from trainlog_doctor.model.frame import from_columns
 
     n = 1000
     loss = list(np.linspace(2.0, 0.5, n))

@@ -5,17 +5,10 @@ import math
 import polars as pl
 import pytest
 
-from trainlog_doctor.frame import (
-    COLUMNS,
-    SCHEMA,
-    conform,
-    from_columns,
-    infer_split,
-    is_lr_name,
-    split_on_reset,
-    split_series,
-    wide_to_long,
-)
+from trainlog_doctor.model.frame import COLUMNS, SCHEMA, conform, from_columns
+from trainlog_doctor.readers._frame import split_on_reset, wide_to_long
+from trainlog_doctor.run.names import infer_split, is_lr_name
+from trainlog_doctor.run.series import split_series
 
 
 @pytest.mark.parametrize(
@@ -105,7 +98,7 @@ def test_split_series_sorts_dedups_and_keeps_first_appearance_order() -> None:
 
     import numpy as np
 
-    from trainlog_doctor import frame as frame_mod
+    from trainlog_doctor.run import series as frame_mod
 
     df = pl.DataFrame(
         {

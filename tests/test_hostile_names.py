@@ -28,7 +28,7 @@ from test_reliability import scalar_event, tfrecord, version_event  # noqa: E402
 
 from trainlog_doctor.api import analyze  # noqa: E402
 from trainlog_doctor.cli import main as cli_main  # noqa: E402
-from trainlog_doctor.report.model import Report  # noqa: E402
+from trainlog_doctor.model.report import Report  # noqa: E402
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'

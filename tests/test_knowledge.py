@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from trainlog_doctor import knowledge as kn
-from trainlog_doctor.frame import from_columns, infer_split
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.frame import from_columns
+from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.model.report import Finding
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEEDS = SHARED / "seeds"

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from trainlog_doctor.frame import SCHEMA, SPLITS
+from trainlog_doctor.model.frame import SCHEMA, SPLITS
 from trainlog_doctor.readers._csv import find_header, is_metric_like, parse_csv, sniff_header
 from trainlog_doctor.readers.base import LogReadError, RunData, read_head
 from trainlog_doctor.readers.keras_csv import KerasCsvReader

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from trainlog_doctor.frame import COLUMNS, SCHEMA
+from trainlog_doctor.model.frame import COLUMNS, SCHEMA
 from trainlog_doctor.readers._jsonlines import (
     _fast_frame,
     assign_runs,

@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainlog_doctor.api import series_info
-from trainlog_doctor.frame import from_columns
+from trainlog_doctor.model.frame import from_columns
 from trainlog_doctor.report.charts import build_charts, chart_groups, fmt_num, log_ticks, main_series, nice_ticks
 from trainlog_doctor.report.github import escape_data, escape_property, render_github
 from trainlog_doctor.report.html import render_html, where_text
 from trainlog_doctor.report.markdown import html_text, md_text, render_markdown, sparkline
-from trainlog_doctor.report.model import Finding, Reference, Report, RunReport
+from trainlog_doctor.model.report import Finding, Reference, Report, RunReport
 
 REPO = Path(__file__).resolve().parents[1]
 XSS = "<script>alert(1)</script>"

@@ -13,16 +13,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from trainlog_doctor.frame import from_columns
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.frame import from_columns
+from trainlog_doctor.model.report import Finding
+from trainlog_doctor.run import build_view, metric_role
 from trainlog_doctor.rules import (
     KINDS,
     RULES,
     Rule,
-    build_context,
     detect,
     get_rule,
-    metric_role,
     select_rules,
     series_changepoints,
 )
@@ -512,7 +511,7 @@ def test_context_dedupes_steps_and_finds_primary_loss() -> None:
             frame_of({("total_loss", "train"): np.array([9.0])}),  # a second write of step 0 wins
         ]
     )
-    ctx = build_context(df, {})
+    ctx = build_view(df, {})
     s = ctx.get("total_loss", "train")
     assert s is not None and len(s) == 10 and s.values[0] == 9.0
     assert ctx.primary_loss is s
@@ -520,7 +519,7 @@ def test_context_dedupes_steps_and_finds_primary_loss() -> None:
 
 def test_cumulative_time_becomes_durations() -> None:
     cum = np.cumsum(np.full(20, 30.0))
-    ctx = build_context(frame_of({("loss", "train"): decay(20), ("time", "other"): cum}), {})
+    ctx = build_view(frame_of({("loss", "train"): decay(20), ("time", "other"): cum}), {})
     t = ctx.get("time", "other")
     assert t is not None and t.derived and np.nanmedian(t.values) == pytest.approx(30.0)
 

@@ -18,7 +18,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
 
-from trainlog_doctor.frame import SCHEMA
+from trainlog_doctor.model.frame import SCHEMA
 from trainlog_doctor.readers._reduce import reduce_series
 from trainlog_doctor.readers.base import LogReadError
 from trainlog_doctor.readers.tfevents import TfEventsReader, event_files, read_event_file

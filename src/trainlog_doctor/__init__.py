@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from trainlog_doctor.model.version import __version__
 __all__ = ["__version__", "analyze", "load", "detect_changepoints"]
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from trainlog_doctor.report.model import Report
+    from trainlog_doctor.model.report import Report
 
 
 def analyze(paths: Any, **options: Any) -> "Report":

@@ -10,10 +10,10 @@ from typing import Any
 import polars as pl
 
 from trainlog_doctor.discover import Candidate, discover
-from trainlog_doctor.frame import empty_frame
+from trainlog_doctor.model.frame import empty_frame
 from trainlog_doctor.readers import LogReadError, RunData
 from trainlog_doctor.readers.base import display_path
-from trainlog_doctor.report.model import Report, RunReport, SeriesInfo
+from trainlog_doctor.model.report import Report, RunReport, SeriesInfo
 
 PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
@@ -89,9 +89,10 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
     report.series = series_info(frame)
     try:
         from trainlog_doctor.knowledge import explain
-        from trainlog_doctor.rules import build_context, detect, series_changepoints
+        from trainlog_doctor.rules import detect, series_changepoints
+        from trainlog_doctor.run import build_view
 
-        context = build_context(frame, report.meta, run_id=run_id)
+        context = build_view(frame, report.meta, run_id=run_id)
         report.findings = detect(
             frame, report.meta, select=options.get("select"), ignore=options.get("ignore"), context=context
         )

@@ -280,7 +280,7 @@ def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> 
             return _audit_candidate(cand, out_dir, options)
     except RunTimeout:
         from trainlog_doctor.readers.base import display_path
-        from trainlog_doctor.report.model import RunReport
+        from trainlog_doctor.model.report import RunReport
 
         fmt = cand.reader.format if cand.reader is not None else None
         run = RunReport(cand.run_id, display_path(cand.path), fmt, status="error",
@@ -290,7 +290,7 @@ def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> 
 
 def _audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> list[AuditEntry]:
     from trainlog_doctor.api import analyze_candidate
-    from trainlog_doctor.report.model import Report
+    from trainlog_doctor.model.report import Report
 
     entries: list[AuditEntry] = []
     for run in analyze_candidate(cand, options, keep_frames=True):
@@ -350,7 +350,7 @@ def index_data(frame: Any) -> tuple[dict[str, list[float]], dict[str, float]]:
     """
     import numpy as np
 
-    from trainlog_doctor.frame import split_series
+    from trainlog_doctor.run.series import split_series
 
     if frame is None or frame.height == 0:
         return {}, {}
@@ -629,7 +629,7 @@ def _pool_pass(
 
 
 def _crash_entry(cand: Candidate) -> AuditEntry:
-    from trainlog_doctor.report.model import RunReport
+    from trainlog_doctor.model.report import RunReport
 
     fmt = cand.reader.format if cand.reader is not None else None
     run = RunReport(cand.run_id, str(cand.path), fmt, status="error",
@@ -811,7 +811,7 @@ def _drop_stale_pages(runs_dir: Path, live: set[str]) -> None:
 
 def _write_summary(path: Path, entries: Sequence[AuditEntry]) -> None:
     """summary.json (schema v1), stitched run by run from the per-run reports."""
-    from trainlog_doctor.report.model import Report
+    from trainlog_doctor.model.report import Report
 
     head = Report().to_dict()
     tmp = path.with_name(path.name + ".tmp")

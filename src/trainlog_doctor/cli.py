@@ -60,7 +60,7 @@ def exit_code(report, fail_on: str) -> int:  # type: ignore[no-untyped-def]
         return EXIT_USAGE
     if fail_on == "never":
         return EXIT_OK
-    from trainlog_doctor.report.model import SEVERITY_RANK
+    from trainlog_doctor.model.report import SEVERITY_RANK
 
     worst = report.max_severity()
     if worst is not None and SEVERITY_RANK[worst] >= SEVERITY_RANK[fail_on]:
@@ -150,7 +150,7 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
           select: tuple[str, ...], ignore: tuple[str, ...], timeout: float | None, fail_on: str) -> None:
     """Audit every run under ROOT in parallel into an output directory with an index page."""
     from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, parse_since, run_audit, stderr_is_tty
-    from trainlog_doctor.report.model import SEVERITY_RANK
+    from trainlog_doctor.model.report import SEVERITY_RANK
 
     cfg = _config()
     ensure_outside_inputs(out_dir, [str(root)])

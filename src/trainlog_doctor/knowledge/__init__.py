@@ -22,9 +22,9 @@ from typing import Any
 
 import polars as pl
 
-from trainlog_doctor.frame import is_lr_name
-from trainlog_doctor.kinds import KINDS
-from trainlog_doctor.report.model import Finding, Reference
+from trainlog_doctor.run.names import is_lr_name
+from trainlog_doctor.model.kinds import KINDS
+from trainlog_doctor.model.report import Finding, Reference
 
 __all__ = [
     "KINDS",

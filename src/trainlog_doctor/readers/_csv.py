@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from trainlog_doctor.frame import empty_frame, split_on_reset
+from trainlog_doctor.model.frame import empty_frame
+
+from trainlog_doctor.readers._frame import split_on_reset
 from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer, suffix_for
 
 SEPARATORS: tuple[str, ...] = (",", ";", "\t")
@@ -491,7 +493,7 @@ def segments(n_rows: int, starts: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def reset_starts(index: pl.Series, *, allow_equal: bool = False) -> list[int]:
-    """:func:`trainlog_doctor.frame.split_on_reset` on a series, with a fast exit for a rising index."""
+    """:func:`trainlog_doctor.readers._frame.split_on_reset` on a series, with a fast exit for a rising index."""
     if index.len() < 2:
         return []
     if not index.null_count():
@@ -576,7 +578,7 @@ def to_long(
     """Stack the ``names`` columns of ``wide`` into the normalized long frame.
 
     ``names`` maps column -> ``(metric, split)``; ``step``/``epoch``/``wall_time`` are row-aligned
-    series. Like :func:`trainlog_doctor.frame.wide_to_long` but the caller decides the names
+    series. Like :func:`trainlog_doctor.readers._frame.wide_to_long` but the caller decides the names
     (Lightning ``*_step`` columns would otherwise land in ``other``) and it is built without a lazy
     query per call, which matters for thousands of small files. Null cells are dropped, NaN kept.
     """

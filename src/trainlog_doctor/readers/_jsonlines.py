@@ -504,7 +504,7 @@ def overlap_with_previous(df: pl.DataFrame, columns: Sequence[str]) -> list[bool
 
 def has_name_collisions(columns: Iterable[str]) -> bool:
     """True when two columns map to one ``(metric, split)`` (``loss`` and ``train_loss``)."""
-    from trainlog_doctor.frame import infer_split
+    from trainlog_doctor.run.names import infer_split
 
     seen = [infer_split(c) for c in columns]
     return len(set(seen)) < len(seen)

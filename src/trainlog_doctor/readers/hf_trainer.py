@@ -23,7 +23,11 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from trainlog_doctor.frame import empty_frame, from_columns, infer_split, split_on_reset
+from trainlog_doctor.model.frame import empty_frame, from_columns
+
+from trainlog_doctor.readers._frame import split_on_reset
+
+from trainlog_doctor.run.names import infer_split
 from trainlog_doctor.readers._jsonlines import (
     decode,
     first_line,

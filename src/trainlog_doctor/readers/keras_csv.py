@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from trainlog_doctor.frame import empty_frame, infer_split
+from trainlog_doctor.model.frame import empty_frame
+
+from trainlog_doctor.run.names import infer_split
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,

@@ -27,7 +27,11 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from trainlog_doctor.frame import empty_frame, infer_split, wide_to_long
+from trainlog_doctor.model.frame import empty_frame
+
+from trainlog_doctor.readers._frame import wide_to_long
+
+from trainlog_doctor.run.names import infer_split
 from trainlog_doctor.readers._jsonlines import (
     has_name_collisions,
     keep_last,

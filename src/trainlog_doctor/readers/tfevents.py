@@ -51,7 +51,9 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import polars as pl
 
-from trainlog_doctor.frame import SCHEMA, conform, empty_frame, infer_split
+from trainlog_doctor.model.frame import SCHEMA, conform, empty_frame
+
+from trainlog_doctor.run.names import infer_split
 from trainlog_doctor.readers._reduce import (
     MAX_RUN_POINTS,
     MAX_SERIES_POINTS,

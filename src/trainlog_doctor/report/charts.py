@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from trainlog_doctor.frame import is_lr_name, split_series
-from trainlog_doctor.report.model import SEVERITY_RANK, Finding, RunReport
-from trainlog_doctor.rules.context import is_per_class_metric, metric_role
+from trainlog_doctor.run.names import is_lr_name
+
+from trainlog_doctor.run.series import split_series
+from trainlog_doctor.model.report import SEVERITY_RANK, Finding, RunReport
+from trainlog_doctor.run import is_per_class_metric, metric_role
 from trainlog_doctor.signals.transforms import downsample_indices, should_use_log
 
 __all__ = [

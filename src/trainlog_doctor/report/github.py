@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from trainlog_doctor.report.model import SEVERITY_RANK, Finding, Report, RunReport
+from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Report, RunReport
 
 __all__ = ["render_github", "escape_data", "escape_property", "MAX_PER_LEVEL"]
 

@@ -14,7 +14,7 @@ from typing import Any
 from trainlog_doctor import __version__
 from trainlog_doctor.report.charts import build_charts, fmt_num
 from trainlog_doctor.report.jinja import environment
-from trainlog_doctor.report.model import SEVERITY_RANK, Finding, Reference, Report, RunReport
+from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Reference, Report, RunReport
 
 __all__ = ["render_html", "where_text", "fmt_value"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from trainlog_doctor.report.model import Report
+from trainlog_doctor.model.report import Report
 
 
 def render_json(report: Report) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from trainlog_doctor.report.charts import SeriesData, main_series
-from trainlog_doctor.report.model import SEVERITY_RANK, Finding, Reference, Report, RunReport
+from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Reference, Report, RunReport
 from trainlog_doctor.signals.transforms import should_use_log
 
 __all__ = ["render_markdown", "md_text", "html_text", "sparkline"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainlog_doctor.report.model import SEVERITY_RANK, Report
+from trainlog_doctor.model.report import SEVERITY_RANK, Report
 
 
 def _clean(s: object, limit: int = 300) -> str:

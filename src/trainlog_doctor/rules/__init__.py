@@ -13,11 +13,11 @@ from typing import Any
 
 import polars as pl
 
-from trainlog_doctor.kinds import KINDS
-from trainlog_doctor.report.model import SEVERITY_RANK, Finding
+from trainlog_doctor.model.kinds import KINDS
+from trainlog_doctor.model.report import SEVERITY_RANK, Finding
 from trainlog_doctor.rules.base import CODE_RE, Rule
 from trainlog_doctor.rules.collapse import AccuracyAtChance, BackToChance, ClassMetricZero, PinnedLoss
-from trainlog_doctor.rules.context import RunContext, build_context, metric_role
+from trainlog_doctor.run import RunView, build_view
 from trainlog_doctor.rules.divergence import LossDivergence
 from trainlog_doctor.rules.non_finite import NonFiniteGradient, NonFiniteLoss, NonFiniteScore
 from trainlog_doctor.rules.oscillation import PersistentOscillation
@@ -32,11 +32,8 @@ __all__ = [
     "KINDS",
     "RULES",
     "Rule",
-    "RunContext",
-    "build_context",
     "detect",
     "get_rule",
-    "metric_role",
     "rule_enabled",
     "select_rules",
     "series_changepoints",
@@ -115,13 +112,13 @@ def detect(
     select: list[str] | None = None,
     ignore: list[str] | None = None,
     strict: bool = False,
-    context: RunContext | None = None,
+    context: RunView | None = None,
 ) -> list[Finding]:
     """Run the selected rules over a normalized frame (one run, or several told apart by ``run_id``).
 
     Findings come back in a deterministic order: most severe first, then by start step, code,
     split and metric. A rule that fails on odd data is skipped (logged) unless ``strict``.
-    ``context`` is the run's :func:`build_context` when the caller already has it (one run only).
+    ``context`` is the run's :func:`build_view` when the caller already has it (one run only).
     """
     rules = [r() for r in select_rules(select, ignore)]
     if context is not None:
@@ -131,12 +128,12 @@ def detect(
     if "run_id" in frame.columns and frame["run_id"].n_unique() > 1:
         out: list[Finding] = []
         for (_rid,), part in frame.group_by(["run_id"], maintain_order=True):
-            out.extend(_detect_one(build_context(part, meta), rules, strict))
+            out.extend(_detect_one(build_view(part, meta), rules, strict))
         return _order(out)
-    return _order(_detect_one(build_context(frame, meta), rules, strict))
+    return _order(_detect_one(build_view(frame, meta), rules, strict))
 
 
-def _detect_one(ctx: RunContext, rules: list[Rule], strict: bool) -> list[Finding]:
+def _detect_one(ctx: RunView, rules: list[Rule], strict: bool) -> list[Finding]:
     found: list[Finding] = []
     for rule in rules:
         try:
@@ -227,7 +224,7 @@ def _order(findings: list[Finding]) -> list[Finding]:
 
 
 def series_changepoints(
-    frame: pl.DataFrame | None, *, context: RunContext | None = None
+    frame: pl.DataFrame | None, *, context: RunView | None = None
 ) -> dict[tuple[str, str], list[int]]:
     """Change points of every loss, score and time series as step values, keyed by (metric, split).
 
@@ -238,7 +235,7 @@ def series_changepoints(
     if context is None:
         if frame is None or frame.height == 0:
             return {}
-        context = build_context(frame, {})
+        context = build_view(frame, {})
     ctx = context
     out: dict[tuple[str, str], list[int]] = {}
     for key, s in ctx.series.items():

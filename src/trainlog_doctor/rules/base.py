@@ -2,7 +2,7 @@
 
 A rule is a small estimator in the scikit-learn sense: thresholds are ``__init__`` parameters with
 defaults (also readable as class attributes), the work happens in :meth:`Rule.check`, which takes a
-:class:`~trainlog_doctor.rules.context.RunContext` and returns findings. Rules never raise on odd
+:class:`~trainlog_doctor.run.view.RunView` and returns findings. Rules never raise on odd
 data; :func:`trainlog_doctor.rules.detect` still guards each call.
 """
 
@@ -13,8 +13,8 @@ import math
 import re
 from typing import Any, ClassVar
 
-from trainlog_doctor.report.model import Finding, Severity
-from trainlog_doctor.rules.context import RunContext, Series
+from trainlog_doctor.model.report import Finding, Severity
+from trainlog_doctor.run import RunView, Series
 
 CODE_RE = re.compile(r"^[A-Z]{2}\d{3}$")
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
@@ -71,7 +71,7 @@ class Rule:
         """The first line of the documentation."""
         return cls.doc().splitlines()[0] if cls.doc() else ""
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         """Findings of this rule in one run."""
         raise NotImplementedError
 
@@ -79,7 +79,7 @@ class Rule:
 
     def finding(
         self,
-        ctx: RunContext,
+        ctx: RunView,
         series: Series,
         *,
         start: int,
@@ -126,7 +126,7 @@ class SeriesRule(Rule):
     """A rule that judges each series on its own: :meth:`applies_to` picks the series,
     :meth:`check_series` returns the findings on one of them."""
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         """Findings of this rule in one run, series by series in the context's order."""
         out: list[Finding] = []
         for s in ctx.series.values():
@@ -138,7 +138,7 @@ class SeriesRule(Rule):
         """Whether this rule looks at ``s`` at all (role, split, name, length)."""
         raise NotImplementedError
 
-    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
         """Findings on one series."""
         raise NotImplementedError
 

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, SeriesRule, fmt
-from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+from trainlog_doctor.run import RunView, Series, is_per_class_metric
 
 _ACC_RE = re.compile(
     r"(^|[/_])(acc|accuracy|categorical_accuracy|binary_accuracy|sparse_categorical_accuracy|acc1|top1|top_1|"
@@ -131,7 +131,7 @@ class AccuracyAtChance(SeriesRule):
             and not is_per_class_metric(s.metric) and s.n_finite >= self.min_points
         )  # fmt: skip
 
-    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
         idx, v = s.finite_view()
         scale = 100.0 if s.percent else 1.0
         n = v.size
@@ -215,7 +215,7 @@ class PinnedLoss(SeriesRule):
     def applies_to(self, s: Series) -> bool:
         return s.role == "loss" and s.split != "other" and s.n_finite >= self.min_len
 
-    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
         idx, v = s.finite_view()
         n = v.size
         min_len = max(self.min_len, int(math.ceil(self.min_frac * n)))
@@ -282,7 +282,7 @@ class BackToChance(Rule):
     ln_tol: float = 0.03
     min_points: int = 8
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         c = self._classes(ctx)
         if c is None:
             return []
@@ -300,7 +300,7 @@ class BackToChance(Rule):
                 out.append(f)
         return out
 
-    def _classes(self, ctx: RunContext) -> int | None:
+    def _classes(self, ctx: RunView) -> int | None:
         """C from the run's meta, else the C that the final loss (ln C) and accuracy (1/C) agree on.
 
         With only a loss, C is guessed up to 5 (above that ln(C) values are too close together to
@@ -349,7 +349,7 @@ class BackToChance(Rule):
         ok = np.flatnonzero((share >= 0.9) & inside)
         return int(ok[0]) if ok.size else None
 
-    def _score(self, ctx: RunContext, s: Series, c: int) -> Finding | None:
+    def _score(self, ctx: RunView, s: Series, c: int) -> Finding | None:
         idx, v = s.finite_view()
         scale = 100.0 if s.percent else 1.0
         y = v / scale
@@ -375,7 +375,7 @@ class BackToChance(Rule):
         }
         return self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)
 
-    def _loss(self, ctx: RunContext, s: Series, c: int) -> Finding | None:
+    def _loss(self, ctx: RunView, s: Series, c: int) -> Finding | None:
         idx, y = s.finite_view()
         ln_c = math.log(c)
         start = self._band_start(y, ln_c * (1 - self.ln_tol), ln_c * (1 + self.ln_tol))
@@ -422,7 +422,7 @@ class ClassMetricZero(Rule):
     min_frac: float = 0.2
     min_len: int = 5
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         out: list[Finding] = []
         for s in ctx.series.values():
             if s.role != "score" or s.split == "other" or not _PRF_RE.search(s.metric) or is_per_class_metric(s.metric):
@@ -443,7 +443,7 @@ class ClassMetricZero(Rule):
         return out
 
 
-def lr_frozen(ctx: RunContext, step_from: int, rel: float = 0.01) -> bool:
+def lr_frozen(ctx: RunView, step_from: int, rel: float = 0.01) -> bool:
     """True when the learning rate from ``step_from`` on is at most ``rel`` of its maximum in the run.
 
     A model whose learning rate was decayed to ~0 stops changing, so its epoch losses and
@@ -475,7 +475,7 @@ def _flat_over(loss: Series, step_from: int, step_to: int, rel: float = 2e-3) ->
     return bool(float(np.max(np.abs(seg - med))) <= rel * max(abs(med), 1e-12))
 
 
-def _accuracy_at(ctx: RunContext, split: str, level: float, tol: float = 0.015) -> bool:
+def _accuracy_at(ctx: RunView, split: str, level: float, tol: float = 0.015) -> bool:
     """True when an accuracy series of ``split`` ends (last 30%) within ``tol`` of ``level``."""
     for s in ctx.series.values():
         if s.split != split or s.role != "score" or not _ACC_RE.search(s.metric):

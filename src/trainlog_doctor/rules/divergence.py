@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
-from trainlog_doctor.rules.context import RunContext, Series
+from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.rules.stats import View, hinge_break, make_view, odd_window, suffix_share
 
 
@@ -141,7 +141,7 @@ class LossDivergence(Rule):
     k_noise: float = 5.0
     min_points: int = 8
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         found: dict[tuple[str, str], tuple[Series, View, Rise]] = {}
         evals: list[tuple[Series, View]] = []
         for s in ctx.series.values():
@@ -181,7 +181,7 @@ class LossDivergence(Rule):
             out.append(self._finding(ctx, s, view, rise, self.severity if train_diverged else "warning"))
         return out
 
-    def _finding(self, ctx: RunContext, s: Series, view: View, rise: Rise, severity: str) -> Finding:
+    def _finding(self, ctx: RunView, s: Series, view: View, rise: Rise, severity: str) -> Finding:
         start = view.pos(rise.onset)
         before, after = view.value(rise.best), view.value(rise.after)
         ratio = rise_ratio(view, rise)

@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, SeriesRule, fmt
-from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+from trainlog_doctor.run import RunView, Series, is_per_class_metric
 
 
 def nonfinite_runs(values: np.ndarray) -> tuple[int, int, int, bool]:
@@ -50,7 +50,7 @@ class NonFiniteLoss(SeriesRule):
     def applies_to(self, s: Series) -> bool:
         return s.role == "loss" and s.split != "other" and len(s) > 0
 
-    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
         return _check_series(self, ctx, s, transient_severity="warning")
 
 
@@ -75,7 +75,7 @@ class NonFiniteScore(SeriesRule):
     def applies_to(self, s: Series) -> bool:
         return s.role == "score" and s.split != "other" and not is_per_class_metric(s.metric) and len(s) > 0
 
-    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
         return _check_series(self, ctx, s, transient_severity="warning")
 
 
@@ -99,14 +99,14 @@ class NonFiniteGradient(SeriesRule):
     def applies_to(self, s: Series) -> bool:
         return len(s) > 0 and bool(_GRAD_RE.search(s.metric))
 
-    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
         return _check_series(self, ctx, s, transient_severity="warning")
 
 
 _GRAD_RE = re.compile(r"grad(ient)?[_ ]?norm", re.I)
 
 
-def _check_series(rule: Rule, ctx: RunContext, s: Series, *, transient_severity: str) -> list[Finding]:
+def _check_series(rule: Rule, ctx: RunView, s: Series, *, transient_severity: str) -> list[Finding]:
     first, nan, inf, to_end = nonfinite_runs(s.values)
     if first < 0:
         return []

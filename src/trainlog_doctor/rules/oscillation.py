@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import SeriesRule, fmt
-from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+from trainlog_doctor.run import RunView, Series, is_per_class_metric
 from trainlog_doctor.rules.stats import make_view
 
 
@@ -230,7 +230,7 @@ class PersistentOscillation(SeriesRule):
             return False
         return not (s.role == "score" and is_per_class_metric(s.metric))
 
-    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
         # bucket medians would erase a period-2 swing: keep full resolution up to max_points
         view = make_view(s, log=True if (s.role == "loss" and s.positive) else False, max_points=self.max_points)
         n = len(view)
@@ -271,7 +271,7 @@ class PersistentOscillation(SeriesRule):
         return [self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev, severity=severity)]
 
 
-def _lr_oscillates(ctx: RunContext) -> bool:
+def _lr_oscillates(ctx: RunView) -> bool:
     """True when the learning rate goes up at least twice (cyclic schedules, warm restarts)."""
     lr = ctx.lr
     if lr is None:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
-from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+from trainlog_doctor.run import RunView, Series, is_per_class_metric
 from trainlog_doctor.rules.stats import View, make_view, suffix_share
 
 
@@ -109,7 +109,7 @@ class ValidationLossOverfitting(Rule):
     min_train_gain: float = 0.05
     min_points: int = 8
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         out: list[Finding] = []
         for s in ctx.series.values():
             if s.role != "loss" or s.split not in ("val", "test") or s.n_finite < self.min_points:
@@ -124,7 +124,7 @@ class ValidationLossOverfitting(Rule):
                 out.append(f)
         return out
 
-    def _pair(self, ctx: RunContext, val: Series, train: Series) -> Finding | None:
+    def _pair(self, ctx: RunView, val: Series, train: Series) -> Finding | None:
         view = make_view(val, log=True if val.positive else False)
         if view.logged:
             min_move = math.log10(self.min_ratio)
@@ -188,7 +188,7 @@ class ValidationScoreOverfitting(Rule):
     min_train_gain: float = 0.02
     min_points: int = 8
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         out: list[Finding] = []
         for s in ctx.series.values():
             if s.role != "score" or s.split != "val" or s.n_finite < self.min_points or is_per_class_metric(s.metric):

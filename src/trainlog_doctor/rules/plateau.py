@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt
-from trainlog_doctor.rules.context import RunContext, Series
+from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.rules.stats import View, make_view, shape_share, slope
 
 
@@ -125,7 +125,7 @@ class LossPlateau(Rule):
     max_trend_share: float = 0.5
     min_points: int = 12
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         out: list[Finding] = []
         train = ctx.primary_loss
         if train is not None and train.n_finite >= self.min_points:
@@ -140,7 +140,7 @@ class LossPlateau(Rule):
                     out.append(f)
         return out
 
-    def _series(self, ctx: RunContext, s: Series) -> Finding | None:
+    def _series(self, ctx: RunView, s: Series) -> Finding | None:
         view = make_view(s)
         min_progress = math.log10(1.25) if view.logged else 0.1 * abs(float(np.median(view.y)))
         if not view.logged and s.positive:
@@ -171,7 +171,7 @@ class LossPlateau(Rule):
         return self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev)
 
 
-def _lr_reduced_after(ctx: RunContext, step: int) -> bool | None:
+def _lr_reduced_after(ctx: RunView, step: int) -> bool | None:
     """Whether the learning rate was lowered (by 1.5x or more) at or after ``step``; None without an lr series."""
     if ctx.lr is None:
         return None

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
-from trainlog_doctor.rules.context import RunContext, Series
+from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.rules.divergence import find_sustained_rise
 from trainlog_doctor.rules.stats import make_view
 
@@ -50,7 +50,7 @@ class StepTimeSlowdown(Rule):
     skip_head: int = 2
     min_points: int = 8
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         out: list[Finding] = []
         step_time = self._step_time_level(ctx)
         for s in ctx.series.values():
@@ -62,7 +62,7 @@ class StepTimeSlowdown(Rule):
         return out
 
     @staticmethod
-    def _step_time_level(ctx: RunContext) -> float | None:
+    def _step_time_level(ctx: RunView) -> float | None:
         for name in ("time", "iter_time", "batch_time", "step_time"):
             for split in ("other", "train"):
                 s = ctx.get(name, split)
@@ -70,7 +70,7 @@ class StepTimeSlowdown(Rule):
                     return float(np.median(s.values[s.finite]))
         return None
 
-    def _series(self, ctx: RunContext, s: Series, step_time: float | None) -> Finding | None:
+    def _series(self, ctx: RunView, s: Series, step_time: float | None) -> Finding | None:
         if not s.positive:
             return None
         view = make_view(s, log=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, SeriesRule, fmt, fmt_ratio
-from trainlog_doctor.rules.context import RunContext, Series
+from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.rules.stats import make_view
 from trainlog_doctor.signals.transforms import robust_noise, rolling_median
 
@@ -139,7 +139,7 @@ class LossSpike(SeriesRule):
     def applies_to(self, s: Series) -> bool:
         return s.role == "loss" and s.split != "other" and s.n_finite >= self.min_points
 
-    def check_series(self, ctx: RunContext, s: Series) -> list[Finding]:
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
         view = make_view(s, log=True if s.positive else False, max_points=None)
         n = len(view)
         max_len = int(min(self.max_len, max(self.min_len_cap, n // 5)))
@@ -212,8 +212,8 @@ class ScoreDrop(Rule):
     max_per_series: int = 3
     min_points: int = 8
 
-    def check(self, ctx: RunContext) -> list[Finding]:
-        from trainlog_doctor.rules.context import is_per_class_metric
+    def check(self, ctx: RunView) -> list[Finding]:
+        from trainlog_doctor.run import is_per_class_metric
 
         out: list[Finding] = []
         for s in ctx.series.values():
@@ -244,7 +244,7 @@ class ScoreDrop(Rule):
         return out
 
 
-def _lr_raised_near(ctx: RunContext, s: Series, pos: int, points: int = 3) -> bool:
+def _lr_raised_near(ctx: RunView, s: Series, pos: int, points: int = 3) -> bool:
     """True when the learning rate went up (by more than 20%) within ``points`` points of ``s`` before ``pos``."""
     lr = ctx.lr
     if lr is None:

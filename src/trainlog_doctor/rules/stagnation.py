@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlog_doctor.report.model import Finding
+from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt
-from trainlog_doctor.rules.context import RunContext, Series, is_per_class_metric
+from trainlog_doctor.run import RunView, Series, is_per_class_metric
 from trainlog_doctor.rules.stats import View, make_view, shape_share
 
 
@@ -81,7 +81,7 @@ class NoLearning(Rule):
     max_falling_share: float = 0.5
     min_points: int = 8
 
-    def check(self, ctx: RunContext) -> list[Finding]:
+    def check(self, ctx: RunView) -> list[Finding]:
         target = self.target(ctx)
         if target is None:
             return []
@@ -98,7 +98,7 @@ class NoLearning(Rule):
                     out.append(second)
         return out
 
-    def _series(self, ctx: RunContext, s: Series, lower: bool) -> Finding | None:
+    def _series(self, ctx: RunView, s: Series, lower: bool) -> Finding | None:
         if s.n_finite < self.min_points:
             return None
         view = make_view(s, log=None if lower else False)
@@ -117,7 +117,7 @@ class NoLearning(Rule):
         return self.finding(ctx, s, start=0, end=n - 1, message=msg, evidence=ev)
 
     @staticmethod
-    def target(ctx: RunContext) -> tuple[Series, bool] | None:
+    def target(ctx: RunView) -> tuple[Series, bool] | None:
         """The series that should show learning, and whether lower is better for it."""
         if ctx.primary_loss is not None:
             return ctx.primary_loss, True

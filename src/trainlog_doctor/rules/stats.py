@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlog_doctor.rules.context import Series
+from trainlog_doctor.run import Series
 from trainlog_doctor.signals.changepoints import detect_changepoints
 from trainlog_doctor.signals.transforms import robust_noise, rolling_median, should_use_log
 

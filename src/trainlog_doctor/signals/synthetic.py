@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trainlog_doctor.kinds import KINDS
+from trainlog_doctor.model.kinds import KINDS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -143,7 +143,7 @@ class SyntheticRun:
         """The run as a normalized long frame (step = epoch = index; wall time from a ``time`` series)."""
         import polars as pl
 
-        from trainlog_doctor.frame import empty_frame, from_columns
+        from trainlog_doctor.model.frame import empty_frame, from_columns
 
         wall: np.ndarray | None = None
         time = self.metrics.get(("time", "other"))

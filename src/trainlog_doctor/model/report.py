@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from trainlog_doctor import __version__
+from trainlog_doctor.model.version import __version__
 
 SCHEMA_VERSION = 1
 Severity = Literal["error", "warning", "info"]
