@@ -87,6 +87,7 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
         report.error = data.warnings[0] if data.warnings else "no scalar data in the log"
         return report
     report.series = series_info(frame)
+    context = None
     try:
         from trainlog_doctor.knowledge import explain
         from trainlog_doctor.rules import detect, series_changepoints
@@ -104,6 +105,7 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
         report.error = _internal("diagnosing", exc)
     if keep_frames:
         report.frame = frame
+        report.view = context
     return report
 
 

@@ -86,7 +86,11 @@ class SeriesInfo:
 
 @dataclass
 class RunReport:
-    """The diagnosis of one run. ``frame`` and ``changepoints`` feed the charts and are not serialized."""
+    """The diagnosis of one run.
+
+    ``frame`` (the normalized frame), ``view`` (the run view the rules read, a
+    :class:`trainlog_doctor.run.RunView`) and ``changepoints`` feed the renderers and are not serialized.
+    """
 
     run_id: str
     path: str
@@ -98,6 +102,7 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     frame: pl.DataFrame | None = field(default=None, repr=False)
+    view: Any = field(default=None, repr=False, compare=False)
     changepoints: dict[tuple[str, str], list[int]] = field(default_factory=dict, repr=False)
 
     @property
