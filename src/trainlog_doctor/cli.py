@@ -213,6 +213,11 @@ def rule_cmd(code: str) -> None:
         raise click.UsageError(f"unknown rule {code!r}; see `trainlog-doctor rules`") from None
     click.echo(f"{rule.code}: {rule.name}  (kind: {rule.kind}, default severity: {rule.severity})\n")
     click.echo(rule.doc())
+    params = rule.default_params()
+    if params:
+        click.echo("\nParameters:")
+        for name, value in params.items():
+            click.echo(f"  {name} = {value!r}")
     click.echo("\nLikely causes:")
     for cause in causes_for_kind(rule.kind):
         click.echo(f"  - {cause.title}: {cause.text} [{', '.join(cause.sources)}]")

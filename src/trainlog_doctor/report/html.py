@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 
-from trainlog_doctor import __version__
+from trainlog_doctor.model.version import __version__
 from trainlog_doctor.report.charts import build_charts, fmt_num
 from trainlog_doctor.report.jinja import environment
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Reference, Report, RunReport
