@@ -186,6 +186,7 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
     import polars as pl
 
     from trainlog_doctor.api import series_info
+    from trainlog_doctor.run import build_view
     from trainlog_doctor.audit import index_data
     from trainlog_doctor.discover import discover
     from trainlog_doctor.knowledge import explain
@@ -229,7 +230,7 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
             if frame.height == 0:
                 continue
             rr = RunReport(c.run_id, str(c.path), c.reader.format, meta=dict(d.meta))
-            rr.series = series_info(frame)
+            rr.series = series_info(build_view(frame))
             t = tick("series info", t)
             rr.findings = detect(frame, rr.meta)
             t = tick("detect (rules)", t)

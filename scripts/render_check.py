@@ -157,6 +157,7 @@ def build_demo_report():  # type: ignore[no-untyped-def]
     import polars as pl
 
     from trainlog_doctor.api import series_info
+    from trainlog_doctor.run import build_view
     from trainlog_doctor.model.frame import from_columns
     from trainlog_doctor.model.report import Finding, Reference, Report, RunReport
 
@@ -180,7 +181,7 @@ def build_demo_report():  # type: ignore[no-untyped-def]
     fix = Reference("lower-lr", "Lower the learning rate: divide it by 10 and add warm-up.",
                     ["002_71796cd32a78356b.txt"], 1.85, ["addresses lr-too-high (1.85)"])  # fmt: skip
     run1 = RunReport(
-        "exp42", "runs/exp42/training.log", "keras_csv", series=series_info(f1),
+        "exp42", "runs/exp42/training.log", "keras_csv", series=series_info(build_view(f1)),
         findings=[
             Finding("DV001", "divergence", "error", "loss", "Training loss rose 9x after epoch 30 and never came back",
                     "train", 30, 59, 30.0, 59.0, {"before": 0.15, "after": 9.6, "lr_at_onset": 0.05},
@@ -205,14 +206,14 @@ def build_demo_report():  # type: ignore[no-untyped-def]
             Finding("SD001", "slowdown", "warning", "time_per_step", "Time per step rose 2.7x after step 12000",
                     "other", 12000, 19990, evidence={"before_s": 0.2, "after_s": 0.55}),
         ],
-        warnings=["truncated last record " + INJECTED], meta={"note": INJECTED_IMG}, frame=f2, series=series_info(f2),
+        warnings=["truncated last record " + INJECTED], meta={"note": INJECTED_IMG}, frame=f2, series=series_info(build_view(f2)),
     )  # fmt: skip
     run3 = RunReport("broken", "runs/broken/metrics.json", "detectron2_json", status="error",
                      error="line 3: not JSON (unexpected token '<')")  # fmt: skip
     run4 = RunReport("empty-run", "runs/empty/training.log", "keras_csv", status="empty", error="header only, no rows")
     clean = from_columns(run_id="c", source="log.csv", metric="loss", split="train", step=ep, epoch=ep.astype(float),
                          value=1 / (1 + ep))  # fmt: skip
-    run5 = RunReport("clean-run", "runs/clean/log.csv", "keras_csv", frame=clean, series=series_info(clean))
+    run5 = RunReport("clean-run", "runs/clean/log.csv", "keras_csv", frame=clean, series=series_info(build_view(clean)))
     return Report(runs=[run1, run2, run3, run4, run5])
 
 

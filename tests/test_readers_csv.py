@@ -14,7 +14,7 @@ from trainlog_doctor.model.frame import SCHEMA, SPLITS
 from trainlog_doctor.readers._csv import find_header, is_metric_like, parse_csv, sniff_header
 from trainlog_doctor.readers.base import LogReadError, RunData, read_head
 from trainlog_doctor.readers.keras_csv import KerasCsvReader
-from trainlog_doctor.readers.lightning_csv import LightningCsvReader, lightning_name
+from trainlog_doctor.readers.lightning_csv import LightningCsvReader
 from trainlog_doctor.readers.ultralytics_csv import UltralyticsCsvReader
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_logs"
@@ -463,15 +463,6 @@ def test_lightning_hparams_and_sparse_rows(tmp_path: Path) -> None:
     assert _series(run, "loss", "val")["epoch"].to_list() == [0.0, 1.0]
     lr = _series(run, "lr-SGD", "other")
     assert lr["epoch"].to_list() == [0.0, 0.0]  # step 0: taken from the next row; step 10: from the row before
-
-
-def test_lightning_name_rules() -> None:
-    present = {"train_loss", "train_loss_epoch", "val_acc_epoch"}
-    assert lightning_name("train_loss_step", present) == ("loss_step", "train")
-    assert lightning_name("train_loss_epoch", present) == ("loss_epoch", "train")
-    assert lightning_name("val_acc_epoch", present) == ("acc", "val")
-    assert lightning_name("lr-Adam", present) == ("lr-Adam", "other")
-    assert lightning_name("train/nll_loss", present) == ("nll_loss", "train")
 
 
 def test_sniffers_are_exclusive_on_hand_made_headers(tmp_path: Path) -> None:

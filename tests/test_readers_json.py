@@ -178,8 +178,9 @@ def test_hf_single_loss_row_and_trl_fields(real_logs: Path) -> None:
     (run,) = HF.read(real_file(real_logs, "hf_trainer_state", "08"), "hf")
     assert series(run, "mean_token_accuracy", "train").height == 186
     assert series(run, "mean_token_accuracy", "val").height == 14
-    # num_tokens (train rows) and eval_num_tokens are one counter: 186 + 14 points, 4 shared steps
-    assert series(run, "num_tokens", "other").height == 196
+    # num_tokens (train rows) and eval_num_tokens (eval rows) are two tags: two series, never interleaved
+    assert series(run, "num_tokens", "other").height == 186
+    assert series(run, "eval_num_tokens", "other").height == 14
     assert run.meta["best_metric"] == pytest.approx(1.1219322681427002)
     assert run.meta["early_stopping_patience"] == 4
 

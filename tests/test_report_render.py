@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainlog_doctor.api import series_info
+from trainlog_doctor.run import build_view
 from trainlog_doctor.model.frame import from_columns
 from trainlog_doctor.report.charts import build_charts, chart_groups, fmt_num, log_ticks, main_series, nice_ticks
 from trainlog_doctor.report.github import escape_data, escape_property, render_github
@@ -58,7 +59,7 @@ def keras_run() -> RunReport:
     ]  # fmt: skip
     frame = pl.concat(parts)
     return RunReport(
-        "exp42", "runs/exp42/training.log", "keras_csv", series=series_info(frame), frame=frame,
+        "exp42", "runs/exp42/training.log", "keras_csv", series=series_info(build_view(frame)), frame=frame,
         findings=[
             Finding("OF001", "overfitting", "warning", "loss", "Validation loss rose while training loss fell",
                     "val", 25, 59, 25.0, 59.0, {"gap_before": 0.1, "gap_after": 1.2}, [_cause("small-data", 0.8)],
@@ -83,7 +84,7 @@ def tb_run(run_id: str = "tb/run1", metric: str = "loss", n: int = 2000) -> RunR
     frame = from_columns(run_id=run_id, source="tb/run1/events.out.tfevents.1", metric=metric, split="train",
                          step=steps, value=v, wall_time=wall)  # fmt: skip
     return RunReport(
-        run_id, "tb/run1", "tfevents", series=series_info(frame), frame=frame,
+        run_id, "tb/run1", "tfevents", series=series_info(build_view(frame)), frame=frame,
         findings=[
             Finding("SP001", "spike", "warning", metric, f"Spike in {metric}", "train", int(steps[n // 2]),
                     int(steps[n // 2]), evidence={metric: 8.0, "ratio": 12.3}, causes=[_cause()], fixes=[_fix()]),
@@ -103,7 +104,7 @@ def demo_report() -> Report:
         RunReport("broken", "runs/broken/metrics.json", "detectron2_json", status="error",
                   error="line 3: not JSON (unexpected token '<')"),
         RunReport("empty", "runs/empty/training.log", "keras_csv", status="empty", error="header only, no rows"),
-        RunReport("clean", "clean/log.csv", "keras_csv", series=series_info(clean), frame=clean),
+        RunReport("clean", "clean/log.csv", "keras_csv", series=series_info(build_view(clean)), frame=clean),
     ])  # fmt: skip
 
 

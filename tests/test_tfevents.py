@@ -22,6 +22,7 @@ from trainlog_doctor.model.frame import SCHEMA
 from trainlog_doctor.readers._reduce import reduce_series
 from trainlog_doctor.readers.base import LogReadError
 from trainlog_doctor.readers.tfevents import TfEventsReader, event_files, read_event_file
+from trainlog_doctor.run import build_view
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_logs" / "tfevents"
 READER = TfEventsReader()
@@ -154,7 +155,11 @@ def test_real_dir_reads_and_matches_tensorboard(run_dir: Path) -> None:
         assert run.frame["run_id"].unique().to_list() == [run_dir.name]
         steps = run.frame["step"].to_numpy()
         assert np.all(np.diff(steps) >= 0), "frame sorted by step"
-        assert run.frame.select("metric", "split", "step").is_duplicated().sum() == 0
+        # a step written twice stays in the frame; the run view keeps the latest written and counts the rest
+        view = build_view(run.frame, run.meta)
+        repeats = run.frame.height - run.frame.select("metric", "split", "step").n_unique()
+        assert sum(s.duplicates for s in view.series.values() if not s.derived) == repeats
+        assert all(np.all(np.diff(s.steps) > 0) for s in view.series.values())
 
 
 def test_real_sniff() -> None:
@@ -466,9 +471,12 @@ def test_merge_keeps_latest_wall_time_on_duplicate_steps(tmp_path: Path) -> None
     write(tmp_path / "events.out.tfevents.100.h", framed(header_event(), *first))
     write(tmp_path / "events.out.tfevents.200.h", framed(header_event(), *resumed))
     frame = READER.read(tmp_path, "r")[0].frame
-    assert frame["step"].to_list() == list(range(15))
-    assert frame["value"].to_list() == [9.0] * 5 + [1.0] * 10
-    assert frame["wall_time"].is_sorted()
+    assert frame.height == 20  # both files' points, in (step, wall time) order
+    assert frame.select("step", "wall_time").rows() == sorted(frame.select("step", "wall_time").rows())
+    loss = build_view(frame, {}).get("loss", "train")
+    assert loss is not None and loss.duplicates == 5  # steps 5-9 of the first launch were written again
+    assert loss.steps.tolist() == list(range(15))
+    assert loss.values.tolist() == [9.0] * 5 + [1.0] * 10
 
 
 def test_keras_split_subdirs(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ import polars as pl
 
 from trainlog_doctor.discover import Candidate, discover
 from trainlog_doctor.model.frame import empty_frame
+from trainlog_doctor.model.report import Report, RunReport, SeriesInfo
 from trainlog_doctor.readers import LogReadError, RunData
 from trainlog_doctor.readers.base import display_path
-from trainlog_doctor.model.report import Report, RunReport, SeriesInfo
+from trainlog_doctor.run import RunView
 
 PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
@@ -86,7 +87,6 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
         report.status = "empty"
         report.error = data.warnings[0] if data.warnings else "no scalar data in the log"
         return report
-    report.series = series_info(frame)
     context = None
     try:
         from trainlog_doctor.knowledge import explain
@@ -94,6 +94,7 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
         from trainlog_doctor.run import build_view
 
         context = build_view(frame, report.meta, run_id=run_id)
+        report.series = series_info(context)
         report.findings = detect(
             frame, report.meta, select=options.get("select"), ignore=options.get("ignore"), context=context
         )
@@ -109,19 +110,12 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
     return report
 
 
-def series_info(frame: pl.DataFrame) -> list[SeriesInfo]:
-    """One entry per (metric, split) series, in a stable order."""
-    if frame.height == 0:
-        return []
-    g = (
-        frame.group_by(["metric", "split"], maintain_order=True)
-        .agg(pl.len().alias("points"), pl.col("epoch").is_not_null().all().alias("has_epoch"),
-             (pl.col("epoch") == pl.col("step").cast(pl.Float64)).all().alias("epoch_is_step"))
-        .sort(["split", "metric"])
-    )
+def series_info(view: RunView) -> list[SeriesInfo]:
+    """One entry per logged (metric, split) series of the run view, ordered by split, then metric."""
+    logged = sorted((s for s in view.series.values() if not s.derived), key=lambda s: (s.split, s.metric))
     return [
-        SeriesInfo(row["metric"], row["split"], int(row["points"]), "epoch" if row["has_epoch"] and row["epoch_is_step"] else "step")
-        for row in g.iter_rows(named=True)
+        SeriesInfo(s.metric, s.split, len(s), "epoch" if s.step_is_epoch else "step", duplicates=s.duplicates)
+        for s in logged
     ]
 
 

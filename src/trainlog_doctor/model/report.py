@@ -73,15 +73,24 @@ class Finding:
 
 @dataclass
 class SeriesInfo:
-    """One scalar series of a run: its name, split, length and x axis."""
+    """One logged scalar series of a run: its name, split, length and x axis.
+
+    ``points`` counts distinct steps; ``duplicates`` the rows dropped because an earlier row of the
+    series had the same step (the last written one is kept; written to JSON only when non-zero).
+    ``x`` is ``"epoch"`` when the writer's step counter is the epoch, else ``"step"``.
+    """
 
     metric: str
     split: str
     points: int
     x: str  # "epoch" or "step"
+    duplicates: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "split": self.split, "points": self.points, "x": self.x}
+        out: dict[str, Any] = {"metric": self.metric, "split": self.split, "points": self.points, "x": self.x}
+        if self.duplicates:
+            out["duplicate_steps"] = self.duplicates
+        return out
 
 
 @dataclass

@@ -704,26 +704,6 @@ def hparams_meta(path: Path, names: Sequence[str]) -> dict[str, Any]:
     return {**run_facts(hparams), "hparams": hparams}
 
 
-def name_columns(columns: Sequence[str], namer: Callable[[str], tuple[str, str]]) -> dict[str, tuple[str, str]]:
-    """``column -> (metric, split)`` from ``namer(column)``, with collisions made unique.
-
-    When two columns would give the same series (``acc`` and ``train_acc``), the later one keeps its
-    column name as metric (``train_acc``, split as inferred) so no points are mixed.
-    """
-    out: dict[str, tuple[str, str]] = {}
-    used: set[tuple[str, str]] = set()
-    for c in columns:
-        metric, split = namer(c)
-        if (metric, split) in used:
-            metric = c
-            k = 2
-            while (metric, split) in used:
-                metric, k = f"{c}.{k}", k + 1
-        used.add((metric, split))
-        out[c] = (metric, split)
-    return out
-
-
 __all__ = [
     "CsvHeader",
     "CsvTable",
@@ -734,7 +714,6 @@ __all__ = [
     "hparams_meta",
     "is_metric_like",
     "load_csv",
-    "name_columns",
     "nonfinite_to_null",
     "parse_csv",
     "read_flat_yaml",

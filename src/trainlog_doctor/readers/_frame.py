@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 import polars as pl
 
 from trainlog_doctor.model.frame import conform, empty_frame
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.run.names import infer_split, series_names
 
 def wide_to_long(
     wide: pl.DataFrame,
@@ -23,7 +23,8 @@ def wide_to_long(
     """Melt a wide table (one column per metric) into the normalized long frame.
 
     Non-numeric columns are dropped; null cells are dropped (sparse rows), NaN cells are kept.
-    Split and metric name come from :func:`infer_split` on each column name.
+    Split and metric name come from :func:`~trainlog_doctor.run.names.series_names` over the column names
+    (two columns never share a series).
     """
     index_cols = [c for c in (step_col, epoch_col, wall_time_col) if c]
     skip_set = set(skip) | set(index_cols)
@@ -50,7 +51,7 @@ def wide_to_long(
     long = long.rename({"__step": "step", "__epoch": "epoch", "__wall_time": "wall_time"})
     back = {v: k for k, v in renamed.items()}
     long = long.with_columns(pl.col("column").replace_strict(back, return_dtype=pl.Utf8))
-    names = {c: infer_split(c) for c in metric_cols}
+    names = series_names(metric_cols, infer_split)
     mapping_metric = {c: m for c, (m, _) in names.items()}
     mapping_split = {c: s for c, (_, s) in names.items()}
     long = long.with_columns(

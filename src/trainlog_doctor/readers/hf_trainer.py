@@ -27,7 +27,7 @@ from trainlog_doctor.model.frame import empty_frame, from_columns
 
 from trainlog_doctor.readers._frame import split_on_reset
 
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._jsonlines import (
     decode,
     first_line,
@@ -144,7 +144,8 @@ def _step_of(row: dict[str, Any], position: int) -> int:
 
 def history_frame(rows: list[dict[str, Any]], steps: list[int], *, run_id: str, source: str) -> pl.DataFrame:
     """The normalized frame of ``log_history`` rows (summary rows already removed)."""
-    names: dict[str, tuple[str, str]] = {}
+    keys = dict.fromkeys(k for row in rows for k, v in row.items() if k not in _INDEX_KEYS and is_number(v))
+    names = series_names(list(keys), infer_split)
     metric: list[str] = []
     split: list[str] = []
     step_col: list[int] = []
@@ -156,8 +157,6 @@ def history_frame(rows: list[dict[str, Any]], steps: list[int], *, run_id: str, 
         for key, v in row.items():
             if key in _INDEX_KEYS or not is_number(v):
                 continue
-            if key not in names:
-                names[key] = infer_split(key)
             m, s = names[key]
             metric.append(m)
             split.append(s)

@@ -18,14 +18,13 @@ import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
 
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
     first_row_numeric,
     is_metric_like,
     load_csv,
-    name_columns,
     nonfinite_to_null,
     reset_starts,
     segments,
@@ -85,7 +84,7 @@ class KerasCsvReader:
             if df.get_column(epoch_col).null_count() == df.height:
                 epoch_col = None
 
-        names = name_columns([c for c in df.columns if c not in (epoch_col, fold_col)], infer_split)
+        names = series_names([c for c in df.columns if c not in (epoch_col, fold_col)], infer_split)
         runs: list[RunData] = []
         for fold, part, restarts in _fold_groups(df, fold_col, table.restarts):
             starts = list(restarts)

@@ -22,7 +22,7 @@ import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
 
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
@@ -30,7 +30,6 @@ from trainlog_doctor.readers._csv import (
     hparams_meta,
     is_metric_like,
     load_csv,
-    name_columns,
     nonfinite_to_null,
     reset_starts,
     segment_runs,
@@ -52,23 +51,6 @@ def is_lightning_header(header: CsvHeader, path: Path | None = None) -> bool:
     if not (find_column(names, "epoch") is not None or any(is_metric_like(n) for n in others) or named_like):
         return False
     return first_row_numeric(header)
-
-
-def lightning_name(column: str, present: set[str]) -> tuple[str, str]:
-    """``(metric, split)`` for a Lightning column; ``present`` holds the lower-case column names.
-
-    ``train_loss_step`` -> ``("loss_step", "train")``; ``train_loss_epoch`` -> ``("loss", "train")``
-    unless a plain ``train_loss`` column exists too (then ``("loss_epoch", "train")``).
-    """
-    low = column.lower()
-    if low.endswith("_step") and len(column) > 5:
-        metric, split = infer_split(column[:-5])
-        return f"{metric}_step", split
-    if low.endswith("_epoch") and len(column) > 6:
-        base = column[:-6]
-        metric, split = infer_split(base)
-        return (f"{metric}_epoch", split) if base.lower() in present else (metric, split)
-    return infer_split(column)
 
 
 class LightningCsvReader:
@@ -118,8 +100,7 @@ class LightningCsvReader:
 
         index_cols = {c for c in (step_col, epoch_col, wall_col) if c}
         metric_cols = [c for c in df.columns if c not in index_cols]
-        present = {c.lower() for c in df.columns}
-        names = name_columns(metric_cols, lambda c: lightning_name(c, present))
+        names = series_names(metric_cols, infer_split)
 
         starts = reset_starts(df.get_column(step_col), allow_equal=True) + list(table.restarts)
         return segment_runs(

@@ -53,7 +53,7 @@ import polars as pl
 
 from trainlog_doctor.model.frame import SCHEMA, conform, empty_frame
 
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._reduce import (
     MAX_RUN_POINTS,
     MAX_SERIES_POINTS,
@@ -706,10 +706,17 @@ def _rel(f: Path, base: Path) -> str:
         return f.name
 
 
+def _tag_name(key: tuple[str, str | None]) -> tuple[str, str]:
+    """``(metric, split)`` of a tag; a training-split tag in a ``validation/`` subdirectory takes that split."""
+    tag, dir_split = key
+    metric, split = infer_split(tag)
+    return metric, (dir_split if dir_split is not None and split == "train" else split)
+
+
 def _merge(
     decoded: list[tuple[Path, str | None, DecodedEvents]], run_id: str, run: RunReducer | None = None
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Build the normalized frame: map tags, sort by (step, wall_time), drop stale duplicates, attach epoch.
+    """Build the normalized frame: map tags, sort by (step, wall_time), attach epoch.
 
     A ``(metric, split)`` series that several files or tags fill past the run's final per-series
     limit (``run.limit``) is reduced once more (a warning each).
@@ -720,15 +727,17 @@ def _merge(
     all_tags: set[str] = set()
     cols: dict[str, list[np.ndarray]] = {"key": [], "file": [], "step": [], "wall": [], "value": []}
     sources = [display_path(f) for f, _, _ in decoded]
+    names = series_names(
+        list(dict.fromkeys((tag, split) for _f, split, dec in decoded if dec.tag.size for tag in dec.tags)),
+        _tag_name,
+        label=lambda key: key[0],
+    )
     for fi, (_f, split, dec) in enumerate(decoded):
         if dec.tag.size == 0:
             continue
         lut = np.empty(len(dec.tags), dtype=np.int32)
         for ti, tag in enumerate(dec.tags):
-            metric, sp = infer_split(tag)
-            if split is not None and sp == "train":
-                sp = split
-            k = key_ids.setdefault((metric, sp), len(key_ids))
+            k = key_ids.setdefault(names[(tag, split)], len(key_ids))
             lut[ti] = k
             all_tags.add(tag)
             if tag.startswith("epoch_"):
@@ -750,15 +759,8 @@ def _merge(
         order = np.lexsort((wall, step))
         key, file_idx, step, wall, value = key[order], file_idx[order], step[order], wall[order], value[order]
 
-    # on a repeated (metric, split, step) keep the last one in this order (= latest wall_time)
-    by_key = np.argsort(key.astype(np.uint16) if len(key_ids) < 65536 else key, kind="stable")
-    ks, kk = step[by_key], key[by_key]
-    dup = (kk[1:] == kk[:-1]) & (ks[1:] == ks[:-1])
-    if dup.any():
-        keep = np.ones(key.size, dtype=bool)
-        keep[by_key[:-1][dup]] = False
-        key, file_idx, step, wall, value = key[keep], file_idx[keep], step[keep], wall[keep], value[keep]
-
+    # A repeated (metric, split, step) stays in the frame: run.series.split_series keeps the latest
+    # written one (this order) and counts the repeats, which the report lists per series.
     names = list(key_ids)
     warnings: list[str] = []
     counts = np.bincount(key, minlength=len(names))

@@ -22,13 +22,12 @@ import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
 
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
     hparams_meta,
     load_csv,
-    name_columns,
     nonfinite_to_null,
     reset_starts,
     segment_runs,
@@ -89,7 +88,7 @@ class UltralyticsCsvReader:
             warnings.append(f"{missing} row(s) without an epoch value skipped")
         time_col = find_column(df.columns, "time")
         index_cols = {c for c in (epoch_col, time_col) if c}
-        names = name_columns([c for c in df.columns if c not in index_cols], infer_split)  # metrics/* -> val
+        names = series_names([c for c in df.columns if c not in index_cols], infer_split)  # metrics/* -> val
 
         restarts = list(table.restarts) if not missing else []
         starts = reset_starts(df.get_column(epoch_col)) + restarts

@@ -7,6 +7,10 @@ run view (roles, the primary loss and score), the knowledge base and the charts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+K = TypeVar("K")
 
 _PREFIXES: tuple[tuple[str, str], ...] = (
     ("validation_", "val"),
@@ -44,7 +48,8 @@ def infer_split(name: str) -> tuple[str, str]:
 
     ``val_loss`` -> ``("loss", "val")``; ``train/box_loss`` -> ``("box_loss", "train")``;
     ``eval_g0_loss`` -> ``("g0_loss", "val")``; ``Loss/val`` -> ``("Loss", "val")``; ``lr`` -> ``("lr", "other")``; ``loss`` -> ``("loss", "train")``.
-    Time, learning-rate and counter columns go to ``other`` whatever their prefix says.
+    Time, throughput, learning-rate and counter columns go to ``other`` whatever their prefix says
+    (``time/epoch_seconds``, ``val_samples_per_second``).
     """
     raw = name.strip()
     lowered = raw.lower()
@@ -74,9 +79,59 @@ def infer_split(name: str) -> tuple[str, str]:
                 metric, split = raw[: -len(suffix)], sp
                 break
     core = re.sub(r"_(step|epoch)$", "", metric, flags=re.IGNORECASE) or metric  # Lightning x_step / x_epoch
-    if _OTHER.search(core) or is_lr_name(core):
-        return metric, "other"
+    if _OTHER.search(core) or is_lr_name(core) or metric_role(core) in ("time", "throughput"):
+        return metric, "other"  # durations, rates and counters belong to no data split
     return metric, split or "train"
+
+
+_GRANULARITY_RE = re.compile(r"^(?P<base>.+?)_(?P<granularity>step|epoch)$", re.IGNORECASE)
+
+
+def granularity(metric: str) -> tuple[str, str | None]:
+    """``(base metric, granularity)`` of a metric logged per step or per epoch, else ``(metric, None)``.
+
+    Lightning writes ``train_loss_step`` and ``train_loss_epoch`` for a metric logged with both
+    ``on_step`` and ``on_epoch``: ``loss_step`` -> ``("loss", "step")``; ``loss_epoch`` -> ``("loss", "epoch")``.
+    """
+    m = _GRANULARITY_RE.match(metric)
+    if m is None:
+        return metric, None
+    return m.group("base"), m.group("granularity").lower()
+
+
+def series_names(
+    keys: Sequence[K],
+    namer: Callable[[K], tuple[str, str]],
+    label: Callable[[K], str] = str,
+) -> dict[K, tuple[str, str]]:
+    """``key -> (metric, split)`` for every column or tag of one log, each series with its own identity.
+
+    ``namer`` gives the inferred name of one key (usually :func:`infer_split`). A per-epoch
+    aggregate (``loss_epoch``) takes its base name (``loss``) when no other key claims that name, so
+    Lightning's CSV and TensorBoard loggers name a run alike. Two keys never share a series: when a
+    key would give a name already taken (``lr`` and ``train/lr``), it keeps its own ``label`` as
+    metric (``train/lr``, then ``train/lr.2`` ...), so no points of two tags are ever interleaved. A
+    key that is literally the name (``lr``) keeps it; otherwise the first key in order does.
+    """
+    inferred = {k: namer(k) for k in keys}
+    claimed = set(inferred.values())
+    out: dict[K, tuple[str, str]] = {}
+    used: set[tuple[str, str]] = set()
+    # a key that is literally its series' name (``lr``) names it before keys that only infer it (``train/lr``)
+    literal_first = sorted(inferred, key=lambda k: label(k) != inferred[k][0])
+    for key in literal_first:
+        metric, split = inferred[key]
+        base, per = granularity(metric)
+        if per == "epoch" and (base, split) not in claimed:
+            metric = base
+        if (metric, split) in used:
+            own = label(key)
+            metric, k = own, 2
+            while (metric, split) in used:
+                metric, k = f"{own}.{k}", k + 1
+        used.add((metric, split))
+        out[key] = (metric, split)
+    return {k: out[k] for k in inferred}
 
 
 def is_lr_name(metric: str) -> bool:

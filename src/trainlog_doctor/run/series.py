@@ -30,6 +30,7 @@ class SeriesArrays(NamedTuple):
     values: np.ndarray
     epochs: np.ndarray
     wall_time: np.ndarray
+    duplicates: int = 0  # rows dropped because an earlier row of the series had the same step
 
 
 _LAST_SPLIT: tuple[weakref.ref[pl.DataFrame], list[SeriesArrays]] | None = None
@@ -96,7 +97,7 @@ def _split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
         arrays = [a[lo:hi][k] for a in (steps, values, epochs, wall)]
         for a in arrays:
             a.setflags(write=False)
-        out.append(SeriesArrays(str(metrics[lo]), str(splits[lo]), *arrays))
+        out.append(SeriesArrays(str(metrics[lo]), str(splits[lo]), *arrays, duplicates=int(k.size - k.sum())))
     return out
 
 
@@ -116,6 +117,7 @@ class Series:
     epochs: np.ndarray
     wall_time: np.ndarray
     derived: bool = False
+    duplicates: int = 0  # logged rows dropped as repeats of a step (the last written one is kept)
     views: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # analysis views (rules.stats)
 
     def __len__(self) -> int:
@@ -140,6 +142,12 @@ class Series:
             if ep.size < 2 or (np.diff(ep) > 0).all() and np.allclose(ep, np.round(ep)):
                 return "epoch"
         return "step"
+
+    @cached_property
+    def step_is_epoch(self) -> bool:
+        """The writer's step counter is the epoch (every point's epoch is known and equals its step)."""
+        ep = self.epochs
+        return bool(ep.size) and bool(np.isfinite(ep).all()) and bool((ep == self.steps).all())
 
     @cached_property
     def higher_is_better(self) -> bool | None:
@@ -209,11 +217,15 @@ class Series:
         return by_frac
 
 
-def make_series(metric: str, split: str, steps: np.ndarray, values: np.ndarray, epochs: np.ndarray, wall: np.ndarray) -> Series:
-    role = metric_role(metric, split)
-    if split == "other" and role in ("loss", "score") and is_lr_name(metric):
+def make_series(a: SeriesArrays) -> Series:
+    """The :class:`Series` of one extracted (metric, split), with its role from the name."""
+    role = metric_role(a.metric, a.split)
+    if a.split == "other" and role in ("loss", "score") and is_lr_name(a.metric):
         role = "lr"
-    return Series(metric=metric, split=split, role=role, steps=steps, values=values, epochs=epochs, wall_time=wall)
+    return Series(
+        metric=a.metric, split=a.split, role=role, steps=a.steps, values=a.values, epochs=a.epochs,
+        wall_time=a.wall_time, duplicates=a.duplicates,
+    )  # fmt: skip
 
 
 def cumulative_to_increments(s: Series) -> Series:
@@ -227,7 +239,7 @@ def cumulative_to_increments(s: Series) -> Series:
         vals[idx[1:]] = d / np.maximum(np.diff(s.steps[idx]), 1)
         return Series(
             metric=s.metric, split=s.split, role="time", steps=s.steps, values=vals, epochs=s.epochs,
-            wall_time=s.wall_time, derived=True,
+            wall_time=s.wall_time, derived=True, duplicates=s.duplicates,
         )  # fmt: skip
     return s
 

@@ -189,7 +189,7 @@ def build_view(frame: pl.DataFrame, meta: dict[str, Any] | None = None, run_id: 
         run_id = str(ids[0]) if ids.len() else ""
     series: dict[Key, Series] = {}
     for a in split_series(frame):
-        s = make_series(a.metric, a.split, a.steps, a.values, a.epochs, a.wall_time)
+        s = make_series(a)
         if s.role == "time":
             s = cumulative_to_increments(s)
         series[(s.metric, s.split)] = s
