@@ -12,6 +12,7 @@ import pytest
 
 from trainlog_doctor import knowledge as kn
 from trainlog_doctor.model.frame import from_columns
+from trainlog_doctor.model.kinds import KINDS
 from trainlog_doctor.run.names import infer_split
 from trainlog_doctor.model.report import Finding
 
@@ -49,7 +50,7 @@ def test_kb_loads_validates_and_is_cached() -> None:
     kb = kn.load_kb()
     assert kn.load_kb() is kb
     assert len(kb.causes) >= 25 and len(kb.fixes) >= 20
-    assert set(kb.kinds) == set(kn.KINDS)
+    assert set(kb.kinds) == set(KINDS)
     # loading the file by path gives the same content
     again = kn.load_kb(KB_PATH)
     assert again.causes == kb.causes and again.fixes == kb.fixes
@@ -57,7 +58,7 @@ def test_kb_loads_validates_and_is_cached() -> None:
 
 def test_every_kind_has_causes_and_every_cause_a_fix() -> None:
     kb = kn.load_kb()
-    for kind in kn.KINDS:
+    for kind in KINDS:
         causes = kn.causes_for_kind(kind)
         assert len(causes) >= 2, kind
         priors = [p for _, p in kb.kinds[kind].priors]
@@ -112,8 +113,8 @@ def _kb_data(**changes: object) -> dict:
     cause = {**GOOD_CAUSE, **changes.get("cause", {})}  # type: ignore[dict-item]
     fix = {**GOOD_FIX, **changes.get("fix", {})}  # type: ignore[dict-item]
     kinds = {k: {"summary": "s", "causes": [{"id": "other", "prior": 1.0}, {"id": "lr-too-high", "prior": 0.5}]
-                 if k == "spike" else [{"id": "other", "prior": 1.0}]} for k in kn.KINDS}
-    other = {**GOOD_CAUSE, "id": "other", "kinds": list(kn.KINDS), "signals": []}
+                 if k == "spike" else [{"id": "other", "prior": 1.0}]} for k in KINDS}
+    other = {**GOOD_CAUSE, "id": "other", "kinds": list(KINDS), "signals": []}
     data = {"causes": [cause, other], "fixes": [fix], "kinds": kinds}
     data.update(changes.get("top", {}))  # type: ignore[arg-type]
     return data
@@ -322,7 +323,7 @@ def test_val_only_divergence_prefers_data_drift_over_optimizer() -> None:
 
 
 def test_limits_shape_and_json() -> None:
-    for kind in kn.KINDS:
+    for kind in KINDS:
         f = ranked(finding(kind, onset_fraction=0.5, lr_at_onset=0.01), {"optimizer": "adam", "batch_size": 32})
         assert 2 <= len(f.causes) <= kn.MAX_CAUSES
         assert 1 <= len(f.fixes) <= kn.MAX_FIXES
