@@ -9,14 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-import polars as pl
 
 from trainlog_doctor.knowledge.thresholds import TH
 from trainlog_doctor.model.report import Finding
-from trainlog_doctor.run.names import is_lr_name
+from trainlog_doctor.run.view import RunView
 
 
 @dataclass(frozen=True)
@@ -109,83 +107,6 @@ def _optimizer_name(v: Any) -> str | None:
     return s or None
 
 
-@dataclass(frozen=True)
-class _RunFacts:
-    """Facts computed once per run from the frame."""
-
-    lr_points: tuple[tuple[int, float], ...] = ()
-    max_epoch: float | None = None
-    max_step: int | None = None
-    data_time: tuple[tuple[int, float], ...] = ()
-    step_time: tuple[tuple[int, float], ...] = ()
-    memory: tuple[tuple[int, float], ...] = ()
-    ranges: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-
-
-_MEMORY_RE = re.compile(r"(^|[/_])(memory|mem|max_mem|gpu_mem|memory_allocated|max_memory_allocated)(_mb|_gb)?$", re.I)
-
-
-_MAX_FACT_POINTS = 5000  # long series are thinned before they become Python tuples (memory and speed)
-
-
-def _points(frame: pl.DataFrame, mask: pl.Expr, *, piecewise_constant: bool = False) -> tuple[tuple[int, float], ...]:
-    """(step, value) pairs of one series, sorted by step; long series are reduced.
-
-    A ``piecewise_constant`` series (a learning rate) keeps exactly the points where its value
-    changes, so lookups stay exact; others keep an evenly spaced subset of at most
-    ``_MAX_FACT_POINTS`` points (the medians and levels the signals use barely move).
-    """
-    sub = (
-        frame.filter(mask & pl.col("step").is_not_null() & pl.col("value").is_not_null() & pl.col("value").is_finite())
-        .group_by("step")
-        .agg(pl.col("value").last())
-        .sort("step")
-    )
-    if sub.height > _MAX_FACT_POINTS:
-        if piecewise_constant:
-            changed = (pl.col("value") != pl.col("value").shift(1)).fill_null(True)
-            last = pl.int_range(pl.len()) == pl.len() - 1
-            nxt = (pl.col("value") != pl.col("value").shift(-1)).fill_null(True)
-            sub = sub.filter(changed | nxt | last)
-        if sub.height > _MAX_FACT_POINTS:
-            stride = -(-sub.height // _MAX_FACT_POINTS)
-            sub = sub.gather_every(stride)
-    return tuple(zip(sub["step"].to_list(), sub["value"].to_list()))
-
-
-def run_facts_from_frame(frame: pl.DataFrame | None) -> _RunFacts:
-    """Read the lr series, run length, timing and memory series from a normalized frame."""
-    needed = {"metric", "split", "step", "value"}
-    if frame is None or frame.height == 0 or not needed.issubset(frame.columns):
-        return _RunFacts()
-    other = frame.filter(pl.col("split") == "other")
-    names = sorted(set(other["metric"].drop_nulls().to_list()))
-    lr_names = [n for n in names if is_lr_name(n)]
-    lr_points: tuple[tuple[int, float], ...] = ()
-    if lr_names:
-        # prefer the plain name, then the first param group
-        best = min(lr_names, key=lambda n: (n.lower() not in ("lr", "learning_rate"), len(n), n))
-        lr_points = _points(other, pl.col("metric") == best, piecewise_constant=True)
-    data_time = _points(other, pl.col("metric") == "data_time") if "data_time" in names else ()
-    step_time = _points(other, pl.col("metric") == "time") if "time" in names else ()
-    mem_names = [n for n in names if _MEMORY_RE.search(n)]
-    memory = _points(other, pl.col("metric") == mem_names[0]) if mem_names else ()
-    max_epoch = None
-    if "epoch" in frame.columns:
-        e = frame["epoch"].drop_nulls()
-        e = e.filter(e.is_finite()) if e.len() else e
-        max_epoch = float(e.max()) if e.len() else None  # type: ignore[arg-type]
-    s = frame["step"].drop_nulls()
-    max_step = int(s.max()) if s.len() else None  # type: ignore[arg-type]
-    rng = (
-        frame.filter(pl.col("step").is_not_null())
-        .group_by("metric", "split")
-        .agg(pl.col("step").min().alias("lo"), pl.col("step").max().alias("hi"))
-    )
-    ranges = {(m, sp): (int(lo), int(hi)) for m, sp, lo, hi in rng.iter_rows()}
-    return _RunFacts(lr_points, max_epoch, max_step, data_time, step_time, memory, ranges)
-
-
 def _index_at(points: Sequence[tuple[int, float]], step: int) -> int:
     """Position of the last point at or before ``step`` (0 when all are after)."""
     idx = 0
@@ -205,17 +126,10 @@ def _median(values: Sequence[float]) -> float | None:
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
 
 
-def build_evidence(
-    finding: Finding,
-    others: Sequence[Finding] = (),
-    frame: pl.DataFrame | None = None,
-    meta: Mapping[str, Any] | None = None,
-    *,
-    facts: _RunFacts | None = None,
-) -> Evidence:
-    """Collect the evidence for one finding: its own evidence, the log frame, meta and co-findings."""
-    meta = meta or {}
-    facts = facts if facts is not None else run_facts_from_frame(frame)
+def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -> Evidence:
+    """Collect the evidence for one finding of the run ``view``: the finding's own evidence, the run's
+    facts and meta, and the other findings of the run (``others`` may include ``finding`` itself)."""
+    meta, facts = view.meta, view.facts
     raw = finding.evidence or {}
 
     onset = _num(raw.get("onset_fraction"))

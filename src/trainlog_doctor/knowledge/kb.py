@@ -157,8 +157,8 @@ def parse_kb(data: Mapping[str, Any], *, origin: str = "kb.toml") -> KnowledgeBa
             raise KnowledgeError(f"{where}: id must be kebab-case")
         if cid in causes:
             raise KnowledgeError(f"{where}: duplicate id")
-        kinds = _strs(raw, "kinds", where)
-        for k in kinds:
+        ckinds = _strs(raw, "kinds", where)
+        for k in ckinds:
             if k not in KINDS:
                 raise KnowledgeError(f"{where}: unknown kind '{k}' (expected one of {', '.join(KINDS)})")
         cfixes = _strs(raw, "fixes", where)
@@ -171,7 +171,7 @@ def parse_kb(data: Mapping[str, Any], *, origin: str = "kb.toml") -> KnowledgeBa
                 raise KnowledgeError(f"{where}: unknown signal '{s}' (known: {', '.join(sorted(SIGNALS))})")
         sources = _strs(raw, "sources", where)
         _check_sources(sources, where)
-        causes[cid] = Cause(cid, _str(raw, "title", where), _str(raw, "text", where), kinds, cfixes, sources, signals)
+        causes[cid] = Cause(cid, _str(raw, "title", where), _str(raw, "text", where), ckinds, cfixes, sources, signals)
 
     kinds_raw = data.get("kinds", {})
     if not isinstance(kinds_raw, dict):
@@ -188,17 +188,17 @@ def parse_kb(data: Mapping[str, Any], *, origin: str = "kb.toml") -> KnowledgeBa
             raise KnowledgeError(f"{where}: 'causes' must be a non-empty list of {{ id, prior }} tables")
         priors: list[tuple[str, float]] = []
         for item in listed:
-            cid = item.get("id") if isinstance(item, dict) else None
+            listed_id = item.get("id") if isinstance(item, dict) else None
             prior = item.get("prior") if isinstance(item, dict) else None
-            if not isinstance(cid, str) or cid not in causes:
-                raise KnowledgeError(f"{where}: references unknown cause {cid!r}")
+            if not isinstance(listed_id, str) or listed_id not in causes:
+                raise KnowledgeError(f"{where}: references unknown cause {listed_id!r}")
             if isinstance(prior, bool) or not isinstance(prior, (int, float)) or not 0.0 < float(prior) <= 1.0:
-                raise KnowledgeError(f"{where}: prior of '{cid}' must be a number in (0, 1]")
-            if kind not in causes[cid].kinds:
-                raise KnowledgeError(f"{where}: lists '{cid}' but that cause does not name kind '{kind}'")
-            if any(cid == c for c, _ in priors):
-                raise KnowledgeError(f"{where}: lists '{cid}' twice")
-            priors.append((cid, float(prior)))
+                raise KnowledgeError(f"{where}: prior of '{listed_id}' must be a number in (0, 1]")
+            if kind not in causes[listed_id].kinds:
+                raise KnowledgeError(f"{where}: lists '{listed_id}' but that cause does not name kind '{kind}'")
+            if any(listed_id == c for c, _ in priors):
+                raise KnowledgeError(f"{where}: lists '{listed_id}' twice")
+            priors.append((listed_id, float(prior)))
         kinds[kind] = KindEntry(kind, _str(raw, "summary", where), tuple(priors))
 
     for kind in KINDS:

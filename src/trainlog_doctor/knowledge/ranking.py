@@ -4,16 +4,14 @@ fixes follow the causes they address. :func:`explain` fills the causes and fixes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import polars as pl
-
-from trainlog_doctor.knowledge.evidence import Evidence, build_evidence, run_facts_from_frame
+from trainlog_doctor.knowledge.evidence import Evidence, build_evidence
 from trainlog_doctor.knowledge.kb import Cause, KnowledgeBase, load_kb
 from trainlog_doctor.knowledge.signals import SIGNALS
 from trainlog_doctor.model.report import Finding, Reference
+from trainlog_doctor.run.view import RunView
 
 MAX_CAUSES = 5
 MAX_FIXES = 6
@@ -76,19 +74,17 @@ def rank_fixes(kb: KnowledgeBase, ranked: Sequence[ScoredCause], limit: int = MA
     return [kb.fixes[f].reference(score=scored[f], why=["addresses " + ", ".join(by[f])]) for f in order]
 
 
-def explain(findings: list[Finding], frame: pl.DataFrame | None = None, meta: Mapping[str, Any] | None = None) -> None:
+def explain(findings: list[Finding], view: RunView) -> None:
     """Fill ``causes`` and ``fixes`` of every finding in place, ranked by the evidence of its run.
 
-    ``findings`` are the findings of one run (co-occurring kinds are evidence); ``frame`` is that run's
-    normalized frame (or ``None``); ``meta`` its run facts (optimizer, batch_size, lr, hparams ...).
-    Findings of kinds the knowledge base does not cover get empty lists.
+    ``findings`` are the findings of one run (co-occurring kinds are evidence); ``view`` is that run's
+    view (its facts and its meta: optimizer, batch_size, lr, hparams ...). Findings of kinds the
+    knowledge base does not cover get empty lists.
     """
     if not findings:
         return
     kb = load_kb()
-    facts = run_facts_from_frame(frame)
     for f in findings:
-        ev = build_evidence(f, findings, frame, meta or {}, facts=facts)
-        ranked = rank_causes(kb, ev)[:MAX_CAUSES]
+        ranked = rank_causes(kb, build_evidence(f, findings, view))[:MAX_CAUSES]
         f.causes = [sc.cause.reference(score=sc.score, why=sc.why) for sc in ranked]
         f.fixes = rank_fixes(kb, ranked)
