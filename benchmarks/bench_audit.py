@@ -193,6 +193,7 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
     from trainlog_doctor.report.html import render_html
     from trainlog_doctor.model.report import Report, RunReport
     from trainlog_doctor.rules import detect, series_changepoints
+    from trainlog_doctor.run import build_view
 
     cands = [c for c in discover([root]) if c.reader is not None]
     random.Random(0).shuffle(cands)
@@ -205,8 +206,9 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
         for d in c.reader.read(c.path, c.run_id):
             if d.frame.height:
                 rr = RunReport(c.run_id, str(c.path), c.reader.format, frame=d.frame)
-                rr.findings = detect(d.frame, {})
-                explain(rr.findings, d.frame, {})
+                view = build_view(d.frame, {})
+                rr.findings = detect(d.frame, {}, context=view)
+                explain(rr.findings, view)
                 render_html(Report(runs=[rr]), title="warm-up")
     totals: dict[str, dict[str, float]] = {}
     counts: dict[str, int] = {}
@@ -232,9 +234,10 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
             rr = RunReport(c.run_id, str(c.path), c.reader.format, meta=dict(d.meta))
             rr.series = series_info(build_view(frame))
             t = tick("series info", t)
-            rr.findings = detect(frame, rr.meta)
+            view = build_view(frame, rr.meta, run_id=c.run_id)
+            rr.findings = detect(frame, rr.meta, context=view)
             t = tick("detect (rules)", t)
-            explain(rr.findings, frame, rr.meta)
+            explain(rr.findings, view)
             t = tick("explain", t)
             rr.changepoints = series_changepoints(frame)
             t = tick("chart change points", t)

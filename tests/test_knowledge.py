@@ -8,12 +8,15 @@ import re
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from trainlog_doctor import knowledge as kn
-from trainlog_doctor.model.frame import from_columns
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.model.frame import empty_frame, from_columns
+from trainlog_doctor.model.kinds import KINDS
 from trainlog_doctor.model.report import Finding
+from trainlog_doctor.run import RunView, build_view
+from trainlog_doctor.run.names import infer_split
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEEDS = SHARED / "seeds"
@@ -27,8 +30,14 @@ def finding(kind: str, *, metric: str = "loss", split: str = "train", **evidence
                    split=split, evidence=dict(evidence))
 
 
-def ranked(f: Finding, meta: dict | None = None, frame=None, others: list[Finding] | None = None) -> Finding:
-    kn.explain([f, *(others or [])], frame, meta or {})
+def view(frame: pl.DataFrame | None = None, meta: dict | None = None) -> RunView:
+    """The run view the ranking reads: ``frame`` (no series when ``None``) and ``meta``."""
+    return build_view(empty_frame() if frame is None else frame, meta or {})
+
+
+def ranked(f: Finding, meta: dict | None = None, frame: pl.DataFrame | None = None,
+           others: list[Finding] | None = None) -> Finding:
+    kn.explain([f, *(others or [])], view(frame, meta))
     return f
 
 
@@ -49,7 +58,7 @@ def test_kb_loads_validates_and_is_cached() -> None:
     kb = kn.load_kb()
     assert kn.load_kb() is kb
     assert len(kb.causes) >= 25 and len(kb.fixes) >= 20
-    assert set(kb.kinds) == set(kn.KINDS)
+    assert set(kb.kinds) == set(KINDS)
     # loading the file by path gives the same content
     again = kn.load_kb(KB_PATH)
     assert again.causes == kb.causes and again.fixes == kb.fixes
@@ -57,7 +66,7 @@ def test_kb_loads_validates_and_is_cached() -> None:
 
 def test_every_kind_has_causes_and_every_cause_a_fix() -> None:
     kb = kn.load_kb()
-    for kind in kn.KINDS:
+    for kind in KINDS:
         causes = kn.causes_for_kind(kind)
         assert len(causes) >= 2, kind
         priors = [p for _, p in kb.kinds[kind].priors]
@@ -112,8 +121,8 @@ def _kb_data(**changes: object) -> dict:
     cause = {**GOOD_CAUSE, **changes.get("cause", {})}  # type: ignore[dict-item]
     fix = {**GOOD_FIX, **changes.get("fix", {})}  # type: ignore[dict-item]
     kinds = {k: {"summary": "s", "causes": [{"id": "other", "prior": 1.0}, {"id": "lr-too-high", "prior": 0.5}]
-                 if k == "spike" else [{"id": "other", "prior": 1.0}]} for k in kn.KINDS}
-    other = {**GOOD_CAUSE, "id": "other", "kinds": list(kn.KINDS), "signals": []}
+                 if k == "spike" else [{"id": "other", "prior": 1.0}]} for k in KINDS}
+    other = {**GOOD_CAUSE, "id": "other", "kinds": list(KINDS), "signals": []}
     data = {"causes": [cause, other], "fixes": [fix], "kinds": kinds}
     data.update(changes.get("top", {}))  # type: ignore[arg-type]
     return data
@@ -308,7 +317,7 @@ def test_collapse_above_chance_points_to_class_imbalance() -> None:
 def test_non_finite_with_divergence_co_occurring() -> None:
     nan = finding("non_finite", onset_fraction=0.6)
     div = finding("divergence", onset_fraction=0.55, ratio=40.0)
-    kn.explain([nan, div], None, {})
+    kn.explain([nan, div], view())
     assert ids(div.causes)[:2] == ["lr-too-high", "exploding-gradients"]
     assert "the same run also has a non-finite (NaN/Inf) finding" in why_of(div, "lr-too-high")
     assert ids(nan.causes)[:2] == ["lr-too-high", "exploding-gradients"]
@@ -322,7 +331,7 @@ def test_val_only_divergence_prefers_data_drift_over_optimizer() -> None:
 
 
 def test_limits_shape_and_json() -> None:
-    for kind in kn.KINDS:
+    for kind in KINDS:
         f = ranked(finding(kind, onset_fraction=0.5, lr_at_onset=0.01), {"optimizer": "adam", "batch_size": 32})
         assert 2 <= len(f.causes) <= kn.MAX_CAUSES
         assert 1 <= len(f.fixes) <= kn.MAX_FIXES
@@ -348,7 +357,7 @@ def test_unknown_kind_and_ugly_evidence_do_not_crash() -> None:
         ratio=float("inf"),
         zscore=None,
     )
-    kn.explain([odd, ugly], None, {"optimizer": {"type": "torch.optim.AdamW"}, "batch_size": "eight"})
+    kn.explain([odd, ugly], view(meta={"optimizer": {"type": "torch.optim.AdamW"}, "batch_size": "eight"}))
     assert odd.causes == [] and odd.fixes == []
     assert ugly.causes[0].id == "adam-epsilon-blowup"
     assert "optimizer is adamw" in why_of(ugly, "adam-epsilon-blowup")
@@ -373,9 +382,7 @@ def test_nested_hparams_meta() -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def _frame(series: dict[str, list[float]], steps: list[int], run_id: str = "r") -> object:
-    import polars as pl
-
+def _frame(series: dict[str, list[float]], steps: list[int], run_id: str = "r") -> pl.DataFrame:
     parts = []
     for name, values in series.items():
         metric, split = infer_split(name)
@@ -392,8 +399,8 @@ def test_flat_lr_in_the_log_supports_missing_decay() -> None:
     f1.start_step = 24
     f2 = finding("plateau", onset_fraction=0.6)
     f2.start_step = 24
-    kn.explain([f1], flat, {"optimizer": "adam"})
-    kn.explain([f2], decayed, {"optimizer": "adam"})
+    kn.explain([f1], view(flat, {"optimizer": "adam"}))
+    kn.explain([f2], view(decayed, {"optimizer": "adam"}))
     assert "the logged lr stayed at 0.001 for the whole run (no decay)" in why_of(f1, "lr-not-decayed")
     assert "the lr was already decayed from 0.001 to 0.00025 before the onset" in why_of(f2, "lr-not-decayed")
     assert _rank_of(f1, "lr-not-decayed") == 0
@@ -405,7 +412,7 @@ def test_onset_fraction_is_derived_from_the_frame_when_missing() -> None:
     fr = _frame({"loss": [1.0] * 100}, steps)
     f = finding("spike")
     f.start_step = 900
-    kn.explain([f], fr, {"optimizer": "adam"})
+    kn.explain([f], view(fr, {"optimizer": "adam"}))
     assert "onset at 91% of the run: late" in why_of(f, "adam-epsilon-blowup")
 
 
@@ -431,7 +438,7 @@ def test_real_detectron2_warmup_is_read_from_the_lr_series() -> None:
     onset = steps[len(steps) // 4]  # inside the linear warm-up
     f = finding("divergence", metric="total_loss")
     f.start_step = onset
-    kn.explain([f], fr, {})
+    kn.explain([f], view(fr))
     why = why_of(f, "lr-too-high")
     assert re.search(r"lr rose from [0-9.e-]+ to [0-9.e-]+ just before the onset", why), why
     assert f.causes[0].id == "lr-too-high"
@@ -449,7 +456,7 @@ def test_real_mmdet_timing_and_memory_feed_the_slowdown_ranking() -> None:
     f = finding("slowdown", metric="time", split="other")
     start = steps[len(steps) * 7 // 12]
     f.start_step, f.end_step = start, steps[-1]
-    kn.explain([f], fr, {})
+    kn.explain([f], view(fr))
     assert f.causes[0].id == "input-pipeline-bottleneck"
     why = why_of(f, "input-pipeline-bottleneck")
     share = re.search(r"data loading takes (\d+)% of the step time", why)

@@ -98,7 +98,7 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
         report.findings = detect(
             frame, report.meta, select=options.get("select"), ignore=options.get("ignore"), context=context
         )
-        explain(report.findings, frame, report.meta)
+        explain(report.findings, context)
         if keep_frames:
             report.changepoints = series_changepoints(frame, context=context)
     except Exception as exc:  # a detector bug must not stop the batch

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from trainlog_doctor.run.facts import RunFacts, run_facts
 from trainlog_doctor.run.names import PRIMARY_LOSS_NAMES
 from trainlog_doctor.run.series import (
     Key,
@@ -176,6 +177,11 @@ class RunView:
         if vals.size < 2:
             return False
         return bool(np.max(vals) - np.min(vals) > 0.01 * max(float(np.max(np.abs(vals))), 1e-30))
+
+    @cached_property
+    def facts(self) -> RunFacts:
+        """Run-level facts for the knowledge base: lr points, run length, timing and memory series."""
+        return run_facts(self.series, self.lr)
 
 
 def build_view(frame: pl.DataFrame, meta: dict[str, Any] | None = None, run_id: str | None = None) -> RunView:

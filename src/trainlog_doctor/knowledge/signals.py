@@ -1,0 +1,370 @@
+"""The evidence tests: one small function per piece of evidence, registered by name in :data:`SIGNALS`.
+
+Each test looks at one field or two of an :class:`~trainlog_doctor.knowledge.evidence.Evidence` and
+returns a score delta with a note that says what it saw, with the numbers, or ``None`` when the
+evidence is not there. A cause in ``kb.toml`` names the tests that bear on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from trainlog_doctor.knowledge.evidence import Evidence
+from trainlog_doctor.knowledge.thresholds import TH
+from trainlog_doctor.model.kinds import KINDS
+
+Delta = tuple[float, str]
+SignalFn = Callable[[Evidence], "Delta | None"]
+SIGNALS: dict[str, tuple[SignalFn, str]] = {}
+
+
+def _signal(name: str, doc: str) -> Callable[[SignalFn], SignalFn]:
+    def register(fn: SignalFn) -> SignalFn:
+        SIGNALS[name] = (fn, doc)
+        return fn
+
+    return register
+
+
+def _g(v: float) -> str:
+    """A number for a note: 3 significant digits (``0.005``, ``1e-05``, ``25``), whole numbers to 1e7."""
+    if 1e3 <= abs(v) < 1e7:
+        return f"{v:.0f}"
+    return f"{v:.3g}"
+
+
+def _pct(f: float) -> str:
+    return f"{f * 100:.0f}%"
+
+
+def _family(opt: str | None) -> str | None:
+    """``adam`` for the Adam family, ``sgd`` for SGD variants, ``other`` for the rest, ``None`` unknown."""
+    if not opt:
+        return None
+    if "adam" in opt or opt in ("lamb", "adabelief"):
+        return "adam"
+    if "sgd" in opt or opt in ("momentum", "nesterov"):
+        return "sgd"
+    return "other"
+
+
+def _lr_range(ev: Evidence) -> tuple[tuple[float, float], str, float]:
+    """Typical lr range, a label for it and the weight factor (half when the optimizer is unknown)."""
+    fam = _family(ev.optimizer)
+    if fam == "adam":
+        return TH.lr_range_adam, f"for {ev.optimizer}", 1.0
+    if fam == "sgd":
+        return TH.lr_range_sgd, f"for {ev.optimizer}", 1.0
+    label = f"for {ev.optimizer}" if ev.optimizer else "for an unlogged optimizer"
+    return TH.lr_range_other, label, 0.5
+
+
+def _lr_word(ev: Evidence) -> str:
+    if ev.lr_origin == "configured":
+        return f"configured lr {_g(ev.lr or 0.0)}"
+    return f"lr {_g(ev.lr or 0.0)} at onset"
+
+
+@_signal("lr_high", "the learning rate at the onset is above the typical range of the optimizer")
+def _lr_high(ev: Evidence) -> Delta | None:
+    if ev.lr is None or ev.lr <= 0:
+        return None
+    (lo, hi), label, k = _lr_range(ev)
+    typical = f"typical {_g(lo)}..{_g(hi)}"
+    if ev.lr >= hi * TH.lr_far_factor:
+        return k * (TH.w_strong + TH.w_weak), f"{_lr_word(ev)} is far above the usual range {label} ({typical})"
+    if ev.lr > hi:
+        return k * TH.w_strong, f"{_lr_word(ev)} is high {label} ({typical})"
+    if ev.lr < lo:
+        return -TH.w, f"{_lr_word(ev)} is low {label} ({typical}), which argues against a too-high rate"
+    return -TH.w_weak * k, f"{_lr_word(ev)} is inside the usual range {label} ({typical})"
+
+
+@_signal("lr_low", "the learning rate is below the typical range of the optimizer")
+def _lr_low(ev: Evidence) -> Delta | None:
+    if ev.lr is None or ev.lr <= 0:
+        return None
+    (lo, hi), label, k = _lr_range(ev)
+    typical = f"typical {_g(lo)}..{_g(hi)}"
+    if ev.lr <= lo / TH.lr_far_factor:
+        return k * (TH.w_strong + TH.w_weak), f"{_lr_word(ev)} is far below the usual range {label} ({typical})"
+    if ev.lr < lo:
+        return k * TH.w_strong, f"{_lr_word(ev)} is low {label} ({typical})"
+    if ev.lr > hi:
+        return -TH.w, f"{_lr_word(ev)} is high {label} ({typical}), which argues against a too-low rate"
+    return -TH.w_weak * k, f"{_lr_word(ev)} is inside the usual range {label} ({typical})"
+
+
+@_signal("lr_schedule_step", "the lr schedule changed within a few points of the onset (a rise supports a too-high rate)")
+def _lr_schedule_step(ev: Evidence) -> Delta | None:
+    if ev.lr_changed is not True:
+        return None
+    if ev.lr_before is not None and ev.lr is not None and ev.lr_before > 0:
+        if ev.lr >= ev.lr_before * TH.lr_jump_ratio:
+            ratio = ev.lr / ev.lr_before
+            return 2 * TH.w_strong, f"lr jumped {ratio:.3g}x (from {_g(ev.lr_before)} to {_g(ev.lr)}) just before the onset"
+        if ev.lr > ev.lr_before * (1 + TH.lr_change_rel):
+            return TH.w_strong, f"lr rose from {_g(ev.lr_before)} to {_g(ev.lr)} just before the onset"
+        if ev.lr < ev.lr_before * (1 - TH.lr_change_rel):
+            return -TH.w_weak, f"lr dropped from {_g(ev.lr_before)} to {_g(ev.lr)} near the onset, so a too-high rate is less likely"
+    return TH.w, "the lr schedule changed within a few points of the onset"
+
+
+@_signal("lr_steady_near_onset", "the lr did not change near the onset, so the schedule did not trigger the jump")
+def _lr_steady(ev: Evidence) -> Delta | None:
+    if ev.lr_changed is None:
+        return None
+    if ev.lr_changed:
+        return -TH.w, "the lr schedule changed near the onset, which explains the jump more simply"
+    return TH.w_weak, "the lr was steady around the onset, so the schedule did not trigger it"
+
+
+@_signal("lr_constant", "the logged lr stayed flat (no decay) up to the onset")
+def _lr_constant(ev: Evidence) -> Delta | None:
+    if ev.lr_flat is None:
+        return None
+    if ev.lr_flat:
+        return TH.w, f"the logged lr stayed at {_g(ev.lr or 0.0)} for the whole run (no decay)"
+    first, last = ev.lr_first, ev.lr_last_before_onset
+    if first and last and last > 0 and first / last >= TH.lr_decayed_ratio:
+        return -TH.w, f"the lr was already decayed from {_g(first)} to {_g(last)} before the onset"
+    return None
+
+
+def _where(ev: Evidence) -> str:
+    return f"onset at {_pct(ev.onset or 0.0)} of the run"
+
+
+@_signal("late_in_run", f"the event starts in the second half of the run (onset_fraction >= {TH.late_fraction})")
+def _late(ev: Evidence) -> Delta | None:
+    if ev.onset is None:
+        return None
+    if ev.onset >= TH.late_fraction:
+        extra = TH.w * (ev.onset - TH.late_fraction) / (1.0 - TH.late_fraction)
+        return TH.w_weak + extra, f"{_where(ev)}: late"
+    if ev.onset <= TH.early_fraction:
+        return -TH.w_weak, f"{_where(ev)}: early, not late"
+    return None
+
+
+@_signal("early_in_run", f"the event starts in the first {int(TH.early_fraction * 100)}% of the run")
+def _early(ev: Evidence) -> Delta | None:
+    if ev.onset is None:
+        return None
+    if ev.onset <= TH.early_fraction:
+        return TH.w, f"{_where(ev)}: from the start"
+    if ev.onset >= TH.after_start_fraction:
+        return -TH.w_weak, f"{_where(ev)}: long after the start"
+    return None
+
+
+@_signal("mid_run", "the event starts after the fast first descent, in the middle of the run")
+def _mid(ev: Evidence) -> Delta | None:
+    if ev.onset is None:
+        return None
+    lo, hi = TH.mid_fraction
+    if lo <= ev.onset <= hi:
+        return TH.w_weak + 0.05, f"{_where(ev)}: after the first fast descent"
+    return None
+
+
+@_signal("long_run", f"the run is long (>= {TH.long_run_epochs:g} epochs or {TH.long_run_steps} steps)")
+def _long(ev: Evidence) -> Delta | None:
+    if ev.run_epochs is not None and ev.run_epochs > 0:
+        if ev.run_epochs >= TH.long_run_epochs:
+            return TH.w, f"a long run ({_g(ev.run_epochs)} epochs)"
+        if ev.run_epochs < TH.short_run_epochs:
+            return -TH.w_weak, f"a short run ({_g(ev.run_epochs)} epochs) leaves little time for Adam's v_t to decay"
+        return None
+    if ev.run_steps is not None and ev.run_steps >= TH.long_run_steps:
+        return TH.w, f"a long run ({ev.run_steps} steps)"
+    return None
+
+
+@_signal("optimizer_adam", "the optimizer is in the Adam family (a known non-Adam optimizer counts against)")
+def _adam(ev: Evidence) -> Delta | None:
+    fam = _family(ev.optimizer)
+    if fam == "adam":
+        return TH.w + 0.05, f"optimizer is {ev.optimizer} (Adam family)"
+    if fam == "sgd":
+        return -TH.w_strong, f"optimizer is {ev.optimizer}, not Adam, so the epsilon mechanism does not apply"
+    return None
+
+
+@_signal("batch_small", f"the batch size is small (<= {TH.batch_small})")
+def _batch_small(ev: Evidence) -> Delta | None:
+    b = ev.batch_size
+    if b is None:
+        return None
+    if b <= TH.batch_small:
+        return TH.w + 0.05, f"batch size {b} is small (<= {TH.batch_small}): noisy gradient estimates"
+    if b <= TH.batch_smallish:
+        return TH.w_weak / 2, f"batch size {b} is on the small side"
+    if b >= TH.batch_noise_free:
+        return -TH.w_weak, f"batch size {b} is large, so gradient noise is limited"
+    return None
+
+
+@_signal("batch_large", f"the batch size is large (>= {TH.batch_large})")
+def _batch_large(ev: Evidence) -> Delta | None:
+    b = ev.batch_size
+    if b is None:
+        return None
+    if b >= TH.batch_large:
+        return TH.w, f"batch size {b} is large (>= {TH.batch_large})"
+    if b <= TH.batch_not_large:
+        return -TH.w_weak, f"batch size {b} is not large"
+    return None
+
+
+def _co(kind: str, label: str) -> SignalFn:
+    def fn(ev: Evidence) -> Delta | None:
+        if kind in ev.co_kinds:
+            return TH.w, f"the same run also has a {label} finding"
+        return None
+
+    return fn
+
+
+for _kind in KINDS:
+    _name = "co_nonfinite" if _kind == "non_finite" else f"co_{_kind}"
+    _label = "non-finite (NaN/Inf)" if _kind == "non_finite" else _kind
+    SIGNALS[_name] = (_co(_kind, _label), f"another finding of kind {_kind} in the same run")
+del _kind, _name, _label
+
+
+@_signal("severe_jump", f"the loss jumped by a large factor (ratio >= {TH.severe_ratio:g} or zscore >= {TH.severe_zscore:g})")
+def _severe(ev: Evidence) -> Delta | None:
+    if ev.ratio is not None and ev.ratio >= TH.severe_ratio:
+        return TH.w, f"the value rose {_g(ev.ratio)}x"
+    if ev.zscore is not None and ev.zscore >= TH.severe_zscore:
+        return TH.w_weak, f"a jump of {_g(ev.zscore)} noise units"
+    return None
+
+
+def _is_val(ev: Evidence) -> bool:
+    return ev.split in ("val", "test")
+
+
+@_signal("train_side", "the event is in the training curve (an optimization cause shows there)")
+def _train_side(ev: Evidence) -> Delta | None:
+    if ev.split == "train":
+        return 0.05, "seen in the training curve itself"
+    if _is_val(ev) and not ev.same_kind_on_train:
+        return -TH.w, f"only the {ev.split} curve shows it; an optimization problem would show in training too"
+    return None
+
+
+@_signal("val_only", "only the validation/test curve shows the event")
+def _val_only(ev: Evidence) -> Delta | None:
+    if _is_val(ev) and not ev.same_kind_on_train:
+        return TH.w_weak, f"only the {ev.split} curve shows it"
+    if ev.split == "train":
+        return -TH.w_weak, "it is in the training curve, not only in validation"
+    return None
+
+
+@_signal("train_improving", "training kept improving while the validation curve worsened")
+def _train_improving(ev: Evidence) -> Delta | None:
+    if ev.train_improving is True:
+        return TH.w, f"training kept improving while {ev.split} got worse"
+    if ev.train_improving is False:
+        return -TH.w_weak, "training was not improving either"
+    return None
+
+
+@_signal("at_chance", "the collapsed value sits at chance: loss ~ ln(C) or accuracy ~ 1/C")
+def _at_chance(ev: Evidence) -> Delta | None:
+    v = ev.value_after
+    if v is None:
+        return None
+    if "loss" in ev.metric.lower() and ev.ln_classes:
+        if abs(v - ev.ln_classes) <= TH.chance_rel_tol * ev.ln_classes:
+            c = math.exp(ev.ln_classes)
+            return TH.w_strong, f"loss {_g(v)} sits at ln({c:.0f}) = {_g(ev.ln_classes)}: a uniform, input-independent output"
+        return None
+    if ev.chance_level is not None and abs(v - ev.chance_level) <= TH.chance_abs_tol:
+        return TH.w_strong, f"{ev.metric} {_g(v)} equals chance ({_g(ev.chance_level)}): an input-independent output"
+    return None
+
+
+@_signal("majority_class", "a collapsed accuracy clearly above chance: the model predicts the majority class")
+def _majority(ev: Evidence) -> Delta | None:
+    v, c = ev.value_after, ev.chance_level
+    if v is None or c is None or "loss" in ev.metric.lower():
+        return None
+    if v >= c + TH.majority_margin:
+        return TH.w_strong, f"{ev.metric} is stuck at {_g(v)}, above chance {_g(c)}: the share of one dominant class"
+    if abs(v - c) <= TH.chance_abs_tol:
+        return -TH.w_weak, f"{ev.metric} {_g(v)} is at chance, not at a majority share"
+    return None
+
+
+@_signal("strong_regularization", "weight decay or dropout in the run config is strong")
+def _strong_reg(ev: Evidence) -> Delta | None:
+    notes, score = [], 0.0
+    decoupled = bool(ev.optimizer and ("adamw" in ev.optimizer or ev.optimizer.endswith("w")))
+    limit = TH.weight_decay_strong_decoupled if decoupled else TH.weight_decay_strong
+    if ev.weight_decay is not None:
+        if ev.weight_decay >= limit:
+            score += TH.w
+            notes.append(f"weight decay {_g(ev.weight_decay)} is strong (>= {_g(limit)})")
+        elif ev.weight_decay == 0:
+            score -= TH.w_weak
+            notes.append("weight decay is 0")
+    if ev.dropout is not None and ev.dropout >= TH.dropout_strong:
+        score += TH.w_weak
+        notes.append(f"dropout {_g(ev.dropout)} is heavy")
+    return (score, "; ".join(notes)) if notes else None
+
+
+@_signal("no_regularization", "the run config shows no weight decay and no dropout")
+def _no_reg(ev: Evidence) -> Delta | None:
+    wd, dr = ev.weight_decay, ev.dropout
+    if wd is None and dr is None:
+        return None
+    if (wd is None or wd == 0) and (dr is None or dr == 0):
+        parts = [f"weight decay {_g(wd)}" if wd is not None else None, f"dropout {_g(dr)}" if dr is not None else None]
+        return TH.w, "no regularization in the run config (" + ", ".join(p for p in parts if p) + ")"
+    parts = [f"weight decay {_g(wd)}" if wd else None, f"dropout {_g(dr)}" if dr else None]
+    return -TH.w_weak, "regularization is already set (" + ", ".join(p for p in parts if p) + ")"
+
+
+@_signal("data_time_share", "data loading takes a large share of the step time (data_time / time)")
+def _data_share(ev: Evidence) -> Delta | None:
+    if ev.metric == "data_time":
+        return TH.w_strong, "the series that slows down is data_time itself"
+    s = ev.data_time_share
+    if s is None:
+        return None
+    if s >= TH.data_time_high:
+        return TH.w_strong, f"data loading takes {_pct(s)} of the step time"
+    if s <= TH.data_time_low:
+        return -TH.w, f"data loading takes only {_pct(s)} of the step time"
+    return None
+
+
+@_signal("compute_bound", "data loading is a small share of the step time, so the compute itself is slow")
+def _compute_bound(ev: Evidence) -> Delta | None:
+    s = ev.data_time_share
+    if s is None or ev.metric == "data_time":
+        return None
+    if s <= TH.data_time_low:
+        return TH.w, f"data loading is only {_pct(s)} of the step time, so the step itself is slow"
+    if s >= TH.data_time_high:
+        return -TH.w_weak, f"data loading takes {_pct(s)} of the step time"
+    return None
+
+
+@_signal("memory_growth", "the logged memory grows over the run")
+def _memory(ev: Evidence) -> Delta | None:
+    if ev.memory_growth is None:
+        return None
+    a, b = ev.memory_growth
+    if b / a >= TH.memory_growth:
+        return TH.w_strong, f"logged memory grew from {_g(a)} to {_g(b)} ({_g(b / a)}x)"
+    if b / a <= TH.memory_flat:
+        return -TH.w_weak, f"logged memory stayed flat (~{_g(b)})"
+    return None
+

@@ -1,0 +1,56 @@
+"""Every threshold and weight of the evidence tests and of the evidence builder, in one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every threshold and weight of the ranking, in one place.
+
+    Learning-rate ranges are ``(low, high)`` per optimizer family: a rate below ``low`` counts as low,
+    above ``high`` as high, and ``lr_far_factor`` times beyond either bound as far off. The Adam range
+    follows the seeds (5e-3 oscillated, 1e-3 was the working value, 1e-5 trained for 1500 epochs).
+    Positions in the run are ``onset_fraction`` values (0 = first point, 1 = last point).
+    """
+
+    lr_range_adam: tuple[float, float] = (1e-5, 3e-3)  # adam, adamw, nadam, adamax, radam, lamb
+    lr_range_sgd: tuple[float, float] = (1e-4, 0.5)  # sgd, momentum, nesterov
+    lr_range_other: tuple[float, float] = (1e-5, 0.3)  # unknown or other optimizer (half weight)
+    lr_far_factor: float = 10.0
+    lr_flat_ratio: float = 1.01  # logged lr max/min below this: the schedule was flat
+    lr_decayed_ratio: float = 2.0  # lr fell at least this much before the onset: it was decayed
+    lr_change_window: int = 3  # lr points either side of the onset searched for a schedule step
+    lr_change_rel: float = 0.05  # relative lr change that counts as a schedule step
+    early_fraction: float = 0.15  # onset before 15% of the run: early
+    late_fraction: float = 0.5  # onset after half of the run: late
+    after_start_fraction: float = 0.3  # onset after 30% of the run: not a start-of-training problem
+    lr_jump_ratio: float = 3.0  # the lr multiplied by 3 or more just before the onset: strong evidence
+    mid_fraction: tuple[float, float] = (0.1, 0.6)  # "after the fast first descent"
+    long_run_epochs: float = 200.0  # a long run for Adam's v_t to decay (the seed ran 1500 epochs)
+    long_run_steps: int = 100_000
+    short_run_epochs: float = 20.0
+    batch_small: int = 16  # the seed's unstable example used 8
+    batch_smallish: int = 32
+    batch_noise_free: int = 256  # batches this big argue against gradient noise
+    batch_large: int = 512  # batches this big may generalize worse
+    batch_not_large: int = 64
+    severe_ratio: float = 10.0  # after/before ratio of a jump that counts as severe
+    severe_zscore: float = 10.0
+    chance_rel_tol: float = 0.1  # loss within 10% of ln(C)
+    chance_abs_tol: float = 0.02  # accuracy within 0.02 of the chance level
+    majority_margin: float = 0.05  # accuracy this far above chance, yet collapsed: a majority class
+    weight_decay_strong: float = 1e-2  # coupled L2 / SGD weight decay
+    weight_decay_strong_decoupled: float = 0.2  # AdamW-style decoupled weight decay
+    dropout_strong: float = 0.5
+    data_time_high: float = 0.3  # data_time / time at or above this: input-bound
+    data_time_low: float = 0.1  # at or below this: compute-bound
+    memory_growth: float = 1.2  # last-quarter / first-quarter memory at or above this: growing
+    memory_flat: float = 1.05
+    w_strong: float = 0.5  # score deltas
+    w: float = 0.3
+    w_weak: float = 0.15
+
+
+TH = Thresholds()
