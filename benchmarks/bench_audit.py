@@ -186,12 +186,11 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
     import polars as pl
 
     from trainlog_doctor.api import series_info
-    from trainlog_doctor.run import build_view
-    from trainlog_doctor.audit import index_data
-    from trainlog_doctor.discover import discover
+    from trainlog_doctor.audit.index import index_data
     from trainlog_doctor.knowledge import explain
-    from trainlog_doctor.report.html import render_html
     from trainlog_doctor.model.report import Report, RunReport
+    from trainlog_doctor.readers.discover import discover
+    from trainlog_doctor.report.html import render_html
     from trainlog_doctor.rules import detect, series_changepoints
     from trainlog_doctor.run import build_view
 
@@ -232,21 +231,24 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
             if frame.height == 0:
                 continue
             rr = RunReport(c.run_id, str(c.path), c.reader.format, meta=dict(d.meta))
-            rr.series = series_info(build_view(frame))
-            t = tick("series info", t)
             view = build_view(frame, rr.meta, run_id=c.run_id)
+            t = tick("run view", t)
+            rr.series = series_info(view)
+            t = tick("series info", t)
             rr.findings = detect(frame, rr.meta, context=view)
             t = tick("detect (rules)", t)
             explain(rr.findings, view)
             t = tick("explain", t)
-            rr.changepoints = series_changepoints(frame)
+            rr.changepoints = series_changepoints(frame, context=view)
             t = tick("chart change points", t)
             rr.frame = frame
+            rr.view = view
             render_html(Report(runs=[rr]), title=c.run_id)
             t = tick("page render", t)
-            index_data(frame)
+            index_data(view)
             t = tick("index data", t)
             rr.frame = None
+            rr.view = None
             json.dumps(rr.to_dict())
             t = tick("to_dict + json", t)
         counts[kind] = counts.get(kind, 0) + 1
@@ -313,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     reaper = become_subreaper()
-    from trainlog_doctor.audit import default_workers
+    from trainlog_doctor.pool import default_workers
 
     cores = args.workers or default_workers()
     args.trees.mkdir(parents=True, exist_ok=True)

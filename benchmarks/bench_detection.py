@@ -154,7 +154,7 @@ def synthetic_cases(n: int, seed: int) -> list[Case]:
 
 def _load(path: Path) -> list[tuple[str, pl.DataFrame, dict[str, Any]]]:
     """Runs under ``path`` as (run_id, frame, meta), read by the package's discovery and readers."""
-    from trainlog_doctor.discover import discover
+    from trainlog_doctor.readers.discover import discover
 
     out = []
     for cand in discover([str(path)]):

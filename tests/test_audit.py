@@ -23,18 +23,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from trainlog_doctor.audit import (
-    AuditEntry,
-    AuditError,
-    _run_parallel,
-    _RunStats,
-    index_data,
-    page_name,
-    parse_since,
-    run_audit,
-)
+from trainlog_doctor.audit import AuditEntry, AuditError, parse_since, run_audit
+from trainlog_doctor.audit.index import index_data
+from trainlog_doctor.audit.parallel import RunStats, run_parallel
+from trainlog_doctor.audit.units import page_name
 from trainlog_doctor.cli import main
-from trainlog_doctor.discover import Candidate
+from trainlog_doctor.readers.discover import Candidate
 
 XSS = "<script>alert(1)</script>"
 N_UNITS = 20  # discovered candidates
@@ -401,10 +395,10 @@ class CrashReader:
 
 
 def test_a_dying_worker_costs_only_its_run(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from trainlog_doctor import audit
+    from trainlog_doctor.audit import parallel
     from trainlog_doctor.readers import reader_for_file
 
-    monkeypatch.setattr(audit, "BIG_UNIT_BYTES", 5)  # every run counts as big: one at a time, still all done
+    monkeypatch.setattr(parallel, "BIG_UNIT_BYTES", 5)  # every run counts as big: one at a time, still all done
 
     good = tree / "keras" / "healthy_0" / "training.log"
     reader = reader_for_file(good)
@@ -413,8 +407,8 @@ def test_a_dying_worker_costs_only_its_run(tree: Path, tmp_path: Path, monkeypat
             (2, Candidate("good_b", good, reader))]
     (tmp_path / "runs").mkdir()
     got: dict[int, list[AuditEntry]] = {}
-    stats = _RunStats()
-    _run_parallel(todo, {0: 10, 1: 10, 2: 10}, tmp_path, {"select": None, "ignore": None}, 2,
+    stats = RunStats()
+    run_parallel(todo, {0: 10, 1: 10, 2: 10}, tmp_path, {"select": None, "ignore": None}, 2,
                   lambda i, e: got.__setitem__(i, e), stats)
     assert sorted(got) == [0, 1, 2] and stats.crashed == 1
     assert got[0][0].run["status"] == "ok" and got[2][0].run["status"] == "ok"
@@ -445,8 +439,8 @@ def test_a_hanging_run_times_out_in_a_worker(tree: Path, tmp_path: Path) -> None
     (tmp_path / "runs").mkdir()
     got: dict[int, list[AuditEntry]] = {}
     t0 = time.perf_counter()
-    _run_parallel(todo, {0: 10, 1: 10}, tmp_path, {"select": None, "ignore": None, "timeout": 1.0}, 2,
-                  lambda i, e: got.__setitem__(i, e), _RunStats())
+    run_parallel(todo, {0: 10, 1: 10}, tmp_path, {"select": None, "ignore": None, "timeout": 1.0}, 2,
+                  lambda i, e: got.__setitem__(i, e), RunStats())
     assert time.perf_counter() - t0 < 20
     assert got[0][0].run["status"] == "ok"
     stuck = got[1][0].run
@@ -504,7 +498,9 @@ def test_index_data_sketch_and_final_values() -> None:
                        wall_time=None, value=[2.1, 1.0, 0.7])
     lr = from_columns(run_id="r", source="s", metric="lr", split="other", step=[0], epoch=None, wall_time=None,
                       value=[0.1])
-    spark, final = index_data(pl.concat([frame, val, lr]))
+    from trainlog_doctor.run import build_view
+
+    spark, final = index_data(build_view(pl.concat([frame, val, lr]), {}, run_id="r"))
     assert len(spark["train"]) == 48 and spark["train"][0] > spark["train"][-1]
     assert spark["val"] == [2.1, 1.0, 0.7]
     assert list(final) == ["loss", "val/loss"] and math.isnan(final["loss"]) and final["val/loss"] == 0.7
@@ -520,6 +516,18 @@ def test_sparklines_share_one_scale() -> None:
     assert ys["val"][0] == min(ys["train"] + ys["val"])  # the highest value is at the top, whichever series
     assert ys["train"][-1] == max(ys["train"] + ys["val"])
     assert sparkline_points({}) == {}
+
+
+def test_the_library_needs_neither_the_audit_nor_click() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, trainlog_doctor.api; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'click' or m.startswith('trainlog_doctor.audit')))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "[]"
+    assert AuditError.__mro__[1] is Exception  # the command line maps it to a usage error (exit 2)
 
 
 def test_page_names_are_safe_and_distinct() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trainlog_doctor.discover import discover
+from trainlog_doctor.readers.discover import discover
 
 KERAS = "epoch,accuracy,loss,val_accuracy,val_loss\n0,0.5,1.2,0.55,1.1\n1,0.6,0.9,0.6,1.0\n2,0.7,0.7,0.65,0.95\n"
 
@@ -82,3 +82,34 @@ def test_real_logs_every_directory_found(real_logs: Path) -> None:
     found_dirs = {Path(c.path if c.path.is_dir() else c.path.parent).relative_to(real_logs).as_posix() for c in cands}
     expected = {p.parent.relative_to(real_logs).as_posix() for p in real_logs.rglob("*") if p.is_file() and p.parent != real_logs}
     assert expected <= found_dirs
+
+
+def test_directory_readers_are_found_in_the_registry() -> None:
+    from trainlog_doctor.readers import DIRECTORY_READERS, READERS, DirectoryReader, claiming_reader
+
+    for reader in READERS:
+        assert (reader.unit == "directory") == isinstance(reader, DirectoryReader) == (reader in DIRECTORY_READERS)
+    claimer = claiming_reader("events.out.tfevents.1700000000.host.1.0")
+    assert claimer is not None and claimer.format == "tfevents"
+    assert claiming_reader("training.log") is None and claiming_reader("metrics.csv") is None
+
+
+def test_directories_of_claimed_files_are_runs(tmp_path: Path) -> None:
+    """Event files are claimed by name (not sniffed): their directory is the run, and tf.keras
+    ``train/`` + ``validation/`` subdirectories are one run at their parent; a lone split dir stays a run."""
+    ev = "events.out.tfevents.1700000000.host.1.0"
+    _write(tmp_path / "torch_run" / ev, b"not even a tfrecord")
+    _write(tmp_path / "torch_run" / "training.log", KERAS)  # a log beside event files gets the file's id
+    _write(tmp_path / "keras_tb" / "train" / ev, b"x")
+    _write(tmp_path / "keras_tb" / "validation" / ev, b"x")
+    _write(tmp_path / "lone" / "train" / ev, b"x")
+    cands = discover([tmp_path])
+    assert [(c.run_id, c.reader.format if c.reader else None) for c in cands] == [
+        ("keras_tb", "tfevents"),
+        ("lone/train", "tfevents"),
+        ("torch_run", "tfevents"),
+        ("torch_run/training.log", "keras_csv"),
+    ]
+    assert [c.path for c in cands[:3]] == [tmp_path / "keras_tb", tmp_path / "lone" / "train", tmp_path / "torch_run"]
+    (one,) = discover([tmp_path / "lone" / "train" / ev])  # a claimed file given on its own
+    assert one.reader is not None and one.reader.format == "tfevents" and one.path.is_file()

@@ -9,11 +9,12 @@ from typing import Any
 
 import polars as pl
 
-from trainlog_doctor.discover import Candidate, discover
 from trainlog_doctor.model.frame import empty_frame
 from trainlog_doctor.model.report import Report, RunReport, SeriesInfo
+from trainlog_doctor.pool import pool_context
 from trainlog_doctor.readers import LogReadError, RunData
 from trainlog_doctor.readers.base import display_path
+from trainlog_doctor.readers.discover import Candidate, discover
 from trainlog_doctor.run import RunView
 
 PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
@@ -39,9 +40,7 @@ def analyze(
     options = {"select": list(select) if select else None, "ignore": list(ignore) if ignore else None}
     runs: list[RunReport] = []
     if workers > 1 and len(cands) > 1:
-        from trainlog_doctor.audit import pool_context  # never plain fork: polars deadlocks forked children
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:  # never plain fork
             for batch in pool.map(_analyze_one, cands, [options] * len(cands), [keep_frames] * len(cands), chunksize=4):
                 runs.extend(batch)
     else:

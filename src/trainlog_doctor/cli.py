@@ -149,7 +149,7 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
 def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_cache: bool,
           select: tuple[str, ...], ignore: tuple[str, ...], timeout: float | None, fail_on: str) -> None:
     """Audit every run under ROOT in parallel into an output directory with an index page."""
-    from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, parse_since, run_audit, stderr_is_tty
+    from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, AuditError, parse_since, run_audit, stderr_is_tty
     from trainlog_doctor.model.report import SEVERITY_RANK
 
     cfg = _config()
@@ -172,6 +172,8 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
         result = run_audit(root, out_dir, workers=workers or cfg.get("workers"), since=since_ts,
                            use_cache=not no_cache, options=options, progress=progress,
                            timeout=DEFAULT_RUN_TIMEOUT if timeout is None else timeout)
+    except AuditError as exc:
+        raise click.UsageError(str(exc)) from exc
     finally:
         if bar is not None:
             bar.render_finish()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainlog_doctor.readers.base import LogReadError, Reader, RunData, is_lfs_pointer, read_head
+from trainlog_doctor.readers.base import DirectoryReader, LogReadError, Reader, RunData, is_lfs_pointer, read_head
 from trainlog_doctor.readers.detectron2 import Detectron2Reader
 from trainlog_doctor.readers.hf_trainer import HfTrainerStateReader
 from trainlog_doctor.readers.jsonl import JsonLinesReader
@@ -14,13 +14,21 @@ from trainlog_doctor.readers.mmdet import MmdetJsonReader
 from trainlog_doctor.readers.tfevents import TfEventsReader
 from trainlog_doctor.readers.ultralytics_csv import UltralyticsCsvReader
 
-__all__ = ["READERS", "LogReadError", "Reader", "RunData", "reader_for_file", "reader_by_format", "TFEVENTS"]
-
-TFEVENTS = TfEventsReader()
+__all__ = [
+    "DIRECTORY_READERS",
+    "READERS",
+    "DirectoryReader",
+    "LogReadError",
+    "Reader",
+    "RunData",
+    "claiming_reader",
+    "reader_by_format",
+    "reader_for_file",
+]
 
 #: Sniff order matters: specific JSON families before generic JSON lines, YOLO and Lightning before Keras.
 READERS: tuple[Reader, ...] = (
-    TFEVENTS,
+    TfEventsReader(),
     HfTrainerStateReader(),
     Detectron2Reader(),
     MmdetJsonReader(),
@@ -29,6 +37,14 @@ READERS: tuple[Reader, ...] = (
     LightningCsvReader(),
     KerasCsvReader(),
 )
+
+#: The readers whose run is a directory of the files they claim, in sniff order.
+DIRECTORY_READERS: tuple[DirectoryReader, ...] = tuple(r for r in READERS if isinstance(r, DirectoryReader))
+
+
+def claiming_reader(name: str) -> DirectoryReader | None:
+    """The directory reader that claims a file named ``name`` (discovery then reads its directory), if any."""
+    return next((r for r in DIRECTORY_READERS if r.claims_file(name)), None)
 
 
 def reader_for_file(path: Path, head: bytes | None = None) -> Reader | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -51,6 +52,29 @@ class Reader(Protocol):
     def sniff(self, path: Path, head: bytes) -> bool: ...
 
     def read(self, path: Path, run_id: str) -> list[RunData]: ...
+
+
+@runtime_checkable
+class DirectoryReader(Reader, Protocol):
+    """A reader whose run is a directory of files (``unit == "directory"``), e.g. TensorBoard event files.
+
+    Discovery does not sniff the files such a reader claims: it collects the directories holding
+    them, asks :meth:`run_dirs` which directories are runs, and passes each of those to :meth:`read`
+    (a claimed file given on its own is passed as it is). ``unit_files`` lists what one run reads,
+    for the audit's cache key.
+    """
+
+    def claims_file(self, name: str) -> bool:
+        """True when a file of this name belongs to a run of this reader (decided by the name alone)."""
+        ...
+
+    def run_dirs(self, dirs: Sequence[Path], root: Path) -> list[Path]:
+        """The run directories for ``dirs`` (the directories under ``root`` holding claimed files, in walk order)."""
+        ...
+
+    def unit_files(self, path: Path) -> list[Path]:
+        """The files :meth:`read` reads for the run at ``path`` (a run directory or one claimed file), sorted."""
+        ...
 
 
 def display_path(path: "Path | str") -> str:

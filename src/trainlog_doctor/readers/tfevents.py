@@ -44,6 +44,7 @@ import json
 import os
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -86,6 +87,8 @@ SPLIT_DIRS: dict[str, str] = {
     "evaluation": "val",
     "test": "test",
 }
+#: Split subdirectories that make one run of their parent when it holds two of them (tf.keras layout).
+RUN_SPLIT_DIRS = frozenset({"train", "validation", "valid", "val", "eval", "evaluation", "test"})
 TEXT_LIMIT = 2000
 _SCALAR_PLUGINS = ("", "scalars")
 
@@ -661,6 +664,28 @@ class TfEventsReader:
             return "tfevents" in path.name or _looks_like_tfrecord(head[:HEAD_BYTES])
         except Exception:
             return False
+
+    def claims_file(self, name: str) -> bool:
+        """Event files are the files whose name contains ``tfevents``."""
+        return "tfevents" in name
+
+    def run_dirs(self, dirs: Sequence[Path], root: Path) -> list[Path]:
+        """Each directory of event files is a run, except split subdirectories with a split sibling
+        (tf.keras ``train/`` and ``validation/``): their parent is the run."""
+        unique = list(dict.fromkeys(dirs))
+        splits_by_parent: dict[Path, int] = {}
+        for d in unique:
+            if d.name.lower() in RUN_SPLIT_DIRS:
+                splits_by_parent[d.parent] = splits_by_parent.get(d.parent, 0) + 1
+        runs: dict[Path, None] = {}
+        for d in unique:
+            merged = d != root and d.name.lower() in RUN_SPLIT_DIRS and splits_by_parent[d.parent] > 1
+            runs[d.parent if merged else d] = None
+        return list(runs)
+
+    def unit_files(self, path: Path) -> list[Path]:
+        """The event files of the run (split subdirectories included), sorted."""
+        return sorted({f for f, _ in event_files(path)})
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """Merge every event file of the run into one :class:`RunData` (see the module docstring)."""

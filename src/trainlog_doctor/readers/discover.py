@@ -1,6 +1,7 @@
 """Find runs in files and directory trees by content signature.
 
-A *run candidate* is one unit a reader reads: a log file, or a directory of TensorBoard event files.
+A *run candidate* is one unit a reader reads: a log file, or a directory of the files a directory
+reader claims by name (TensorBoard event files; see :class:`~trainlog_doctor.readers.base.DirectoryReader`).
 Unknown files are skipped silently; files whose name says "training log" but which no reader accepts
 (empty, binary junk, unreadable) become candidates with an error, so the report lists them.
 """
@@ -14,17 +15,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainlog_doctor.readers import TFEVENTS, Reader, reader_for_file
+from trainlog_doctor.readers import DIRECTORY_READERS, DirectoryReader, Reader, claiming_reader, reader_for_file
 from trainlog_doctor.readers.base import display_path, is_lfs_pointer
 
 #: File names that promise a training log; if no reader accepts such a file it is reported as broken.
 LOG_NAME = re.compile(
-    r"(^events\.out\.tfevents\.)|(^trainer_state\.json$)|(^metrics\.(json|jsonl|csv)$)|(\.log\.json$)|"
+    r"(^trainer_state\.json$)|(^metrics\.(json|jsonl|csv)$)|(\.log\.json$)|"
     r"(^results\.csv$)|(^log\.txt$)|(training|history|train_log|_log)[^/]*\.(csv|log)$|(^training\.log$)",
     re.IGNORECASE,
 )
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".ipynb_checkpoints"}
-SPLIT_SUBDIRS = {"train", "validation", "valid", "val", "eval", "evaluation", "test"}
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -61,27 +61,25 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, warn: list[str] | None 
 
 
 def _discover_tree(root: Path, warnings: list[str]) -> Iterator[Candidate]:
+    """The runs under ``root``: directory readers' runs first, then log files (a log alone in its
+    directory takes the directory's id, else its own path)."""
     seen: set[tuple[int, int]] = set()
-    event_dirs: dict[Path, None] = {}
+    claimed: dict[DirectoryReader, dict[Path, None]] = {r: {} for r in DIRECTORY_READERS}
     files: list[Path] = []
     for dirpath, dirnames, filenames in _walk(root, seen, warnings):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         for name in sorted(filenames):
-            p = dirpath / name
-            if "tfevents" in name:
-                event_dirs[dirpath] = None
+            reader = claiming_reader(name)
+            if reader is not None:
+                claimed[reader][dirpath] = None
             else:
-                files.append(p)
-    # tf.keras writes train/ and validation/ event subdirs: read them as one run at the parent.
+                files.append(dirpath / name)
     units: dict[Path, None] = {}
-    for d in event_dirs:
-        parent = d.parent
-        if d != root and d.name.lower() in SPLIT_SUBDIRS and _has_split_sibling(parent, d, event_dirs):
-            units[parent] = None
-        else:
-            units[d] = None
-    for d in units:
-        yield Candidate(_run_id(root, d), d, TFEVENTS)
+    for reader, dirs in claimed.items():
+        for d in reader.run_dirs(list(dirs), root):
+            if d not in units:
+                units[d] = None
+                yield Candidate(_run_id(root, d), d, reader)
     by_dir: dict[Path, list[Candidate]] = {}
     for p in _drop_checkpoint_snapshots(files):
         cand = _file_candidate(p, "", explicit=False)
@@ -124,8 +122,9 @@ def _file_candidate(path: Path, run_id: str, *, explicit: bool) -> Candidate | N
         return Candidate(run_id, path, None, _os_reason(exc)) if (explicit or named_like_log) else None
     if not stat.S_ISREG(st.st_mode):
         return Candidate(run_id, path, None, "not a regular file") if explicit else None
-    if "tfevents" in path.name:
-        return Candidate(run_id, path, TFEVENTS)
+    claimer = claiming_reader(path.name)
+    if claimer is not None:
+        return Candidate(run_id, path, claimer)
     if st.st_size == 0:
         if explicit or named_like_log:
             return Candidate(run_id, path, None, "empty file", status="empty")
@@ -175,10 +174,6 @@ def _drop_checkpoint_snapshots(files: list[Path]) -> list[Path]:
                 drop.add(best[outdir][1])
             best[outdir] = (n, p)
     return [p for p in files if p not in drop]
-
-
-def _has_split_sibling(parent: Path, d: Path, event_dirs: dict[Path, None]) -> bool:
-    return any(o != d and o.parent == parent and o.name.lower() in SPLIT_SUBDIRS for o in event_dirs)
 
 
 def _run_id(root: Path, p: Path) -> str:

@@ -1,0 +1,138 @@
+"""``run_audit``: the parent side of an audit, from the input tree to the output directory."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trainlog_doctor.audit.cache import cache_hit, cache_unit, load_cache, save_cache
+from trainlog_doctor.audit.checks import AuditError, check_options, check_output
+from trainlog_doctor.audit.entries import AuditEntry, AuditResult
+from trainlog_doctor.audit.pages import drop_stale_pages, write_index_page, write_summary
+from trainlog_doctor.audit.parallel import RunStats, run_parallel
+from trainlog_doctor.audit.units import signature_bytes, signature_mtime, unit_exists, unit_key, unit_signature
+from trainlog_doctor.audit.worker import audit_candidate, timed_out
+from trainlog_doctor.pool import default_workers, peak_rss_mb, start_forkserver, warm_up
+from trainlog_doctor.readers.discover import Candidate, discover
+
+#: Default limit on one run's analysis in an audit (seconds); 0 or None: no limit.
+DEFAULT_RUN_TIMEOUT = 600.0
+
+#: ``progress(done, total)``, called as runs finish.
+Progress = Callable[[int, int], None]
+
+
+def run_audit(
+    root: Path,
+    out_dir: Path,
+    *,
+    workers: int | None = None,
+    since: float | None = None,
+    use_cache: bool = True,
+    options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    timeout: float | None = DEFAULT_RUN_TIMEOUT,
+) -> AuditResult:
+    """Audit every run under ``root`` into ``out_dir`` (index.html, runs/*.html, summary.json, cache.json).
+
+    ``since`` (a POSIX time) keeps only runs with a file modified at or after it; ``use_cache=False``
+    re-analyzes everything; ``progress(done, total)`` is called as runs finish; a run whose analysis
+    takes longer than ``timeout`` seconds is listed with an error (None or 0: no limit). Raises
+    :class:`AuditError` when the output cannot be written or overlaps the input.
+    """
+    t0 = time.perf_counter()
+    root = Path(root)
+    out_dir = Path(out_dir)
+    options = {"select": None, "ignore": None, **(options or {})}
+    check_output(root, out_dir)
+    check_options(options)
+    n_workers = max(1, int(workers) if workers else default_workers())
+    old_cache, cache_ok = load_cache(out_dir)
+    if n_workers > 1 and not (use_cache and old_cache):
+        start_forkserver()  # a cold audit: the workers' imports overlap with discovery
+    runs_dir = out_dir / "runs"
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuditError(f"cannot create {runs_dir}: {exc.strerror or exc}") from None
+
+    warnings: list[str] = []
+    cands = discover([root], warn=warnings)
+    sigs = [unit_signature(c) for c in cands]
+    if since is not None:
+        keep = [k for k, s in enumerate(sigs) if signature_mtime(s) >= since]
+        cands = [cands[k] for k in keep]
+        sigs = [sigs[k] for k in keep]
+
+    cache = old_cache if use_cache else {}
+    opts_key = json.dumps(options, sort_keys=True)
+    options = {**options, "timeout": timeout}  # not part of the cache key
+    keys = [unit_key(c) for c in cands]
+    results: dict[int, list[AuditEntry]] = {}
+    todo: list[tuple[int, Candidate]] = []
+    for i, cand in enumerate(cands):
+        raw = cache.get(keys[i])
+        entries = cache_hit(raw, sigs[i], opts_key, runs_dir) if raw else None
+        if entries is not None:
+            results[i] = entries
+        else:
+            todo.append((i, cand))
+
+    total = len(cands)
+    done = len(results)
+    if progress:
+        progress(done, total)
+    sizes = {i: signature_bytes(sigs[i]) for i, _ in todo}
+    todo.sort(key=lambda ic: (-sizes[ic[0]], ic[0]))  # biggest first: no straggler at the end
+
+    def finished(i: int, entries: list[AuditEntry]) -> None:
+        nonlocal done
+        results[i] = entries
+        done += 1
+        if progress:
+            progress(done, total)
+
+    stats = RunStats()
+    used_workers = min(n_workers, len(todo)) if len(todo) > 1 else 1
+    if used_workers > 1:
+        start_forkserver()  # no-op when already tried
+    try:
+        if used_workers > 1:
+            try:
+                run_parallel(todo, sizes, out_dir, options, used_workers, finished, stats)
+            except (OSError, NotImplementedError) as exc:  # no process pool here (no /dev/shm, no semaphores)
+                warnings.append(f"worker processes unavailable ({exc.__class__.__name__}: {exc}); auditing in one process")
+                used_workers = 1
+        if any(i not in results for i, _ in todo) and timeout:
+            warm_up()
+        for i, cand in todo:
+            if i not in results:
+                finished(i, audit_candidate(cand, out_dir, options))
+    finally:
+        # also on Ctrl-C: keep what was finished, so the next run resumes from the cache
+        fresh = {keys[i]: i for i in results}
+        kept = {k: v for k, v in old_cache.items() if k not in fresh and unit_exists(k)}
+        new = ((keys[i], cache_unit(sigs[i], opts_key, results[i])) for i in sorted(results) if not timed_out(results[i]))
+        live_files = save_cache(out_dir, itertools.chain(kept.items(), new), warnings)
+
+    ordered = sorted((e for i in range(total) for e in results[i]), key=lambda e: e.run["run_id"])
+    if cache_ok and live_files is not None:
+        drop_stale_pages(runs_dir, live_files)
+    write_summary(out_dir / "summary.json", ordered)
+    elapsed = time.perf_counter() - t0
+    write_index_page(out_dir, ordered, root, elapsed)
+    return AuditResult(
+        ordered,
+        analyzed=len(todo),
+        cached=total - len(todo),
+        seconds=elapsed,
+        warnings=warnings,
+        workers=used_workers,
+        crashed=stats.crashed,
+        peak_rss_mb=peak_rss_mb(),
+        worker_peak_rss_mb=stats.worker_rss,
+    )

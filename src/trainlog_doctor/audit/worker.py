@@ -1,0 +1,91 @@
+"""The worker side of an audit: analyze a candidate, write its page and report, return light entries.
+
+Frames and full reports never leave the worker; the parent receives only :class:`AuditEntry` dicts
+(status, findings without causes and fixes, a 48-point loss sketch, final values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from trainlog_doctor.audit.entries import AuditEntry, slim_run
+from trainlog_doctor.audit.index import index_data
+from trainlog_doctor.audit.pages import one_line, strict_json, write_atomic
+from trainlog_doctor.audit.units import page_name, report_name
+from trainlog_doctor.pool import RunTimeout, peak_rss_mb, time_limit
+from trainlog_doctor.readers.discover import Candidate
+
+TIMEOUT_ERROR = "analysis stopped after {seconds:g} s (audit --timeout)"
+
+#: Candidates with their index in the audit's candidate list.
+Chunk = list[tuple[int, Candidate]]
+
+
+def audit_chunk(chunk: Chunk, out_dir: str, options: dict[str, Any]) -> tuple[list[tuple[int, list[dict[str, Any]]]], float]:
+    """In a worker: audit a chunk of candidates; returns their entries (as dicts) and this worker's peak RSS (MB)."""
+    out = [(i, [asdict(e) for e in audit_candidate(cand, Path(out_dir), options)]) for i, cand in chunk]
+    return out, peak_rss_mb()
+
+
+def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> list[AuditEntry]:
+    """Analyze one candidate, write one page per run into ``out_dir/runs``, return the index entries.
+
+    ``options["timeout"]`` (seconds) bounds the whole candidate: past it, the candidate is listed
+    with an error instead (and not cached, so a later audit tries again).
+    """
+    timeout = options.get("timeout")
+    try:
+        with time_limit(timeout):
+            return _audit_candidate(cand, out_dir, options)
+    except RunTimeout:
+        from trainlog_doctor.model.report import RunReport
+        from trainlog_doctor.readers.base import display_path
+
+        fmt = cand.reader.format if cand.reader is not None else None
+        run = RunReport(cand.run_id, display_path(cand.path), fmt, status="error",
+                        error=TIMEOUT_ERROR.format(seconds=float(timeout or 0)))
+        return [AuditEntry(run.to_dict(), None)]
+
+
+def timed_out(entries: list[AuditEntry]) -> bool:
+    """True when a candidate's entries say its analysis hit the time limit."""
+    prefix = TIMEOUT_ERROR.split("{", 1)[0]
+    return any(str(e.run.get("error") or "").startswith(prefix) for e in entries)
+
+
+def _audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> list[AuditEntry]:
+    from trainlog_doctor.api import analyze_candidate
+    from trainlog_doctor.model.report import Report
+
+    entries: list[AuditEntry] = []
+    for run in analyze_candidate(cand, options, keep_frames=True):
+        page: str | None = page_name(run.run_id)
+        try:
+            from trainlog_doctor.report.html import render_html
+
+            html = render_html(Report(runs=[run]), title=f"trainlog-doctor: {run.run_id}")
+            write_atomic(out_dir / "runs" / str(page), html)
+        except Exception as exc:  # noqa: BLE001 - a render failure still lists the run
+            run.warnings.append(f"page not rendered: {exc.__class__.__name__}: {one_line(str(exc))}")
+            page = None
+        try:
+            from trainlog_doctor.report.audit_index import sparkline_points
+
+            sketch, final = index_data(run.view)
+            spark = sparkline_points(sketch)
+        except Exception:  # noqa: BLE001 - the sketch is decoration
+            spark, final = {}, {}
+        run.frame = None
+        run.view = None
+        full = run.to_dict()
+        report: str | None = report_name(run.run_id)
+        try:
+            doc = Report(runs=[]).to_dict()
+            doc["runs"] = [full]
+            write_atomic(out_dir / "runs" / str(report), strict_json(doc) + "\n")
+        except (OSError, ValueError):
+            report = None
+        entries.append(AuditEntry(full if report is None else slim_run(full), page, report, spark, final))
+    return entries
