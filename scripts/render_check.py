@@ -157,9 +157,9 @@ def build_demo_report():  # type: ignore[no-untyped-def]
     import polars as pl
 
     from trainlog_doctor.api import series_info
-    from trainlog_doctor.run import build_view
     from trainlog_doctor.model.frame import from_columns
     from trainlog_doctor.model.report import Finding, Reference, Report, RunReport
+    from trainlog_doctor.run import build_view
 
     rng = np.random.default_rng(7)
     ep = np.arange(60)
@@ -189,31 +189,34 @@ def build_demo_report():  # type: ignore[no-untyped-def]
             Finding("OF001", "overfitting", "warning", "loss", "Validation loss rose while training loss fell",
                     "val", 25, 59, 25.0, 59.0, {"gap_before": 0.1, "gap_after": 1.2}, [cause2], [fix]),
         ],
-        meta={"optimizer": "Adam", "batch_size": 32}, frame=f1,
+        meta={"optimizer": "Adam", "batch_size": 32}, frame=f1, view=build_view(f1),
         changepoints={("loss", "train"): [10, 30], ("loss", "val"): [25]},
     )  # fmt: skip
     steps = np.arange(0, 20000, 10)
     wall = np.cumsum(np.where(steps < 12000, 0.2, 0.55))
     v2 = 1.5 * np.exp(-steps / 4000) + 0.3 + rng.normal(0, 0.02, steps.size)
     v2[900] = 6.0
-    f2 = from_columns(run_id="r2", source="events.out.tfevents.1", metric=INJECTED, split="train", step=steps,
+    loss2 = INJECTED + "_loss"  # a loss: the run view derives seconds per step from its wall-clock times
+    f2 = from_columns(run_id="r2", source="events.out.tfevents.1", metric=loss2, split="train", step=steps,
                       value=v2, wall_time=wall)  # fmt: skip
     run2 = RunReport(
         INJECTED + INJECTED_IMG, "runs/" + INJECTED_IMG, "tfevents",
         findings=[
-            Finding("SP001", "spike", "warning", INJECTED, "Spike in " + INJECTED, "train", 9000, 9000,
+            Finding("SP001", "spike", "warning", loss2, "Spike in " + INJECTED, "train", 9000, 9000,
                     evidence={INJECTED: 4.1}, causes=[cause2], fixes=[fix]),
-            Finding("SD001", "slowdown", "warning", "time_per_step", "Time per step rose 2.7x after step 12000",
+            Finding("SD001", "slowdown", "warning", "time", "Time per step rose 2.7x after step 12000",
                     "other", 12000, 19990, evidence={"before_s": 0.2, "after_s": 0.55}),
         ],
-        warnings=["truncated last record " + INJECTED], meta={"note": INJECTED_IMG}, frame=f2, series=series_info(build_view(f2)),
+        warnings=["truncated last record " + INJECTED], meta={"note": INJECTED_IMG}, frame=f2, view=build_view(f2),
+        series=series_info(build_view(f2)),
     )  # fmt: skip
     run3 = RunReport("broken", "runs/broken/metrics.json", "detectron2_json", status="error",
                      error="line 3: not JSON (unexpected token '<')")  # fmt: skip
     run4 = RunReport("empty-run", "runs/empty/training.log", "keras_csv", status="empty", error="header only, no rows")
     clean = from_columns(run_id="c", source="log.csv", metric="loss", split="train", step=ep, epoch=ep.astype(float),
                          value=1 / (1 + ep))  # fmt: skip
-    run5 = RunReport("clean-run", "runs/clean/log.csv", "keras_csv", frame=clean, series=series_info(build_view(clean)))
+    run5 = RunReport("clean-run", "runs/clean/log.csv", "keras_csv", frame=clean, view=build_view(clean),
+                     series=series_info(build_view(clean)))
     return Report(runs=[run1, run2, run3, run4, run5])
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from trainlog_doctor.cli import main
@@ -54,6 +55,38 @@ def test_output_format_from_extension(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["analyze", str(logs), "--output", str(out)])
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["runs"][0]["status"] == "ok"
+
+
+@pytest.mark.parametrize(("name", "start"), [("r.txt", "run1  [keras_csv]  clean"), ("r.MD", "### "),
+                                             ("r.htm", "<!doctype html>")])  # fmt: skip
+def test_output_extension_chooses_the_format(tmp_path: Path, name: str, start: str) -> None:
+    logs = _run(tmp_path)
+    out = tmp_path / "out" / name
+    res = CliRunner().invoke(main, ["analyze", str(logs), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert text.startswith(start)
+    if name == "r.MD":  # markdown reads the run view, so the analysis kept it: the sparklines are there
+        assert "train loss: 1 → 0.03333 (min 0.03333, max 1, 30 points)" in text
+
+
+def test_help_lists_the_registered_formats_without_loading_renderers() -> None:
+    """``--help`` and a text report import neither Jinja nor the charts (nor numpy, for help)."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from trainlog_doctor.cli import main\n"
+        "out = CliRunner().invoke(main, ['analyze', '--help']).output\n"
+        "heavy = ('jinja2', 'numpy', 'scipy', 'trainlog_doctor.report.charts')\n"
+        "print('[text|json|markdown|github|html]' in out, [m for m in heavy if m in sys.modules])\n"
+        "from trainlog_doctor.model.report import Report\n"
+        "from trainlog_doctor.report.formats import render\n"
+        "render(Report(), 'text'); render(Report(), 'markdown')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["True []", "[]"]
 
 
 def test_module_entry_point(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def report(hostile_tree: Path) -> Report:
 
 
 def _render(report: Report, fmt: str) -> str:
-    from trainlog_doctor.cli import render
+    from trainlog_doctor.report.formats import render
 
     return render(report, fmt)
 

@@ -16,13 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainlog_doctor.api import series_info
-from trainlog_doctor.run import build_view
 from trainlog_doctor.model.frame import from_columns
-from trainlog_doctor.report.charts import build_charts, chart_groups, fmt_num, log_ticks, main_series, nice_ticks
+from trainlog_doctor.model.report import Finding, Reference, Report, RunReport
+from trainlog_doctor.report.charts import build_charts, chart_groups, log_ticks, nice_ticks
+from trainlog_doctor.report.formats import FORMAT_MODULES, format_for_extension, format_names, get_format, render
 from trainlog_doctor.report.github import escape_data, escape_property, render_github
 from trainlog_doctor.report.html import render_html, where_text
-from trainlog_doctor.report.markdown import html_text, md_text, render_markdown, sparkline
-from trainlog_doctor.model.report import Finding, Reference, Report, RunReport
+from trainlog_doctor.report.markdown import html_text, main_series, md_text, render_markdown, sparkline
+from trainlog_doctor.report.numfmt import fmt_num
+from trainlog_doctor.run import build_view
 
 REPO = Path(__file__).resolve().parents[1]
 XSS = "<script>alert(1)</script>"
@@ -59,7 +61,7 @@ def keras_run() -> RunReport:
     ]  # fmt: skip
     frame = pl.concat(parts)
     return RunReport(
-        "exp42", "runs/exp42/training.log", "keras_csv", series=series_info(build_view(frame)), frame=frame,
+        "exp42", "runs/exp42/training.log", "keras_csv", series=series_info(build_view(frame)), frame=frame, view=build_view(frame),
         findings=[
             Finding("OF001", "overfitting", "warning", "loss", "Validation loss rose while training loss fell",
                     "val", 25, 59, 25.0, 59.0, {"gap_before": 0.1, "gap_after": 1.2}, [_cause("small-data", 0.8)],
@@ -84,11 +86,11 @@ def tb_run(run_id: str = "tb/run1", metric: str = "loss", n: int = 2000) -> RunR
     frame = from_columns(run_id=run_id, source="tb/run1/events.out.tfevents.1", metric=metric, split="train",
                          step=steps, value=v, wall_time=wall)  # fmt: skip
     return RunReport(
-        run_id, "tb/run1", "tfevents", series=series_info(build_view(frame)), frame=frame,
+        run_id, "tb/run1", "tfevents", series=series_info(build_view(frame)), frame=frame, view=build_view(frame),
         findings=[
             Finding("SP001", "spike", "warning", metric, f"Spike in {metric}", "train", int(steps[n // 2]),
                     int(steps[n // 2]), evidence={metric: 8.0, "ratio": 12.3}, causes=[_cause()], fixes=[_fix()]),
-            Finding("SD001", "slowdown", "warning", "time_per_step", "Time per step rose 2.7x", "other",
+            Finding("SD001", "slowdown", "warning", "time", "Time per step rose 2.7x", "other",
                     int(steps[int(n * 0.6)]), int(steps[-1]), evidence={"before_s": 0.2, "after_s": 0.55}),
         ],
         warnings=["truncated last record"], changepoints={(metric, "train"): [int(steps[n // 2])]},
@@ -104,7 +106,7 @@ def demo_report() -> Report:
         RunReport("broken", "runs/broken/metrics.json", "detectron2_json", status="error",
                   error="line 3: not JSON (unexpected token '<')"),
         RunReport("empty", "runs/empty/training.log", "keras_csv", status="empty", error="header only, no rows"),
-        RunReport("clean", "clean/log.csv", "keras_csv", series=series_info(build_view(clean)), frame=clean),
+        RunReport("clean", "clean/log.csv", "keras_csv", series=series_info(build_view(clean)), frame=clean, view=build_view(clean)),
     ])  # fmt: skip
 
 
@@ -225,13 +227,14 @@ def test_html_charts_scales_regions_and_changepoints() -> None:
     assert [t.label for t in charts["accuracy"].xticks] == ["0", "10", "20", "30", "40", "50"]
 
     tb = tb_run()
-    assert chart_groups(tb) == ["loss", "time_per_step"]
+    assert chart_groups(tb) == ["loss", "time"]  # the slowdown is about the view's derived seconds per step
     tcharts = {c.metric: c for c in build_charts(tb)}
     assert tcharts["loss"].x_label == "step" and not tcharts["loss"].log
     assert tcharts["loss"].lines[0].nonfinite == 1 and tcharts["loss"].lines[0].nonfinite_path
-    tps = tcharts["time_per_step"]
-    assert "wall-clock" in tps.note and [r.code for r in tps.regions] == ["SD001"]
-    assert tps.lines[0].nonfinite == 0 and tps.lines[0].last == pytest.approx(0.55)
+    tps = tcharts["time"]
+    assert tps.note == "seconds per step, from the wall-clock times" and [r.code for r in tps.regions] == ["SD001"]
+    # Only the derived points are drawn: the first step has no duration, and that is not a NaN value.
+    assert tps.lines[0].nonfinite == 0 and tps.lines[0].points == 1999 and tps.lines[0].last == pytest.approx(0.55)
     assert [t.label for t in tcharts["loss"].xticks] == ["0", "5000", "10k", "15k"]
 
 
@@ -284,12 +287,14 @@ def test_html_size_bound_and_downsampling() -> None:
         pl.when((pl.col("metric") == "loss") & (pl.col("split") == "train") & (pl.col("step") == 77_777))
         .then(1e6).otherwise(pl.col("value")).alias("value")
     )
+    views = {id(f): build_view(f) for f in (frame, frame_extreme)}
     runs = []
     for i in range(20):
         findings = [Finding("SP001", "spike", "warning", "loss", "spike", "train", 77_777, 77_777, 77.777, 77.777,
                             {"ratio": 3.2}, [_cause()], [_fix()]),
                     Finding("OF001", "overfitting", "error", "box_loss", "x", "train", 6000, 99_999)]  # fmt: skip
-        runs.append(RunReport(f"run{i}", f"runs/run{i}", "tfevents", frame=frame_extreme if i == 0 else frame,
+        run_frame = frame_extreme if i == 0 else frame
+        runs.append(RunReport(f"run{i}", f"runs/run{i}", "tfevents", frame=run_frame, view=views[id(run_frame)],
                               findings=findings, changepoints={("loss", "train"): [1000, 50_000]}))  # fmt: skip
     html = render_html(Report(runs=runs))
     size = len(html.encode("utf-8"))
@@ -303,9 +308,9 @@ def test_html_size_bound_and_downsampling() -> None:
     assert charts[0].metric == "loss" and charts[0].log
 
 
-def test_html_run_without_frame_and_single_run_page() -> None:
+def test_html_run_without_view_and_single_run_page() -> None:
     run = keras_run()
-    run.frame = None
+    run.view = None
     html = render_html(Report(runs=[run]), title="exp42 & co")
     assert "<svg" not in html and "<title>exp42 &amp; co</title>" in html
     assert "Training loss rose 9x" in html
@@ -394,7 +399,7 @@ def test_markdown_never_exceeds_max_chars_5000_runs() -> None:
 
 def test_markdown_drops_clean_details_first() -> None:
     runs = [keras_run()] + [
-        RunReport(f"clean-{i}", f"c/{i}", "keras_csv", frame=keras_run().frame) for i in range(40)
+        RunReport(f"clean-{i}", f"c/{i}", "keras_csv", view=keras_run().view) for i in range(40)
     ]  # fmt: skip
     full = render_markdown(Report(runs=runs), max_chars=10**7)
     assert full.count("<details>") == 41
@@ -534,3 +539,66 @@ def test_chromium_screenshot_and_injection(tmp_path: Path) -> None:
     assert rc.dom_title(dom) == "chromium check"  # the injected script did not run
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
     assert not re.search(r"<(script|img)\b", dom)
+
+
+# ---- the format registry and the run view the charts read --------------------------------------------------
+
+
+def test_every_registered_format_renders_the_demo_report() -> None:
+    assert format_names() == ("text", "json", "markdown", "github", "html")
+    assert len(FORMAT_MODULES) == len(format_names())
+    for name in format_names():
+        out = render(demo_report(), name)
+        assert "exp42" in out, name
+    assert "<svg" in render(demo_report(), "html")
+    with pytest.raises(KeyError):
+        render(demo_report(), "pdf")
+
+
+def test_output_extensions_choose_formats() -> None:
+    expected = {".html": "html", ".htm": "html", ".json": "json", ".md": "markdown", ".markdown": "markdown",
+                ".txt": "text"}  # fmt: skip
+    assert {ext: format_for_extension(ext) for ext in expected} == expected
+    assert format_for_extension(".HTML") == "html" and format_for_extension(".Md") == "markdown"
+    assert format_for_extension(".csv") is None and format_for_extension("") is None
+    claimed = [ext for name in format_names() for ext in get_format(name).extensions]
+    assert sorted(claimed) == sorted(expected)  # no extension claimed twice
+    # The renderers that read the runs' series ask the analysis to keep them.
+    assert {n for n in format_names() if get_format(n).needs_view} == {"markdown", "github", "html"}
+
+
+def test_cumulative_time_chart_says_it_shows_per_step_durations() -> None:
+    """A running total of seconds (ultralytics ``time``) is charted as the view's per-step durations."""
+    ep = np.arange(30)
+    per_epoch = np.where(ep < 20, 10.0, 25.0)
+    frame = pl.concat([
+        from_columns(run_id="u", source="results.csv", metric="box_loss", split="train", step=ep,
+                     epoch=ep.astype(float), value=1 / (1 + ep)),
+        from_columns(run_id="u", source="results.csv", metric="time", split="other", step=ep,
+                     epoch=ep.astype(float), value=np.cumsum(per_epoch)),
+    ])  # fmt: skip
+    run = RunReport("u", "u/results.csv", "ultralytics_csv", series=series_info(frame), view=build_view(frame),
+                    findings=[Finding("SD001", "slowdown", "warning", "time", "Epoch time rose 2.5x", "other", 20, 29)])
+    assert chart_groups(run) == ["box_loss", "time"]
+    (chart,) = [c for c in build_charts(run) if c.metric == "time"]
+    assert chart.note == "per-step durations of a cumulative time" and [r.code for r in chart.regions] == ["SD001"]
+    (line,) = chart.lines
+    assert line.points == 29 and line.nonfinite == 0 and line.last == pytest.approx(25.0)
+
+
+def test_view_primary_score_and_splits() -> None:
+    view = keras_run().view
+    assert view.primary_score is not None and view.primary_score.key == ("accuracy", "train")
+    assert view.splits_of("loss") == ["train", "val"] and view.splits_of("nope") == []
+    ep = np.arange(10)
+    frame = pl.concat([
+        from_columns(run_id="s", source="s", metric=m, split=sp, step=ep, value=ep / 10.0)
+        for m, sp in (("f1", "val"), ("top5", "train"), ("top5", "val"), ("AP_person", "train"), ("AP_person", "val"),
+                      ("acc", "test"))
+    ])  # fmt: skip
+    view = build_view(frame)
+    assert view.primary_score.key == ("top5", "train")  # logged for train and val beats a preferred name
+    assert view.splits_of("acc") == ["test"]
+    only_val = build_view(frame.filter(pl.col("metric").is_in(["f1", "acc"])))
+    assert only_val.primary_score.key == ("acc", "test")  # preference order: acc before f1
+    assert build_view(frame.filter(pl.col("metric") == "AP_person")).primary_score is None  # per-class only

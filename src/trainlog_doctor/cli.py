@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from trainlog_doctor import __version__
+from trainlog_doctor.report.formats import format_for_extension, format_names, get_format, render
 
-FORMATS = ("text", "json", "markdown", "github", "html")
 FAIL_ON = ("error", "warning", "never")
-EXT_FORMAT = {".html": "html", ".htm": "html", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
@@ -29,29 +28,6 @@ def ensure_outside_inputs(output: Path, inputs: list[str]) -> None:
         src = Path(raw).resolve()
         if out == src or (src.is_dir() and out.is_relative_to(src)):
             raise click.UsageError(f"refusing to write {output} inside the input {raw}; choose an --output elsewhere")
-
-
-def render(report, fmt: str) -> str:  # type: ignore[no-untyped-def]
-    """The report in one of FORMATS."""
-    if fmt == "json":
-        from trainlog_doctor.report.json import render_json
-
-        return render_json(report)
-    if fmt == "markdown":
-        from trainlog_doctor.report.markdown import render_markdown
-
-        return render_markdown(report)
-    if fmt == "github":
-        from trainlog_doctor.report.github import render_github
-
-        return render_github(report)
-    if fmt == "html":
-        from trainlog_doctor.report.html import render_html
-
-        return render_html(report)
-    from trainlog_doctor.report.text import render_text
-
-    return render_text(report)
 
 
 def exit_code(report, fail_on: str) -> int:  # type: ignore[no-untyped-def]
@@ -85,7 +61,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+@click.option("--format", "fmt", type=click.Choice(format_names()), default=None,
               help="Report format (default: from the --output extension, else text).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to FILE instead of standard output.")
@@ -100,8 +76,8 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
     from trainlog_doctor.api import analyze as run_analyze
 
     cfg = _config()
-    fmt = fmt or (EXT_FORMAT.get(output.suffix.lower()) if output else None) or cfg.get("format") or "text"
-    if fmt not in FORMATS:
+    fmt = fmt or (format_for_extension(output.suffix) if output else None) or cfg.get("format") or "text"
+    if fmt not in format_names():
         raise click.UsageError(f"unknown format {fmt!r} in config")
     fail_on = fail_on or cfg.get("fail_on") or "error"
     if fail_on not in FAIL_ON:
@@ -114,7 +90,7 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
         select=_split_codes(select) or cfg.get("select"),
         ignore=_split_codes(ignore) or cfg.get("ignore"),
         workers=workers or int(cfg.get("workers", 1)),
-        keep_frames=fmt in ("html", "markdown", "github"),
+        keep_frames=get_format(fmt).needs_view,
         warnings=notes,
     )
     for note in notes:

@@ -20,7 +20,8 @@ LAZY_IMPORTS = ("ruptures", "scipy.ndimage", "sklearn.ensemble", "google.protobu
                 "tensorboard.compat.proto.event_pb2", "tensorboard.plugins.hparams.plugin_data_pb2")
 #: Modules the forkserver imports once, so that every worker starts warm.
 PRELOAD = ("trainlog_doctor.audit", "trainlog_doctor.api", "trainlog_doctor.rules", "trainlog_doctor.knowledge",
-           "trainlog_doctor.report.html", "trainlog_doctor.signals.segments", *LAZY_IMPORTS)
+           "trainlog_doctor.report.html", "trainlog_doctor.report.charts", "trainlog_doctor.report.jinja",
+           "trainlog_doctor.signals.segments", *LAZY_IMPORTS)
 #: Thread pools kept at one thread inside workers (set only when the user has not set them).
 ONE_THREAD_ENV = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 

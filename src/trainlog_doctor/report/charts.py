@@ -7,65 +7,33 @@ Everything here is numbers and plain strings; the SVG markup itself is written b
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-import polars as pl
 
-from trainlog_doctor.run.names import is_lr_name
-
-from trainlog_doctor.run.series import split_series
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding, RunReport
-from trainlog_doctor.run import is_per_class_metric, metric_role
+from trainlog_doctor.report.numfmt import clean_exp, fmt_num
+from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.signals.transforms import downsample_indices, should_use_log
 
 __all__ = [
-    "SeriesData",
     "Chart",
     "ChartLine",
     "Region",
     "Mark",
     "Tick",
-    "extract_series",
     "chart_groups",
+    "build_chart",
     "build_charts",
     "nice_ticks",
     "log_ticks",
-    "fmt_num",
-    "main_series",
 ]
 
 WIDTH, HEIGHT = 640, 210
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 58, 14, 30, 30
-SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "other": 3}
-PRIMARY_LOSS_NAMES = ("loss", "total_loss", "train_loss", "loss_total", "overall_loss", "objective", "nll_loss")
-SCORE_PREFERENCE = ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy", "top1", "acc1",
-                    "binary_accuracy", "map", "f1", "auc")  # fmt: skip
 MAX_NONFINITE_MARKS = 120
 MAX_REGIONS = 16
 LABEL_CHAR_PX = 6.6
-
-
-@dataclass
-class SeriesData:
-    """One (metric, split) series sorted by step, one point per step (the last written)."""
-
-    metric: str
-    split: str
-    steps: np.ndarray
-    epochs: np.ndarray
-    wall_time: np.ndarray
-    values: np.ndarray
-    derived: str = ""  # why the values are not the logged ones ("" when they are)
-
-    def __len__(self) -> int:
-        return int(self.values.size)
-
-    @property
-    def has_epochs(self) -> bool:
-        """Every point has a finite epoch and epochs never go back along the steps."""
-        ep = self.epochs
-        return bool(ep.size) and bool(np.isfinite(ep).all()) and bool((np.diff(ep) >= 0).all())
 
 
 @dataclass
@@ -137,203 +105,66 @@ class Chart:
     bottom: float = HEIGHT - MARGIN_BOTTOM
 
 
-# ---- series access ---------------------------------------------------------------------------------
+# ---- what to chart ---------------------------------------------------------------------------------
 
 
-class FrameIndex:
-    """The series of one run's frame by (metric, split), all extracted in one pass (:func:`split_series`)."""
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.frame = frame
-        self._series = {
-            (a.metric, a.split): SeriesData(a.metric, a.split, a.steps, a.epochs, a.wall_time, a.values)
-            for a in split_series(frame)
-        }
-        self.table = {key: len(self._series[key]) for key in sorted(self._series)}
-        self.metrics = _by_metric(self.table)
-
-    def get(self, metric: str, split: str) -> SeriesData:
-        """The series (empty when absent), sorted by step with one point per step."""
-        found = self._series.get((metric, split))
-        if found is None:
-            return SeriesData(metric, split, np.empty(0, np.int64), *(np.empty(0),) * 3)
-        return found
-
-    def splits(self, metric: str) -> list[str]:
-        return sorted(self.metrics.get(metric, {}), key=lambda s: (SPLIT_ORDER.get(s, 9), s))
-
-
-def extract_series(frame: pl.DataFrame, metric: str, split: str) -> SeriesData:
-    """The (metric, split) series of ``frame`` sorted by step, keeping the last point written per step."""
-    return FrameIndex(frame).get(metric, split)
-
-
-def _role(metric: str, split: str) -> str:
-    role = metric_role(metric, split)
-    if split == "other" and role in ("loss", "score") and is_lr_name(metric):
-        return "lr"
-    return role
-
-
-def _by_metric(table: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for (m, s), n in table.items():
-        out.setdefault(m, {})[s] = n
-    return out
-
-
-def _primary_loss(metrics: dict[str, dict[str, int]]) -> str | None:
-    """The main loss metric: a standard name logged for training, else the longest training loss, else val."""
-    losses = {m: splits for m, splits in metrics.items() if _role(m, "train") == "loss" and set(splits) - {"other"}}
-    if not losses:
-        return None
-    train = {m: s for m, s in losses.items() if "train" in s}
-    pool = train or losses
-    for name in PRIMARY_LOSS_NAMES:
-        for m in pool:
-            if m.lower() == name:
-                return m
-    return sorted(pool, key=lambda m: (-max(pool[m].values()), m))[0]
-
-
-def _primary_score(metrics: dict[str, dict[str, int]]) -> str | None:
-    """The main score (accuracy-like) metric, preferring one logged for both train and val."""
-    scores = [
-        m for m, splits in metrics.items()
-        if _role(m, "train") == "score" and set(splits) - {"other"} and not is_per_class_metric(m)
-    ]  # fmt: skip
-    if not scores:
-        return None
-
-    def rank(m: str) -> tuple[int, int, int, str]:
-        low = m.lower()
-        pref = SCORE_PREFERENCE.index(low) if low in SCORE_PREFERENCE else (20 if "acc" in low else 50)
-        both = 0 if {"train", "val"} <= set(metrics[m]) else 1
-        return (both, pref, -max(metrics[m].values()), m)
-
-    return sorted(scores, key=rank)[0]
-
-
-def _primary_lr(metrics: dict[str, dict[str, int]]) -> str | None:
-    cands = [m for m, splits in metrics.items() if any(_role(m, s) == "lr" for s in splits)]
-    if not cands:
-        return None
-    return sorted(cands, key=lambda m: (0 if m.lower() in ("lr", "learning_rate", "train_lr") else 1,
-                                        -max(metrics[m].values()), m))[0]  # fmt: skip
-
-
-def chart_groups(run: RunReport, max_charts: int = 4, index: FrameIndex | None = None) -> list[str]:
+def chart_groups(run: RunReport, max_charts: int = 4) -> list[str]:
     """Metric names to chart for ``run`` (every split of a metric shares one chart), most useful first.
 
     Order: the primary loss, metrics with error/warning findings (worst first), the main score,
-    metrics with info findings, the learning rate. A slowdown on a time series that is not in the
-    frame (derived from wall-clock times) is charted as ``time_per_step``.
+    metrics with info findings, the learning rate. Every name is a metric of the run view, which
+    holds the derived ``time`` series a slowdown finding may be about.
     """
-    if run.frame is None:
+    view = run.view
+    if view is None:
         return []
-    metrics = (index or FrameIndex(run.frame)).metrics
     groups: list[str] = []
 
-    def add(m: str | None) -> None:
-        if m and m not in groups and (m in metrics or m == "time_per_step"):
-            groups.append(m)
+    def add(metric: str | None) -> None:
+        if metric and metric not in groups and view.splits_of(metric):
+            groups.append(metric)
 
-    def of(f: Finding) -> str:
-        return f.metric if f.metric in metrics or f.kind != "slowdown" else "time_per_step"
-
-    add(_primary_loss(metrics))
+    add(_primary_loss_metric(view))
     ranked = sorted(run.findings, key=lambda f: -SEVERITY_RANK.get(f.severity, 0))
     for f in ranked:
         if f.severity != "info":
-            add(of(f))
-    add(_primary_score(metrics))
+            add(f.metric)
+    add(view.primary_score.metric if view.primary_score else None)
     for f in ranked:
         if f.severity == "info":
-            add(of(f))
-    add(_primary_lr(metrics))
+            add(f.metric)
+    add(view.lr.metric if view.lr else None)
     return groups[:max_charts]
 
 
-def main_series(run: RunReport) -> list[SeriesData]:
-    """The series a compact summary shows: primary loss (train, val) and the main score (train, val)."""
-    if run.frame is None or run.frame.height == 0:
-        return []
-    index = FrameIndex(run.frame)
-    keys = [(m, sp) for m in (_primary_loss(index.metrics), _primary_score(index.metrics)) if m
-            for sp in ("train", "val") if sp in index.metrics[m]]  # fmt: skip
-    return [index.get(m, sp) for m, sp in keys]
+def _primary_loss_metric(view: RunView) -> str | None:
+    """The loss to chart first: the primary training loss, else the main loss of val, else of test."""
+    for split in ("train", "val", "test"):
+        s = view.primary_loss_for(split)
+        if s is not None:
+            return s.metric
+    return None
 
 
-def _group_series(index: FrameIndex, metric: str) -> list[SeriesData]:
-    """Every split of ``metric`` (cumulative time turned into per-step durations), or a derived time per step."""
-    out = [index.get(metric, s) for s in index.splits(metric)]
-    if not out and metric == "time_per_step":
-        base = _primary_loss(index.metrics)
-        if base is None:  # no loss: the longest series carries the wall-clock times just as well
-            base = max(index.metrics, key=lambda m: (max(index.metrics[m].values()), m), default=None)
-        if base is not None:
-            derived = _time_from_wall(index.get(base, index.splits(base)[0]))
-            if derived is not None:
-                out.append(derived)
-    return [_per_step_if_cumulative(s) if _role(s.metric, s.split) == "time" else s for s in out]
-
-
-def _time_from_wall(base: SeriesData) -> SeriesData | None:
-    """Seconds per step from the wall-clock times of ``base``."""
-    ok = np.flatnonzero(np.isfinite(base.wall_time))
-    if ok.size < 3:
-        return None
-    dt = np.diff(base.wall_time[ok])
-    ds = np.diff(base.steps[ok]).astype(np.float64)
-    good = (ds > 0) & (dt >= 0)
-    if good.sum() < 2:
-        return None
-    keep = ok[1:][good]
-    return SeriesData("time_per_step", "other", base.steps[keep], base.epochs[keep], base.wall_time[keep],
-                      dt[good] / ds[good], derived="seconds per step, from the wall-clock times")  # fmt: skip
-
-
-def _per_step_if_cumulative(s: SeriesData) -> SeriesData:
-    """A time series written as a running total (ultralytics ``time``) shown as durations per step."""
-    ok = np.flatnonzero(np.isfinite(s.values))
-    if ok.size < 4:
+def _drawn(s: Series) -> Series:
+    """``s`` as drawn: a derived series keeps only the points it has a value for (its gaps are not NaN data)."""
+    if not s.derived:
         return s
-    v = s.values[ok]
-    d = np.diff(v)
-    if (d >= -1e-9).all() and v[-1] > 3 * max(v[1], 1e-9) and np.median(d) > 0:
-        keep = ok[1:]
-        per_step = d / np.maximum(np.diff(s.steps[ok]), 1)
-        return SeriesData(s.metric, s.split, s.steps[keep], s.epochs[keep], s.wall_time[keep], per_step,
-                          derived="per-step durations of a cumulative time")  # fmt: skip
-    return s
+    keep = s.finite
+    return replace(s, steps=s.steps[keep], values=s.values[keep], epochs=s.epochs[keep],
+                   wall_time=s.wall_time[keep], views={})  # fmt: skip
+
+
+def _derivation(run: RunReport, s: Series) -> str:
+    """How a derived series was made ("" for a logged one); the wall-clock one is a series the log lacks."""
+    if not s.derived:
+        return ""
+    if any(info.metric == s.metric and info.split == s.split for info in run.series):
+        return "per-step durations of a cumulative time"
+    return "seconds per step, from the wall-clock times"
 
 
 # ---- scales and ticks ------------------------------------------------------------------------------
-
-
-def fmt_num(v: float, digits: int = 3) -> str:
-    """A short, readable number: ``0.0123``, ``1.5k``, ``2.3M``, ``1e-05``, ``3``."""
-    if v is None or not math.isfinite(v):
-        return str(v)
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if a >= 1e15 or a < 1e-4:
-        return _clean_exp(f"{v:.{max(digits - 1, 0)}e}")
-    for limit, div, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
-        if a >= limit:
-            return f"{v / div:.{digits}g}{suffix}"
-    return f"{v:.{digits}g}"
-
-
-def _clean_exp(label: str) -> str:
-    mant, _, exp = label.partition("e")
-    if not exp:
-        return label
-    if "." in mant:
-        mant = mant.rstrip("0").rstrip(".")
-    sign = "-" if exp.startswith("-") else ""
-    return f"{mant}e{sign}{exp.lstrip('+-').lstrip('0') or '0'}"
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -383,7 +214,7 @@ def _fmt_tick(v: float, step: float) -> str:
     if a >= 1e4:
         return fmt_num(v, 3)
     if a < 1e-3:
-        return _clean_exp(f"{v:.1e}")
+        return clean_exp(f"{v:.1e}")
     decimals = 3
     if step > 0:
         mag = math.floor(math.log10(step))
@@ -405,11 +236,17 @@ def _fmt_decade(k: float) -> str:
 # ---- building one chart ----------------------------------------------------------------------------
 
 
-def _x_of(s: SeriesData, use_epoch: bool) -> np.ndarray:
+def _has_epochs(s: Series) -> bool:
+    """Every point has a finite epoch and epochs never go back along the steps."""
+    ep = s.epochs
+    return bool(ep.size) and bool(np.isfinite(ep).all()) and bool((np.diff(ep) >= 0).all())
+
+
+def _x_of(s: Series, use_epoch: bool) -> np.ndarray:
     return s.epochs if use_epoch else s.steps.astype(np.float64)
 
 
-def _step_to_x(series: list[SeriesData], use_epoch: bool):  # type: ignore[no-untyped-def]
+def _step_to_x(series: list[Series], use_epoch: bool):  # type: ignore[no-untyped-def]
     """A function step -> x for the chart axis (epochs interpolated along the longest series)."""
     if not use_epoch:
         return lambda step: float(step)
@@ -446,14 +283,13 @@ def build_chart(
     *,
     max_points: int = 400,
     anchors: dict[int, str] | None = None,
-    index: FrameIndex | None = None,
 ) -> Chart | None:
-    """The chart of every split of ``metric`` in ``run`` (None when nothing finite is left to draw)."""
-    if run.frame is None:
+    """The chart of every split of ``metric`` in ``run`` (None without a view or when nothing finite is left)."""
+    view = run.view
+    if view is None:
         return None
-    index = index or FrameIndex(run.frame)
-    index_metrics = index.metrics
-    series = [s for s in _group_series(index, metric) if len(s)]
+    drawn = (_drawn(view.series[(metric, split)]) for split in view.splits_of(metric))
+    series = [s for s in drawn if len(s)]
     if not series:
         return None
     # Bucket min/max downsampling keeps every extreme, so ranges computed on the kept points are exact.
@@ -462,7 +298,7 @@ def build_chart(
     fin = all_vals[np.isfinite(all_vals)]
     if fin.size == 0:
         return None
-    use_epoch = all(s.has_epochs for s in series)
+    use_epoch = all(_has_epochs(s) for s in series)
     use_log = should_use_log(fin, min_decades=2.0)
     tv = np.log10(fin) if use_log else fin
     ylo, yhi = float(tv.min()), float(tv.max())
@@ -540,7 +376,7 @@ def build_chart(
             last=float(last_fin[-1]) if last_fin.size else None,
         ))  # fmt: skip
         if s.derived:
-            notes.append(s.derived)
+            notes.append(_derivation(run, s))
     chart.note = "; ".join(dict.fromkeys(notes))
 
     # ticks
@@ -557,11 +393,7 @@ def build_chart(
 
     # finding regions
     to_x = _step_to_x(series, use_epoch)
-    def shown_here(f: Finding) -> bool:
-        derived_time = metric == "time_per_step" and f.kind == "slowdown" and f.metric not in index_metrics
-        return f.metric == metric or derived_time
-
-    findings = [(i, f) for i, f in enumerate(run.findings) if shown_here(f)]
+    findings = [(i, f) for i, f in enumerate(run.findings) if f.metric == metric]
     findings.sort(key=lambda t: (SEVERITY_RANK.get(t[1].severity, 0), -t[0]))  # drawn worst last (on top)
     for i, f in findings[-MAX_REGIONS:]:
         a = _finding_x(f, "start", to_x, use_epoch)
@@ -625,14 +457,10 @@ def _layout_labels(regions: list[Region], left: float, right: float, top: float)
 
 def build_charts(run: RunReport, *, max_charts: int = 4, max_points: int = 400,
                  anchors: dict[int, str] | None = None) -> list[Chart]:
-    """Up to ``max_charts`` charts for ``run`` (none without a frame); see :func:`chart_groups`."""
-    if run.frame is None or run.frame.height == 0:
-        return []
-    index = FrameIndex(run.frame)
-    groups = chart_groups(run, max_charts, index)
+    """Up to ``max_charts`` charts for ``run`` (none without a view); see :func:`chart_groups`."""
     charts = []
-    for metric in groups:
-        c = build_chart(run, metric, max_points=max_points, anchors=anchors, index=index)
+    for metric in chart_groups(run, max_charts):
+        c = build_chart(run, metric, max_points=max_points, anchors=anchors)
         if c is not None:
             charts.append(c)
     return charts

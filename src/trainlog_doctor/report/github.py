@@ -12,8 +12,9 @@ from pathlib import Path
 import polars as pl
 
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Report, RunReport
+from trainlog_doctor.report.formats import OutputFormat
 
-__all__ = ["render_github", "escape_data", "escape_property", "MAX_PER_LEVEL"]
+__all__ = ["FORMAT", "render_github", "escape_data", "escape_property", "MAX_PER_LEVEL"]
 
 LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 MAX_PER_LEVEL = {"error": 10, "warning": 10, "notice": 9}  # + 1 summary notice
@@ -135,3 +136,6 @@ def render_github(report: Report, *, cwd: str | None = None) -> str:
                f"for the full report.")  # fmt: skip
         shown.append(f"::notice title={escape_property('trainlog-doctor: more findings')}::{escape_data(msg)}")
     return "".join(line + "\n" for line in shown)
+
+
+FORMAT = OutputFormat("github", (), render_github, needs_view=True)

@@ -10,13 +10,12 @@ import math
 from collections import Counter
 from typing import Any
 
-
-from trainlog_doctor.model.version import __version__
-from trainlog_doctor.report.charts import build_charts, fmt_num
-from trainlog_doctor.report.jinja import environment
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Reference, Report, RunReport
+from trainlog_doctor.model.version import __version__
+from trainlog_doctor.report.formats import OutputFormat
+from trainlog_doctor.report.numfmt import fmt_num
 
-__all__ = ["render_html", "where_text", "fmt_value"]
+__all__ = ["FORMAT", "render_html", "where_text", "fmt_value"]
 
 MAX_CARDS_PER_RUN = 40
 MAX_CAUSES_SHOWN = 3
@@ -25,6 +24,7 @@ MAX_WARNINGS = 20
 MAX_META = 30
 MAX_TEXT = 2000
 MAX_SHORT = 200
+
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
     """``text`` as a string of at most ``limit`` characters (an ellipsis marks the cut)."""
@@ -154,7 +154,9 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
     anchors = {j: f"{anchor}-f{j + 1}" for j in range(len(run.findings))}
     charts = []
     chart_note = ""
-    if run.status == "ok" and run.frame is not None and run.frame.height:
+    if run.status == "ok" and run.view is not None and run.view.series:
+        from trainlog_doctor.report.charts import build_charts  # numpy and the signals: only when drawing
+
         try:
             charts = build_charts(run, anchors=anchors)
         except Exception as exc:  # noqa: BLE001 - a chart bug must not lose the diagnosis
@@ -187,12 +189,13 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
         "more_meta": max(0, len(run.meta) - MAX_META),
         "warnings": [clip(w, 500) for w in run.warnings[:MAX_WARNINGS]],
         "more_warnings": max(0, len(run.warnings) - MAX_WARNINGS),
-        "has_frame": run.frame is not None,
     }
 
 
 def render_html(report: Report, *, title: str = "trainlog-doctor report") -> str:
     """The whole report as one offline HTML page (no network requests; log text always escaped)."""
+    from trainlog_doctor.report.jinja import environment  # Jinja: only when a page is written
+
     runs = [_run_view(i, r) for i, r in enumerate(report.runs)]
     all_findings = [f for r in report.runs for f in r.findings]
     worst_rank = [SEVERITY_RANK.get(r.worst.severity, 0) if r.worst else -1 for r in report.runs]
@@ -211,3 +214,5 @@ def render_html(report: Report, *, title: str = "trainlog-doctor report") -> str
         max_severity=report.max_severity(),
     )  # fmt: skip
 
+
+FORMAT = OutputFormat("html", (".html", ".htm"), render_html, needs_view=True)

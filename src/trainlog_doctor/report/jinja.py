@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import jinja2
 
-from trainlog_doctor.report.charts import fmt_num
+from trainlog_doctor.report.numfmt import fmt_num
 
 
 @lru_cache(maxsize=1)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from trainlog_doctor.report.charts import SeriesData, main_series
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Reference, Report, RunReport
-from trainlog_doctor.signals.transforms import should_use_log
+from trainlog_doctor.report.formats import OutputFormat
 
-__all__ = ["render_markdown", "md_text", "html_text", "sparkline"]
+if TYPE_CHECKING:
+    from trainlog_doctor.run import Series
+
+__all__ = ["FORMAT", "render_markdown", "md_text", "html_text", "main_series", "sparkline"]
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 32
@@ -69,12 +70,16 @@ def html_text(text: object, limit: int = 300) -> str:
     )  # fmt: skip
 
 
-def sparkline(values: Iterable[float] | np.ndarray, width: int = SPARK_WIDTH) -> str:
+def sparkline(values: Iterable[float], width: int = SPARK_WIDTH) -> str:
     """``values`` as Unicode blocks (▁..█), one per bucket of the series (its mean); ``×`` for all-NaN buckets.
 
     Log scale when the positive values span two decades or more. Empty input gives ``""``.
     """
-    v = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.float64)
+    import numpy as np  # here, not at the top: listing the output formats stays cheap
+
+    from trainlog_doctor.signals.transforms import should_use_log
+
+    v = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=np.float64)
     if v.size == 0:
         return ""
     n = min(width, v.size)
@@ -183,22 +188,28 @@ def _refs(refs: list[Reference], label: str, n: int) -> list[str]:
     return lines
 
 
-def _spark_lines(run: RunReport) -> list[str]:
-    try:
-        series: list[SeriesData] = main_series(run)
-    except Exception:  # noqa: BLE001 - a summary never fails on a odd frame
+def main_series(run: RunReport) -> list[Series]:
+    """The series a compact summary shows: the primary loss and the main score, each in train and val."""
+    view = run.view
+    if view is None:
         return []
+    loss = view.primary_loss or view.primary_loss_for("val")
+    metrics = [s.metric for s in (loss, view.primary_score) if s is not None]
+    return [view.series[(m, split)] for m in metrics for split in ("train", "val") if (m, split) in view.series]
+
+
+def _spark_lines(run: RunReport) -> list[str]:
     lines = []
-    for s in series:
-        fin = s.values[np.isfinite(s.values)]
-        if s.values.size < 2 or fin.size == 0:
+    for s in main_series(run):
+        fin = s.values[s.finite]
+        if len(s) < 2 or fin.size == 0:
             continue
-        bad = int(s.values.size - fin.size)
+        bad = len(s) - s.n_finite
         note = f", {bad} non-finite" if bad else ""
         lines.append(
             f"- `{sparkline(s.values)}` {md_text(s.split, 20)} {md_text(s.metric, 60)}: "
             f"{_fmt(float(fin[0]))} → {_fmt(float(fin[-1]))} (min {_fmt(float(fin.min()))}, "
-            f"max {_fmt(float(fin.max()))}, {s.values.size} points{note})\n"
+            f"max {_fmt(float(fin.max()))}, {len(s)} points{note})\n"
         )
     return lines
 
@@ -326,3 +337,6 @@ def _fit(text: str, max_chars: int) -> str:
     if nl > 0:
         cut = cut[:nl]
     return cut + marker
+
+
+FORMAT = OutputFormat("markdown", (".md", ".markdown"), render_markdown, needs_view=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trainlog_doctor.model.report import SEVERITY_RANK, Report
+from trainlog_doctor.report.formats import OutputFormat
 
 
 def _clean(s: object, limit: int = 300) -> str:
@@ -77,3 +78,6 @@ def render_text(report: Report, *, causes: int = 2) -> str:
         f"{sum(r.status == 'error' for r in report.runs)} unreadable; {n_err} error(s), {n_warn} warning(s)"
     )
     return "\n".join(_no_workflow_command(line) for line in lines) + "\n"
+
+
+FORMAT = OutputFormat("text", (".txt",), render_text)

@@ -197,3 +197,10 @@ def metric_role(metric: str, split: str = "train") -> str:
 def is_per_class_metric(metric: str) -> bool:
     """True for per-class or per-size breakdowns (``bbox/AP-person``, ``APs``, ``AP_cat``) that may be NaN."""
     return bool(_PER_CLASS_RE.search(metric))
+
+
+# The main score of a run, most preferred first (other names containing ``acc`` come next).
+PRIMARY_SCORE_NAMES = (
+    "accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy", "top1", "acc1", "binary_accuracy",
+    "map", "f1", "auc",
+)  # fmt: skip

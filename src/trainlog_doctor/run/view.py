@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from trainlog_doctor.model.frame import SPLITS
 from trainlog_doctor.run.facts import RunFacts, run_facts
-from trainlog_doctor.run.names import PRIMARY_LOSS_NAMES
+from trainlog_doctor.run.names import PRIMARY_LOSS_NAMES, PRIMARY_SCORE_NAMES, is_per_class_metric
 from trainlog_doctor.run.series import (
     Key,
     Series,
@@ -182,6 +183,38 @@ class RunView:
     def facts(self) -> RunFacts:
         """Run-level facts for the knowledge base: lr points, run length, timing and memory series."""
         return run_facts(self.series, self.lr)
+
+    # ---- the main score and the splits of a metric (what the renderers chart) ---------------------------
+
+    @cached_property
+    def primary_score(self) -> Series | None:
+        """The run's main score (accuracy-like, no per-class breakdown) on its first split of train, val, test.
+
+        Preferred: a metric logged for both train and val, then the order of ``PRIMARY_SCORE_NAMES``
+        (other names containing ``acc`` next), then the longest series.
+        """
+        by_metric: dict[str, list[Series]] = {}
+        for s in self.series.values():
+            if s.role == "score" and s.split != "other" and not is_per_class_metric(s.metric):
+                by_metric.setdefault(s.metric, []).append(s)
+        if not by_metric:
+            return None
+
+        def rank(metric: str) -> tuple[int, int, int, str]:
+            low = metric.lower()
+            pref = PRIMARY_SCORE_NAMES.index(low) if low in PRIMARY_SCORE_NAMES else (20 if "acc" in low else 50)
+            both = 0 if {"train", "val"} <= {s.split for s in by_metric[metric]} else 1
+            return (both, pref, -max(len(s) for s in by_metric[metric]), metric)
+
+        return min(by_metric[min(by_metric, key=rank)], key=lambda s: self._split_order(s.split))
+
+    def splits_of(self, metric: str) -> list[str]:
+        """The splits that hold ``metric``: train, val, test, other, then any other split by name."""
+        return sorted((split for m, split in self.series if m == metric), key=self._split_order)
+
+    @staticmethod
+    def _split_order(split: str) -> tuple[int, str]:
+        return (SPLITS.index(split) if split in SPLITS else len(SPLITS), split)
 
 
 def build_view(frame: pl.DataFrame, meta: dict[str, Any] | None = None, run_id: str | None = None) -> RunView:

@@ -1,0 +1,66 @@
+"""The output formats, found by attribute: every renderer module declares one :class:`OutputFormat`.
+
+A renderer module of this package sets ``FORMAT = OutputFormat(name, extensions, render)``; adding a
+format is one such module and its name in :data:`FORMAT_MODULES`. The modules are imported on first
+use, and each keeps its heavy imports (numpy, the chart geometry, Jinja) inside its render function,
+so listing the formats for ``--help`` or writing text never loads the HTML machinery.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from trainlog_doctor.model.report import Report
+
+__all__ = ["FORMAT_MODULES", "OutputFormat", "format_for_extension", "format_names", "get_format", "render"]
+
+FORMAT_MODULES = ("text", "json", "markdown", "github", "html")  # modules of trainlog_doctor.report, in --help order
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One output format: its ``--format`` name, the ``--output`` extensions that choose it, its renderer.
+
+    ``needs_view`` is true when the renderer reads the runs' series (``RunReport.view``), so the
+    analysis has to keep them.
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    render: Callable[[Report], str]
+    needs_view: bool = False
+
+
+@cache
+def _formats() -> dict[str, OutputFormat]:
+    found: dict[str, OutputFormat] = {}
+    for module in FORMAT_MODULES:
+        fmt = importlib.import_module(f"trainlog_doctor.report.{module}").FORMAT
+        if fmt.name in found:
+            raise ValueError(f"two output formats are called {fmt.name!r}")
+        found[fmt.name] = fmt
+    return found
+
+
+def format_names() -> tuple[str, ...]:
+    """The names of the output formats, in the order of :data:`FORMAT_MODULES`."""
+    return tuple(_formats())
+
+
+def get_format(name: str) -> OutputFormat:
+    """The format called ``name`` (KeyError when there is none)."""
+    return _formats()[name]
+
+
+def format_for_extension(extension: str) -> str | None:
+    """The name of the format an output file with ``extension`` (``.md``, ``.HTML``) gets, if any."""
+    ext = extension.lower()
+    return next((f.name for f in _formats().values() if ext in f.extensions), None)
+
+
+def render(report: Report, name: str) -> str:
+    """``report`` in the format called ``name``."""
+    return get_format(name).render(report)
