@@ -577,7 +577,7 @@ def test_cumulative_time_chart_says_it_shows_per_step_durations() -> None:
         from_columns(run_id="u", source="results.csv", metric="time", split="other", step=ep,
                      epoch=ep.astype(float), value=np.cumsum(per_epoch)),
     ])  # fmt: skip
-    run = RunReport("u", "u/results.csv", "ultralytics_csv", series=series_info(frame), view=build_view(frame),
+    run = RunReport("u", "u/results.csv", "ultralytics_csv", series=series_info(build_view(frame)), view=build_view(frame),
                     findings=[Finding("SD001", "slowdown", "warning", "time", "Epoch time rose 2.5x", "other", 20, 29)])
     assert chart_groups(run) == ["box_loss", "time"]
     (chart,) = [c for c in build_charts(run) if c.metric == "time"]
