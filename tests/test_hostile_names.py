@@ -25,7 +25,6 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_reliability import scalar_event, tfrecord, version_event  # noqa: E402
-
 from trainlog_doctor.api import analyze  # noqa: E402
 from trainlog_doctor.cli import main as cli_main  # noqa: E402
 from trainlog_doctor.model.report import Report  # noqa: E402
@@ -350,7 +349,6 @@ def test_every_reader_accepts_a_non_utf8_path(tmp_path: Path) -> None:
     if sys.platform == "darwin":
         pytest.skip("macOS file systems reject non-UTF-8 names")
     from test_reliability import FAMILIES, check_frame
-
     from trainlog_doctor.readers import reader_by_format
 
     failed = {}

@@ -43,13 +43,13 @@ from hypothesis import strategies as st
 from trainlog_doctor.api import analyze
 from trainlog_doctor.cli import main as cli_main
 from trainlog_doctor.model.frame import COLUMNS, SCHEMA, SPLITS
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.model.report import Report
 from trainlog_doctor.readers import READERS, LogReadError, reader_by_format, reader_for_file
 from trainlog_doctor.readers.base import HEAD_BYTES, RunData
 from trainlog_doctor.report.json import render_json
-from trainlog_doctor.model.report import Report
 from trainlog_doctor.report.text import render_text
 from trainlog_doctor.rules import detect
+from trainlog_doctor.run.names import infer_split
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_LOGS = REPO.parent / "shared" / "real_logs"

@@ -15,7 +15,6 @@ import pytest
 
 from trainlog_doctor.model.frame import from_columns
 from trainlog_doctor.model.report import Finding
-from trainlog_doctor.run import build_view, metric_role
 from trainlog_doctor.rules import (
     KINDS,
     RULES,
@@ -25,6 +24,7 @@ from trainlog_doctor.rules import (
     select_rules,
     series_changepoints,
 )
+from trainlog_doctor.run import build_view, metric_role
 
 REAL_LOGS = Path(__file__).resolve().parents[1].parent / "shared" / "real_logs"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from trainlog_doctor.model.version import __version__
+
 __all__ = ["__version__", "analyze", "load", "detect_changepoints"]
 
 if TYPE_CHECKING:

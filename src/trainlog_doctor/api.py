@@ -111,7 +111,7 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
 
 def series_info(view: RunView) -> list[SeriesInfo]:
     """One entry per logged (metric, split) series of the run view, ordered by split, then metric."""
-    logged = sorted((s for s in view.series.values() if not s.derived), key=lambda s: (s.split, s.metric))
+    logged = sorted((s for s in view.series.values() if s.logged), key=lambda s: (s.split, s.metric))
     return [
         SeriesInfo(s.metric, s.split, len(s), "epoch" if s.step_is_epoch else "step", duplicates=s.duplicates)
         for s in logged

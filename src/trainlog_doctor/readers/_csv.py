@@ -22,7 +22,6 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-
 from trainlog_doctor.readers._frame import split_on_reset
 from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer, suffix_for
 

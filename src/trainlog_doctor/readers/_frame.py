@@ -10,6 +10,7 @@ import polars as pl
 from trainlog_doctor.model.frame import conform, empty_frame
 from trainlog_doctor.run.names import infer_split, series_names
 
+
 def wide_to_long(
     wide: pl.DataFrame,
     *,

@@ -24,10 +24,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame, from_columns
-
 from trainlog_doctor.readers._frame import split_on_reset
-
-from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._jsonlines import (
     decode,
     first_line,
@@ -37,6 +34,7 @@ from trainlog_doctor.readers._jsonlines import (
     read_log_bytes,
 )
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
+from trainlog_doctor.run.names import infer_split, series_names
 
 _SUMMARY_KEYS = frozenset({"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos"})
 _TOP_META = {

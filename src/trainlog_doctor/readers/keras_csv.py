@@ -17,8 +17,6 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-
-from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
@@ -34,6 +32,7 @@ from trainlog_doctor.readers._csv import (
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
 from trainlog_doctor.readers.lightning_csv import is_lightning_header
 from trainlog_doctor.readers.ultralytics_csv import is_ultralytics_header
+from trainlog_doctor.run.names import infer_split, series_names
 
 _NOT_CSV_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml", ".py", ".md", ".html", ".xml", ".ipynb")
 

@@ -21,8 +21,6 @@ from typing import ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-
-from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
@@ -37,6 +35,7 @@ from trainlog_doctor.readers._csv import (
 )
 from trainlog_doctor.readers.base import RunData, display_path
 from trainlog_doctor.readers.ultralytics_csv import is_ultralytics_header
+from trainlog_doctor.run.names import infer_split, series_names
 
 _WALL_TIME_NAMES = ("created_at", "timestamp", "wall_time", "walltime")
 

@@ -28,10 +28,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-
 from trainlog_doctor.readers._frame import wide_to_long
-
-from trainlog_doctor.run.names import infer_split
 from trainlog_doctor.readers._jsonlines import (
     has_name_collisions,
     keep_last,
@@ -40,6 +37,7 @@ from trainlog_doctor.readers._jsonlines import (
     sniff_first_line,
 )
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
+from trainlog_doctor.run.names import infer_split
 
 _HEADER_KEYS = ("env_info", "config")
 MAX_EPOCH_SPAN = 100_000

@@ -53,8 +53,6 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.model.frame import SCHEMA, conform, empty_frame
-
-from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._reduce import (
     MAX_RUN_POINTS,
     MAX_SERIES_POINTS,
@@ -75,7 +73,8 @@ from trainlog_doctor.readers._tfrecord import (
     read_windows,
     tag_list,
 )
-from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer, display_path
+from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, display_path, is_lfs_pointer
+from trainlog_doctor.run.names import infer_split, series_names
 
 SPLIT_DIRS: dict[str, str] = {
     "train": "train",

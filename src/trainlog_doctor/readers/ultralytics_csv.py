@@ -21,8 +21,6 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-
-from trainlog_doctor.run.names import infer_split, series_names
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
@@ -34,6 +32,7 @@ from trainlog_doctor.readers._csv import (
     sniff_csv,
 )
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
+from trainlog_doctor.run.names import infer_split, series_names
 
 _LR = re.compile(r"^(x/lr\d+|lr/pg\d+)$", re.IGNORECASE)
 _LOSS = re.compile(r"^(train|val)/(box|obj|cls|dfl|seg|pose|kobj|rle)_loss$", re.IGNORECASE)

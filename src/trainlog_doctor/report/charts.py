@@ -155,15 +155,6 @@ def _drawn(s: Series) -> Series:
                    wall_time=s.wall_time[keep], views={})  # fmt: skip
 
 
-def _derivation(run: RunReport, s: Series) -> str:
-    """How a derived series was made ("" for a logged one); the wall-clock one is a series the log lacks."""
-    if not s.derived:
-        return ""
-    if any(info.metric == s.metric and info.split == s.split for info in run.series):
-        return "per-step durations of a cumulative time"
-    return "seconds per step, from the wall-clock times"
-
-
 # ---- scales and ticks ------------------------------------------------------------------------------
 
 
@@ -376,7 +367,7 @@ def build_chart(
             last=float(last_fin[-1]) if last_fin.size else None,
         ))  # fmt: skip
         if s.derived:
-            notes.append(_derivation(run, s))
+            notes.append(s.derived)
     chart.note = "; ".join(dict.fromkeys(notes))
 
     # ticks

@@ -9,8 +9,8 @@ import numpy as np
 
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
-from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.rules.stats import View, hinge_break, make_view, odd_window, suffix_share
+from trainlog_doctor.run import RunView, Series
 
 
 @dataclass(frozen=True)

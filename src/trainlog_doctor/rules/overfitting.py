@@ -9,8 +9,8 @@ import numpy as np
 
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
-from trainlog_doctor.run import RunView, Series, is_per_class_metric
 from trainlog_doctor.rules.stats import View, make_view, suffix_share
+from trainlog_doctor.run import RunView, Series, is_per_class_metric
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import numpy as np
 
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt
-from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.rules.stats import View, make_view, shape_share, slope
+from trainlog_doctor.run import RunView, Series
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ import numpy as np
 
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
-from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.rules.divergence import find_sustained_rise
 from trainlog_doctor.rules.stats import make_view
+from trainlog_doctor.run import RunView, Series
 
 
 class StepTimeSlowdown(Rule):
@@ -109,7 +109,7 @@ class StepTimeSlowdown(Rule):
                 f"{what} rose {fmt_ratio(ratio)} after {s.where(start)} ({fmt(before)} -> {fmt(after)} s) "
                 "and stayed there"
             )
-        ev = {"value_before": before, "value_after": after, "ratio": ratio, "zscore": rise.zscore, "derived": s.derived}
+        ev = {"value_before": before, "value_after": after, "ratio": ratio, "zscore": rise.zscore, "derived": bool(s.derived)}
         # wall-clock gaps also hold evaluation, checkpointing and logging: trust big changes only
         severity = "info" if s.derived and ratio < self.min_ratio_derived else self.severity
         return self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev, severity=severity)

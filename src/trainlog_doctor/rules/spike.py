@@ -9,8 +9,8 @@ import numpy as np
 
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.base import Rule, SeriesRule, fmt, fmt_ratio
-from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.rules.stats import make_view
+from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.signals.transforms import robust_noise, rolling_median
 
 

@@ -7,9 +7,8 @@ these helpers only package it for the rules' questions ("is the tail above the b
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
-
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np

@@ -20,6 +20,11 @@ from trainlog_doctor.run.names import is_lr_name, metric_role
 
 Key = tuple[str, str]
 
+#: ``Series.derived`` of seconds per step computed from wall-clock times (a series the log does not hold).
+FROM_WALL_CLOCK = "seconds per step, from the wall-clock times"
+#: ``Series.derived`` of per-step durations computed from a logged running total of seconds.
+FROM_CUMULATIVE = "per-step durations of a cumulative time"
+
 
 class SeriesArrays(NamedTuple):
     """One (metric, split) of a frame as numpy arrays, sorted by step, one point per step."""
@@ -116,7 +121,7 @@ class Series:
     values: np.ndarray
     epochs: np.ndarray
     wall_time: np.ndarray
-    derived: bool = False
+    derived: str = ""  # how the values were computed when they are not the logged ones (FROM_...)
     duplicates: int = 0  # logged rows dropped as repeats of a step (the last written one is kept)
     views: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # analysis views (rules.stats)
 
@@ -142,6 +147,11 @@ class Series:
             if ep.size < 2 or (np.diff(ep) > 0).all() and np.allclose(ep, np.round(ep)):
                 return "epoch"
         return "step"
+
+    @property
+    def logged(self) -> bool:
+        """The log holds this series (possibly transformed); False for one computed from wall-clock times."""
+        return self.derived != FROM_WALL_CLOCK
 
     @cached_property
     def step_is_epoch(self) -> bool:
@@ -239,7 +249,7 @@ def cumulative_to_increments(s: Series) -> Series:
         vals[idx[1:]] = d / np.maximum(np.diff(s.steps[idx]), 1)
         return Series(
             metric=s.metric, split=s.split, role="time", steps=s.steps, values=vals, epochs=s.epochs,
-            wall_time=s.wall_time, derived=True, duplicates=s.duplicates,
+            wall_time=s.wall_time, derived=FROM_CUMULATIVE, duplicates=s.duplicates,
         )  # fmt: skip
     return s
 
@@ -268,5 +278,5 @@ def wall_time_series(base: Series) -> Series | None:
         return None
     return Series(
         metric="time", split="other", role="time", steps=base.steps, values=per, epochs=base.epochs,
-        wall_time=base.wall_time, derived=True,
+        wall_time=base.wall_time, derived=FROM_WALL_CLOCK,
     )  # fmt: skip
