@@ -13,16 +13,16 @@ from scipy.ndimage import median_filter, uniform_filter1d
 
 __all__ = [
     "as_float_array",
-    "finite",
+    "downsample_indices",
     "fill_nonfinite",
+    "finite",
     "log_view",
-    "should_use_log",
     "robust_noise",
     "robust_scale",
-    "rolling_median",
-    "smooth",
-    "downsample_indices",
     "rolling_mad_zscore",
+    "rolling_median",
+    "should_use_log",
+    "smooth",
 ]
 
 _MAD_TO_SIGMA = 1.4826
