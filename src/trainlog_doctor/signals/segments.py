@@ -46,6 +46,7 @@ __all__ = [
     "feature_matrix",
     "get_classifier",
     "label_segments",
+    "label_share",
     "load_classifier",
     "save_classifier",
     "segment_features",
@@ -575,3 +576,28 @@ def label_segments(
         peak = _peak_index(arr, s, e) if label == "spike" else None
         out.append(SegmentLabel(s, e, label, p, peak))
     return out
+
+
+def label_share(
+    values: Any,
+    changepoints: Sequence[int] | np.ndarray,
+    start: int,
+    labels: Sequence[str],
+    *,
+    min_points: int = 4,
+    classifier: SegmentClassifier | None = None,
+) -> float:
+    """Share of ``values[start:]`` that lies in segments (cut at ``changepoints``) labelled one of ``labels``.
+
+    0.0 when fewer than ``min_points`` values are left from ``start``.
+    """
+    n = len(values)
+    start = int(min(max(start, 0), n))
+    if n - start < min_points:
+        return 0.0
+    covered = 0
+    for seg in label_segments(values, changepoints, classifier=classifier):
+        lo, hi = max(seg.start, start), seg.end
+        if hi > lo and seg.label in labels:
+            covered += hi - lo
+    return covered / float(n - start)
