@@ -27,10 +27,19 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import numpy as np  # noqa: E402
-
 from synthetic import GENERATOR_VERSION, generate_segment_dataset  # noqa: E402
-from trainlog_doctor.signals.segment_training import TRAIN_SEED, TRAIN_SIZE, SegmentEstimator  # noqa: E402
-from trainlog_doctor.signals.segments import MODEL_PATH, SegmentClassifier, load_classifier, save_classifier  # noqa: E402
+
+from trainlog_doctor.signals.segment_training import (  # noqa: E402
+    TRAIN_SEED,
+    TRAIN_SIZE,
+    SegmentEstimator,
+)
+from trainlog_doctor.signals.segments import (  # noqa: E402
+    MODEL_PATH,
+    SegmentClassifier,
+    load_classifier,
+    save_classifier,
+)
 
 
 def train(size: int = TRAIN_SIZE, seed: int = TRAIN_SEED) -> SegmentClassifier:
