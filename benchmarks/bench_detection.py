@@ -4,7 +4,7 @@ Usage: ``python benchmarks/bench_detection.py [--synthetic 900] [--seed 0] [--no
 
 Three sources of labelled runs:
 
-* synthetic runs from :func:`trainlog_doctor.signals.synthetic.generate_runs` (healthy families and
+* synthetic runs from ``generate_runs`` of ``benchmarks/synthetic.py`` (healthy families and
   every finding kind, with exact ground truth);
 * ``sample_logs/`` with its ``LABELS.json`` (realistic files in every supported format), read with
   :func:`trainlog_doctor.api.load`;
@@ -36,6 +36,7 @@ import polars as pl
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(HERE))  # synthetic.py, the curve generator
 
 from trainlog_doctor.model.report import Finding  # noqa: E402
 from trainlog_doctor.rules import KINDS, detect  # noqa: E402
@@ -143,7 +144,7 @@ def match_case(case: Case) -> None:
 
 
 def synthetic_cases(n: int, seed: int) -> list[Case]:
-    from trainlog_doctor.signals.synthetic import generate_runs
+    from synthetic import generate_runs
 
     out = []
     for i, run in enumerate(generate_runs(n, seed=seed)):

@@ -5,8 +5,9 @@ Usage: ``python benchmarks/bench_segments.py [--size 4800] [--folds 5] [--seed 7
 1. Cross-validation with GroupKFold by curve family: every fold trains on some families and is scored on
    families it never saw (per-class precision/recall/F1 and the confusion matrix of the pooled
    out-of-fold predictions), for ExtraTrees (the default), RandomForest and HistGradientBoosting.
-2. The shipped default model (``train_default_classifier``): time to build it (generation, features,
-   fit), accuracy on a fresh seed, predict time per 1,000 segments, cache size and load time.
+2. The shipped default model (``scripts/train_segment_model.py``'s recipe): time to build it (generation,
+   features, fit), accuracy on a fresh seed, predict time per 1,000 segments, file size and load time,
+   and whether it is the model in ``signals/segment_model.npz``.
 3. A learning curve (training-set size against fresh-seed accuracy).
 4. A look at real logs: segments of a few Keras CSV curves from ``../shared/real_logs`` (change points
    from ``detect_changepoints_auto``) with their labels, printed for eyeballing.
@@ -29,14 +30,16 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
 
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score  # noqa: E402
 from sklearn.model_selection import GroupKFold  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from synthetic import GENERATOR_VERSION, LABELS, generate_segment_dataset  # noqa: E402
 from trainlog_doctor.signals import segments as seg  # noqa: E402
-from trainlog_doctor.signals.synthetic import LABELS, generate_segment_dataset  # noqa: E402
+from trainlog_doctor.signals.segment_training import TRAIN_SEED, TRAIN_SIZE, SegmentEstimator  # noqa: E402
 
 REAL_LOGS = HERE.parent.parent / "shared" / "real_logs"
 REAL_FILES = (
@@ -116,8 +119,8 @@ def main() -> None:
     out = io.StringIO()
     out.write("# Segment shape classifier\n\n")
     out.write(
-        f"Labels: {', '.join(LABELS)}. Synthetic segments from `signals/synthetic.py` (generator "
-        f"v{seg.GENERATOR_VERSION}, features v{seg.FEATURES_VERSION}, {len(seg.FEATURE_NAMES)} features).\n\n"
+        f"Labels: {', '.join(LABELS)}. Synthetic segments from `benchmarks/synthetic.py` (generator "
+        f"v{GENERATOR_VERSION}, features v{seg.FEATURES_VERSION}, {len(seg.FEATURE_NAMES)} features).\n\n"
     )
 
     t0 = time.perf_counter()
@@ -136,9 +139,9 @@ def main() -> None:
     )
     print(out.getvalue(), end="")
 
-    candidates = {"extra_trees (default)": lambda: seg.SegmentClassifier()}
+    candidates = {"extra_trees (default)": lambda: SegmentEstimator()}
     if not args.quick:
-        candidates["random_forest"] = lambda: seg.SegmentClassifier(model="random_forest")
+        candidates["random_forest"] = lambda: SegmentEstimator(model="random_forest")
         candidates["hist_gradient_boosting"] = lambda: HistGradientBoostingClassifier(max_iter=100, random_state=0)
     table = "| model | accuracy | macro F1 | fit time, all folds (s) |\n|---|---:|---:|---:|\n"
     best_pred: np.ndarray | None = None
@@ -160,11 +163,12 @@ def main() -> None:
 
     # the shipped default model (CPU seconds too: wall time suffers when the machine is shared)
     c0, t0 = time.process_time(), time.perf_counter()
-    tr_segments, tr_labels, _ = generate_segment_dataset(seg.TRAIN_SIZE, seg.TRAIN_SEED)
+    tr_segments, tr_labels, _ = generate_segment_dataset(TRAIN_SIZE, TRAIN_SEED)
     c1, t1 = time.process_time(), time.perf_counter()
     tr_X = seg.feature_matrix(tr_segments)
     c2, t2 = time.process_time(), time.perf_counter()
-    clf = seg.SegmentClassifier().fit(tr_X, tr_labels)
+    est = SegmentEstimator().fit(tr_X, tr_labels)
+    clf = est.classifier_
     c3, t3 = time.process_time(), time.perf_counter()
     fresh, fresh_labels, _ = generate_segment_dataset(3000 if not args.quick else 1200, args.seed + 1000)
     t4 = time.process_time()
@@ -184,30 +188,32 @@ def main() -> None:
         loaded = seg.load_classifier(path)
         load_s = time.perf_counter() - t7
         same = bool(np.array_equal(loaded.predict_proba(fresh_X), clf.predict_proba(fresh_X)))
+    shipped = bool(np.array_equal(seg.get_classifier().predict_proba(fresh_X), clf.predict_proba(fresh_X)))
     out.write(
         "\n## The default model\n\n"
-        f"`SegmentClassifier()` = {clf.get_params()}\n\n"
+        f"`SegmentEstimator()` = {est.get_params()}\n\n"
         f"| what | value |\n|---|---:|\n"
-        f"| training segments (seed {seg.TRAIN_SEED}) | {seg.TRAIN_SIZE} |\n"
-        f"| first-use build: generate / features / fit, wall (s) | {t1 - t0:.2f} / {t2 - t1:.2f} / {t3 - t2:.2f} |\n"
-        f"| first-use build: generate / features / fit, CPU (s) | {c1 - c0:.2f} / {c2 - c1:.2f} / {c3 - c2:.2f} |\n"
-        f"| tree nodes | {clf.forest_.left.size} |\n"
+        f"| training segments (seed {TRAIN_SEED}) | {TRAIN_SIZE} |\n"
+        f"| build: generate / features / fit, wall (s) | {t1 - t0:.2f} / {t2 - t1:.2f} / {t3 - t2:.2f} |\n"
+        f"| build: generate / features / fit, CPU (s) | {c1 - c0:.2f} / {c2 - c1:.2f} / {c3 - c2:.2f} |\n"
+        f"| tree nodes | {clf.forest.left.size} |\n"
         f"| accuracy on {len(fresh)} fresh segments (seed {args.seed + 1000}) | {fresh_acc:.3f} |\n"
         f"| features per 1,000 segments, CPU (s) | {per_1000_feat:.3f} |\n"
         f"| predict per 1,000 segments, numpy trees, CPU (s) | {per_1000_pred:.4f} |\n"
-        f"| cache file (.npz, allow_pickle=False) | {size_kb:.0f} KiB |\n"
-        f"| cache load (s) | {load_s:.3f} |\n"
-        f"| cached model predicts identically | {same} |\n"
+        f"| model file (.npz, allow_pickle=False) | {size_kb:.0f} KiB |\n"
+        f"| model file load (s) | {load_s:.3f} |\n"
+        f"| saved and loaded model predicts identically | {same} |\n"
+        f"| same predictions as the shipped signals/segment_model.npz | {shipped} |\n"
     )
     print(f"default: build {t3 - t0:.2f} s, fresh accuracy {fresh_acc:.3f}, predict/1000 {per_1000_pred:.4f} s")
 
     if not args.quick:
         out.write("\n## Learning curve (fresh-seed accuracy)\n\n| training segments | accuracy | fit (s) |\n|---:|---:|---:|\n")
         for n in (600, 1200, 2400, 4800):
-            s_, l_, _ = generate_segment_dataset(n, seg.TRAIN_SEED + n)
+            s_, l_, _ = generate_segment_dataset(n, TRAIN_SEED + n)
             Xn = seg.feature_matrix(s_)
             t0 = time.perf_counter()
-            m = seg.SegmentClassifier().fit(Xn, l_)
+            m = SegmentEstimator().fit(Xn, l_)
             fit_s = time.perf_counter() - t0
             acc = accuracy_score(fresh_labels, m.predict(fresh_X))
             out.write(f"| {n} | {acc:.3f} | {fit_s:.2f} |\n")

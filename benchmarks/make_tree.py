@@ -7,7 +7,7 @@ The tree holds Keras ``CSVLogger`` files (``keras/sweep_NN/run_NNNN/training.log
 directories (``tb/run_NN/``), some in the torch ``SummaryWriter`` layout (``train/loss``, ``val/loss``
 and ``lr`` tags with ``simple_value``), some in the tf.keras layout (``train/`` and ``validation/``
 subdirectories with TF2 tensor scalars ``epoch_loss`` ...). Curves come from
-:mod:`trainlog_doctor.signals.synthetic` (healthy runs and every finding kind), subsampled to the
+``benchmarks/synthetic.py`` (healthy runs and every finding kind), subsampled to the
 epoch count for CSV runs and stretched to the step count (plus per-step minibatch noise) for event
 files. With ``broken`` a few unreadable runs are mixed in: empty ``training.log``, binary junk named
 like a log, a Git LFS pointer, an event file that is not TFRecord and one whose tail is cut.
@@ -278,7 +278,7 @@ class Curves:
 
 def curve_pool(n: int, seed: int) -> list[Curves]:
     """``n`` synthetic runs (a quarter healthy, the rest spread over every finding kind), each >= 100 points."""
-    from trainlog_doctor.signals.synthetic import KINDS, generate_runs
+    from synthetic import KINDS, generate_runs
 
     kinds: list[str | None] = [None, None, None, *KINDS]  # about a quarter of the runs are healthy
     out: list[Curves] = []

@@ -1,12 +1,18 @@
-"""Shared fixtures: paths to the real-log corpus (skipped when ../shared is absent) and the sample logs."""
+"""Shared fixtures: paths to the real-log corpus (skipped when ../shared is absent) and the sample logs.
+
+``benchmarks/`` goes on ``sys.path`` so tests can import the synthetic-curve generator (``synthetic``),
+which lives beside the benchmarks rather than in the package.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
 REAL_LOGS = REPO.parent / "shared" / "real_logs"
 SAMPLE_LOGS = REPO / "sample_logs"
 

@@ -1,11 +1,14 @@
-"""Synthetic curve generator, segment features, the shape classifier and its pickle-free cache."""
+"""Synthetic curve generator, segment features, the shape classifier and its pickle-free model file."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
+import os
+import subprocess
+import sys
 import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +19,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.exceptions import NotFittedError
-
-from trainlog_doctor.signals import segments as seg
-from trainlog_doctor.signals.synthetic import (
+from synthetic import (
     FAMILIES,
     KINDS,
     LABELS,
@@ -27,23 +28,20 @@ from trainlog_doctor.signals.synthetic import (
     make_run,
 )
 
+from trainlog_doctor.signals import segments as seg
+from trainlog_doctor.signals.segment_training import (
+    TRAIN_SEED,
+    TRAIN_SIZE,
+    SegmentEstimator,
+)
+
 RNG_SEED = 20240611
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private model cache for this module; the in-memory default is reset around it."""
-    path = tmp_path_factory.mktemp("tld-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRAINLOG_DOCTOR_CACHE_DIR", str(path))
-        seg._reset_default_classifier()
-        yield path
-    seg._reset_default_classifier()
-
-
-@pytest.fixture(scope="module")
-def clf(cache_dir: Path) -> seg.SegmentClassifier:
-    """The default classifier, trained on first use into the private cache."""
+def clf() -> seg.SegmentClassifier:
+    """The shipped classifier (``signals/segment_model.npz``)."""
     return seg.get_classifier()
 
 
@@ -218,12 +216,12 @@ def test_label_segments_aligns_with_changepoints(clf: seg.SegmentClassifier) -> 
 
 
 def test_estimator_conventions_and_sklearn_equivalence() -> None:
-    est = seg.SegmentClassifier(n_estimators=7, random_state=3)
+    est = SegmentEstimator(n_estimators=7, random_state=3)
     assert clone(est).get_params() == est.get_params()
     with pytest.raises(NotFittedError):
         est.predict(np.zeros((1, len(seg.FEATURE_NAMES))))
     with pytest.raises(ValueError, match="model must be"):
-        seg.SegmentClassifier(model="svm").fit(np.zeros((2, 3)), ["a", "b"])
+        SegmentEstimator(model="svm").fit(np.zeros((2, 3)), ["a", "b"])
     segments, labels, _ = generate_segment_dataset(120, seed=9)
     X = seg.feature_matrix(segments)
     est.fit(X, labels)
@@ -232,30 +230,63 @@ def test_estimator_conventions_and_sklearn_equivalence() -> None:
     ).fit(X, labels)
     assert list(est.classes_) == list(ref.classes_)
     assert np.allclose(est.predict_proba(X), ref.predict_proba(X), atol=1e-12)
+    assert est.predict_labels(segments) == [str(c) for c in ref.predict(X)]
 
 
-# -- cache: numpy arrays only, never pickle ---------------------------------------------------------
+# -- the shipped model: numpy arrays only, never pickle ---------------------------------------------
 
 
-def test_cache_file_round_trips_without_pickle(clf: seg.SegmentClassifier, cache_dir: Path, tmp_path: Path) -> None:
-    cached = seg.cache_path()
-    assert cached is not None and cached.parent == cache_dir and cached.is_file()
-    with np.load(cached, allow_pickle=False) as data:  # raises if anything needed unpickling
+def test_shipped_model_is_plain_arrays_and_round_trips(clf: seg.SegmentClassifier, tmp_path: Path) -> None:
+    path = seg.MODEL_PATH
+    assert path.is_file() and path.stat().st_size < 2 * 1024 * 1024
+    with np.load(path, allow_pickle=False) as data:  # raises if anything needed unpickling
         assert all(data[k].dtype != object for k in data.files)
-    with zipfile.ZipFile(cached) as zf:
+    with zipfile.ZipFile(path) as zf:
         assert all(name.endswith(".npy") for name in zf.namelist())
+    assert clf.provenance["features"] == seg.FEATURES_VERSION and clf.provenance["size"] == TRAIN_SIZE
     segments, _, _ = generate_segment_dataset(120, seed=77)
     X = seg.feature_matrix(segments)
-    path = seg.save_classifier(clf, tmp_path / "m.npz")
-    assert np.array_equal(seg.load_classifier(path).predict_proba(X), clf.predict_proba(X))
-    seg._reset_default_classifier()
-    again = seg.get_classifier()  # now read back from the cache file
-    assert seg._STATE.source.startswith("cache:")
-    assert again is not clf and again.predict_labels(segments) == clf.predict_labels(segments)
-    assert np.array_equal(again.predict_proba(X), clf.predict_proba(X))
+    again = seg.save_classifier(clf, tmp_path / "m.npz")
+    assert again.read_bytes() == seg.save_classifier(clf, tmp_path / "m2.npz").read_bytes()  # no time stamps
+    assert np.array_equal(seg.load_classifier(again).predict_proba(X), clf.predict_proba(X))
 
 
-def test_broken_or_hostile_cache_files_are_rejected(clf: seg.SegmentClassifier, tmp_path: Path) -> None:
+def test_shipped_model_is_what_the_training_script_makes(clf: seg.SegmentClassifier) -> None:
+    sklearn = pytest.importorskip("sklearn")
+    if clf.provenance.get("sklearn") != sklearn.__version__:
+        pytest.skip(f"the model was trained with scikit-learn {clf.provenance.get('sklearn')}, not {sklearn.__version__}")
+    spec = importlib.util.spec_from_file_location("train_segment_model", REPO / "scripts" / "train_segment_model.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    fresh = script.train(TRAIN_SIZE, TRAIN_SEED)
+    assert script.same_trees(fresh, clf)
+    assert not script.same_trees(script.train(120, TRAIN_SEED), clf)
+
+
+def test_runtime_needs_neither_scikit_learn_nor_the_generator() -> None:
+    code = (
+        "import sys\n"
+        "import numpy as np, polars as pl\n"
+        "from trainlog_doctor.rules import detect\n"
+        "from trainlog_doctor.signals.segments import label_segments\n"
+        "n = 60\n"
+        "loss = list(2.3 * np.exp(-np.arange(n) / 8.0) + 0.9)\n"
+        "frame = pl.DataFrame({'metric': ['loss'] * n, 'split': ['train'] * n, 'step': list(range(n)),"
+        " 'epoch': [float(i) for i in range(n)], 'value': loss})\n"
+        "detect(frame, {})\n"
+        "assert label_segments(np.full(30, 0.5), [])[0].label == 'collapsed'\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('sklearn', 'synthetic') or m.endswith('segment_training')]\n"
+        "print(','.join(bad))\n"
+    )
+    src = str(Path(seg.__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+
+
+def test_broken_or_hostile_model_files_are_rejected(clf: seg.SegmentClassifier, tmp_path: Path) -> None:
     arrays = clf.to_arrays()
     bad_link = dict(arrays)
     left = arrays["left"].copy()
@@ -274,38 +305,26 @@ def test_broken_or_hostile_cache_files_are_rejected(clf: seg.SegmentClassifier, 
     np.savez(tmp_path / "other.npz", **other)
     with pytest.raises(ValueError, match="other features"):
         seg.load_classifier(tmp_path / "other.npz")
+    np.savez(tmp_path / "shape.npz", **dict(arrays, value=arrays["value"][:, :2]))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        seg.load_classifier(tmp_path / "shape.npz")
 
 
-def test_default_model_survives_a_corrupt_cache_and_threads(
-    clf: seg.SegmentClassifier, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = seg.cache_path()
-    assert path is not None
-    path.write_bytes(b"garbage")
-    calls: list[int] = []
-
-    def fake_train() -> seg.SegmentClassifier:
-        calls.append(1)
-        return clf
-
-    monkeypatch.setattr(seg, "train_default_classifier", fake_train)
-    seg._reset_default_classifier()
+def test_default_classifier_is_read_once_across_threads() -> None:
     got: list[seg.SegmentClassifier] = []
     threads = [threading.Thread(target=lambda: got.append(seg.get_classifier())) for _ in range(4)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    assert calls == [1] and all(g is clf for g in got)
-    assert seg.load_classifier(path).predict_labels([np.full(9, 1.0)]) == ["collapsed"]  # rewritten
-    monkeypatch.setenv("TRAINLOG_DOCTOR_CACHE_DIR", "off")
-    assert seg.cache_path() is None
+    assert len(got) == 4 and all(g is got[0] for g in got)
 
 
 def test_source_never_unpickles() -> None:
-    src = Path(seg.__file__).read_text()
-    for needle in ("import pickle", "allow_pickle=True", "joblib", "pickle.load"):
-        assert needle not in src
+    for module in ("segments.py", "segment_training.py"):
+        src = (Path(seg.__file__).parent / module).read_text()
+        for needle in ("import pickle", "allow_pickle=True", "joblib", "pickle.load"):
+            assert needle not in src
 
 
 # -- real logs --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 #: Libraries the pipeline imports lazily (inside functions).
-LAZY_IMPORTS = ("ruptures", "scipy.ndimage", "sklearn.ensemble", "google.protobuf.message",
+LAZY_IMPORTS = ("ruptures", "scipy.ndimage", "google.protobuf.message",
                 "tensorboard.compat.proto.event_pb2", "tensorboard.plugins.hparams.plugin_data_pb2")
 #: Modules the forkserver imports once, so that every worker starts warm.
 PRELOAD = ("trainlog_doctor.audit", "trainlog_doctor.api", "trainlog_doctor.rules", "trainlog_doctor.knowledge",

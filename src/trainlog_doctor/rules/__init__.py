@@ -17,6 +17,7 @@ from trainlog_doctor.model.kinds import KINDS
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding
 from trainlog_doctor.rules.base import CODE_RE, Rule
 from trainlog_doctor.rules.collapse import AccuracyAtChance, BackToChance, ClassMetricZero, PinnedLoss
+from trainlog_doctor.run import RunView, build_view
 from trainlog_doctor.rules.divergence import LossDivergence
 from trainlog_doctor.rules.non_finite import NonFiniteGradient, NonFiniteLoss, NonFiniteScore
 from trainlog_doctor.rules.oscillation import PersistentOscillation
@@ -25,8 +26,7 @@ from trainlog_doctor.rules.plateau import LossPlateau
 from trainlog_doctor.rules.slowdown import StepTimeSlowdown
 from trainlog_doctor.rules.spike import LossSpike, ScoreDrop
 from trainlog_doctor.rules.stagnation import NoLearning
-from trainlog_doctor.rules.stats import changepoints, make_view
-from trainlog_doctor.run import RunView, build_view
+from trainlog_doctor.rules.analysis import analysis_of, changepoints_of
 
 __all__ = [
     "KINDS",
@@ -228,7 +228,7 @@ def series_changepoints(
 ) -> dict[tuple[str, str], list[int]]:
     """Change points of every loss, score and time series as step values, keyed by (metric, split).
 
-    Computed on the same analysis view the rules use (log scale for positive losses that span
+    Computed on the same analysis series the rules use (log scale for positive losses that span
     decades, long series reduced to bucket medians), for marking on charts; pass the run's
     ``context`` to reuse it (and the change points the rules already found).
     """
@@ -242,8 +242,8 @@ def series_changepoints(
         if s.role not in ("loss", "score", "time") or s.n_finite < 6:
             continue
         try:
-            view = make_view(s)
-            out[key] = sorted({s.step_at(view.pos(c)) for c in changepoints(view)})
+            a = analysis_of(s)
+            out[key] = sorted({s.step_at(a.pos(c)) for c in changepoints_of(s)})
         except Exception as exc:  # noqa: BLE001
             log.warning("change points failed for %s/%s: %s", key[1], key[0], exc)
     return out

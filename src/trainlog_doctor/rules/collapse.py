@@ -8,8 +8,19 @@ import re
 import numpy as np
 
 from trainlog_doctor.model.report import Finding
+from trainlog_doctor.rules.analysis import lr_points
 from trainlog_doctor.rules.base import Rule, SeriesRule, fmt
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
+from trainlog_doctor.signals.levels import (
+    band_entry,
+    chance_classes,
+    classes_from_levels,
+    flat_between,
+    ln_classes,
+    pinned_tail,
+    tail_level,
+)
+from trainlog_doctor.signals.lr import frozen_from
 
 _ACC_RE = re.compile(
     r"(^|[/_])(acc|accuracy|categorical_accuracy|binary_accuracy|sparse_categorical_accuracy|acc1|top1|top_1|"
@@ -19,75 +30,6 @@ _ACC_RE = re.compile(
 _CE_RE = re.compile(r"(^|[/_])(loss|ce|nll|xent|cross_entropy|ce_loss|nll_loss|cls_loss|loss_cls)$", re.I)
 _PRF_RE = re.compile(r"(^|[/_])(f1|f1_score|f1_metric|fscore|precision|recall|sensitivity)$", re.I)
 MAX_GUESSED_CLASSES = 20
-
-
-def pinned_tail(
-    values: np.ndarray,
-    *,
-    rel_tol: float,
-    abs_tol: float,
-    min_len: int,
-    rel_sigma: float | None = None,
-    max_off: float = 0.0,
-) -> int | None:
-    """Start position of the constant stretch that ends the series (within tolerances), or None.
-
-    The level is the median of the last ``min_len`` points; the stretch extends back while points
-    stay within ``max(abs_tol, rel_tol * |level|)`` of it. With ``max_off`` > 0 the stretch may
-    contain isolated single points off the level, at most that share of it (a stuck accuracy that
-    flickers once). With ``rel_sigma``, the stretch's robust sigma (1.4826 * MAD) must also be at
-    most ``rel_sigma * |level|`` (or ``abs_tol``): a pinned value jitters by float rounding, a
-    converged but still training value by more.
-    """
-    n = values.size
-    if n < min_len or min_len < 1:
-        return None
-    level = float(np.median(values[-min_len:]))
-    tol = max(abs_tol, rel_tol * abs(level))
-    off = np.abs(values - level) > tol
-    if off[-min_len:].any():
-        return None
-    start = n - min_len
-    n_off = 0
-    i = start - 1
-    while i >= 0:
-        if not off[i]:
-            start = i
-            i -= 1
-            continue
-        # an off point may stay inside only when isolated and rare
-        if i == 0 or off[i - 1] or (n_off + 1) > max_off * (n - i):
-            break
-        n_off += 1
-        i -= 1
-    if n - start < min_len:
-        return None
-    if rel_sigma is not None:
-        seg = values[start:][~off[start:]]
-        sigma = 1.4826 * float(np.median(np.abs(seg - np.median(seg))))
-        if sigma > max(abs_tol, rel_sigma * abs(level)):
-            return None
-    return start
-
-
-def chance_classes(level: float, *, max_classes: int, tol: float) -> int | None:
-    """The number of classes C (2..``max_classes``) with 1/C within ``tol`` (relative) of ``level``, or None."""
-    if not (0.0 < level < 0.75):
-        return None
-    c = int(round(1.0 / level))
-    if 2 <= c <= max_classes and abs(level * c - 1.0) <= tol:
-        return c
-    return None
-
-
-def ln_classes(level: float, *, max_classes: int, rel_tol: float) -> int | None:
-    """The number of classes C (2..``max_classes``) with ln(C) within ``rel_tol`` of ``level``, or None."""
-    if not (0.5 < level < math.log(max_classes) * 1.1):
-        return None
-    c = int(round(math.exp(level)))
-    if 2 <= c <= max_classes and abs(level - math.log(c)) <= rel_tol * math.log(c):
-        return c
-    return None
 
 
 class AccuracyAtChance(SeriesRule):
@@ -151,7 +93,7 @@ class AccuracyAtChance(SeriesRule):
         if chance is None:
             chance = chance_classes(level, max_classes=MAX_GUESSED_CLASSES, tol=self.chance_tol)
         loss = ctx.primary_loss_for(s.split) if s.split != "train" else ctx.primary_loss
-        loss_flat = _flat_over(loss, int(s.steps[idx[start]]), int(s.steps[idx[-1]])) if loss is not None else False
+        loss_flat = loss is not None and _flat_between(loss, int(s.steps[idx[start]]), int(s.steps[idx[-1]]))
         never_moved = start == 0 and level >= 0.02
         if chance is None and not loss_flat and not never_moved:
             return []
@@ -316,38 +258,10 @@ class BackToChance(Rule):
             if s.role == "score" and _ACC_RE.search(s.metric) and s.n_finite >= self.min_points:
                 acc_level = self._tail_level(s) / (100.0 if s.percent else 1.0)
                 break
-        best: tuple[float, int] | None = None
-        for c in range(2, 1001):
-            e_loss = abs(loss_level / math.log(c) - 1.0) if loss_level is not None else None
-            e_acc = abs(acc_level * c - 1.0) if acc_level is not None else None
-            if e_loss is not None and e_acc is not None:
-                ok = e_loss <= self.ln_tol and e_acc <= 0.3
-            elif e_loss is not None:
-                ok = c <= 5 and e_loss <= self.ln_tol
-            elif e_acc is not None:
-                ok = c <= 10 and e_acc <= 0.15
-            else:
-                ok = False
-            if ok:
-                # errors in units of their tolerance: ln(C) pins C far more precisely than 1/C does
-                err = (e_loss or 0.0) / self.ln_tol + (e_acc or 0.0) / 0.3
-                if best is None or err < best[0]:
-                    best = (err, c)
-        return best[1] if best else None
+        return classes_from_levels(loss_level, acc_level, ln_tol=self.ln_tol)
 
     def _tail_level(self, s: Series) -> float:
-        _, v = s.finite_view()
-        return float(np.median(v[-max(self.min_len, int(math.ceil(self.tail_frac * v.size))) :]))
-
-    def _band_start(self, y: np.ndarray, lo: float, hi: float) -> int | None:
-        """First position from which 90% of the points (and the last ``min_len``) lie in [lo, hi]."""
-        inside = (y >= lo) & (y <= hi)
-        k = max(self.min_len, int(math.ceil(self.tail_frac * y.size)))
-        if not inside[-k:].mean() >= 0.9 or not inside[-1]:
-            return None
-        share = np.cumsum(inside[::-1])[::-1] / np.arange(y.size, 0, -1)
-        ok = np.flatnonzero((share >= 0.9) & inside)
-        return int(ok[0]) if ok.size else None
+        return tail_level(s.finite_view()[1], tail_frac=self.tail_frac, min_len=self.min_len)
 
     def _score(self, ctx: RunView, s: Series, c: int) -> Finding | None:
         idx, v = s.finite_view()
@@ -355,10 +269,8 @@ class BackToChance(Rule):
         y = v / scale
         chance = 1.0 / c
         band = max(0.02, 0.1 / c)
-        start = self._band_start(y, chance - band, chance + band)
-        if start is None or start < 2 or y.size - start < self.min_len:
-            return None
-        if float(np.max(y[:start])) < chance + 0.3 * (1.0 - chance):
+        start = band_entry(y, chance - band, chance + band, tail_frac=self.tail_frac, min_len=self.min_len)
+        if start is None or float(np.max(y[:start])) < chance + _LEFT_CHANCE * (1.0 - chance):
             return None
         pos0 = int(idx[start])
         after = float(np.median(y[start:]))
@@ -378,10 +290,8 @@ class BackToChance(Rule):
     def _loss(self, ctx: RunView, s: Series, c: int) -> Finding | None:
         idx, y = s.finite_view()
         ln_c = math.log(c)
-        start = self._band_start(y, ln_c * (1 - self.ln_tol), ln_c * (1 + self.ln_tol))
-        if start is None or start < 2 or y.size - start < self.min_len:
-            return None
-        if float(np.min(y[:start])) > 0.6 * ln_c:
+        start = band_entry(y, ln_c * (1 - self.ln_tol), ln_c * (1 + self.ln_tol), tail_frac=self.tail_frac, min_len=self.min_len)
+        if start is None or float(np.min(y[:start])) > _LEFT_LN * ln_c:
             return None
         pos0 = int(idx[start])
         after = float(np.median(y[start:]))
@@ -443,47 +353,19 @@ class ClassMetricZero(Rule):
         return out
 
 
+#: Before falling back to chance, an accuracy had gone this share of the way from chance to 1,
+#: a cross-entropy below this share of ln(C).
+_LEFT_CHANCE = 0.3
+_LEFT_LN = 0.6
+
+
 def lr_frozen(ctx: RunView, step_from: int, rel: float = 0.01) -> bool:
-    """True when the learning rate from ``step_from`` on is at most ``rel`` of its maximum in the run.
-
-    A model whose learning rate was decayed to ~0 stops changing, so its epoch losses and
-    accuracies stay constant: that is a frozen model, not one that gives the same answer to every input.
-    """
-    lr = ctx.lr
-    if lr is None:
-        return False
-    idx, v = lr.finite_view()
-    if v.size == 0:
-        return False
-    top = float(np.max(np.abs(v)))
-    if top <= 0:
-        return True
-    st = lr.steps[idx]
-    j = int(np.searchsorted(st, step_from, side="right")) - 1
-    tail = v[max(j, 0) :]
-    return bool(tail.size) and float(np.max(np.abs(tail))) <= rel * top
+    """True when the learning rate from ``step_from`` on is at most ``rel`` of its peak (a frozen model)."""
+    lr = lr_points(ctx)
+    return lr is not None and frozen_from(*lr, step_from, rel=rel)
 
 
-def _flat_over(loss: Series, step_from: int, step_to: int, rel: float = 2e-3) -> bool:
-    """True when ``loss`` stays within ``rel`` (relative) of its median between two steps (>= 3 points)."""
+def _flat_between(loss: Series, step_from: int, step_to: int) -> bool:
+    """True when ``loss`` stays within 0.2% of its median between two steps (:func:`flat_between`)."""
     idx, v = loss.finite_view()
-    st = loss.steps[idx]
-    seg = v[(st >= step_from) & (st <= step_to)]
-    if seg.size < 3:
-        return False
-    med = float(np.median(seg))
-    return bool(float(np.max(np.abs(seg - med))) <= rel * max(abs(med), 1e-12))
-
-
-def _accuracy_at(ctx: RunView, split: str, level: float, tol: float = 0.015) -> bool:
-    """True when an accuracy series of ``split`` ends (last 30%) within ``tol`` of ``level``."""
-    for s in ctx.series.values():
-        if s.split != split or s.role != "score" or not _ACC_RE.search(s.metric):
-            continue
-        _, v = s.finite_view()
-        if v.size < 3:
-            continue
-        tail = v[-max(3, int(math.ceil(0.3 * v.size))) :] / (100.0 if s.percent else 1.0)
-        if abs(float(np.median(tail)) - level) <= tol and float(np.std(tail)) < 0.02:
-            return True
-    return False
+    return flat_between(loss.steps[idx], v, step_from, step_to, rel=2e-3)

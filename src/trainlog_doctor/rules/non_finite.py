@@ -6,21 +6,10 @@ import re
 
 import numpy as np
 
-from trainlog_doctor.model.report import Finding
+from trainlog_doctor.model.report import Finding, Severity
 from trainlog_doctor.rules.base import Rule, SeriesRule, fmt
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
-
-
-def nonfinite_runs(values: np.ndarray) -> tuple[int, int, int, bool]:
-    """(first bad position, NaN count, Inf count, bad until the end) of a series; first = -1 when clean."""
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return -1, 0, 0, False
-    first = int(np.argmax(bad))
-    nan = int(np.isnan(values).sum())
-    inf = int(bad.sum()) - nan
-    ok_after = np.isfinite(values[first:])
-    return first, nan, inf, not ok_after.any()
+from trainlog_doctor.signals.transforms import nonfinite_runs
 
 
 class NonFiniteLoss(SeriesRule):
@@ -106,8 +95,9 @@ class NonFiniteGradient(SeriesRule):
 _GRAD_RE = re.compile(r"grad(ient)?[_ ]?norm", re.I)
 
 
-def _check_series(rule: Rule, ctx: RunView, s: Series, *, transient_severity: str) -> list[Finding]:
-    first, nan, inf, to_end = nonfinite_runs(s.values)
+def _check_series(rule: Rule, ctx: RunView, s: Series, *, transient_severity: Severity) -> list[Finding]:
+    runs = nonfinite_runs(s.values)
+    first, nan, inf, to_end = runs.first, runs.nan_count, runs.inf_count, runs.until_end
     if first < 0:
         return []
     n = len(s)
@@ -127,4 +117,4 @@ def _check_series(rule: Rule, ctx: RunView, s: Series, *, transient_severity: st
         return [rule.finding(ctx, s, start=first, end=n - 1, message=msg, evidence=ev, severity=rule.severity)]
     last_bad = int(np.flatnonzero(~np.isfinite(s.values))[-1])
     msg = f"{s.label} was {what} at {bad} of {n} point(s), first at {s.where(first)}, and finite again afterwards"
-    return [rule.finding(ctx, s, start=first, end=last_bad, message=msg, evidence=ev, severity=transient_severity)]  # type: ignore[arg-type]
+    return [rule.finding(ctx, s, start=first, end=last_bad, message=msg, evidence=ev, severity=transient_severity)]

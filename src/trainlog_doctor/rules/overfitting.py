@@ -3,80 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from trainlog_doctor.model.report import Finding
+from trainlog_doctor.rules.analysis import analysis_of
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
-from trainlog_doctor.rules.stats import View, make_view, suffix_share
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
-
-
-@dataclass(frozen=True)
-class Turn:
-    """A U-turn of a validation curve: best point, then a lasting move the wrong way (analysis units)."""
-
-    best_at: int
-    best: float
-    after: float
-    zscore: float
-
-
-def find_turn(
-    view: View,
-    *,
-    min_move: float,
-    k_noise: float,
-    tail_frac: float = 0.2,
-    hold_share: float = 0.7,
-    lower_is_better: bool = True,
-) -> Turn | None:
-    """The best smoothed point and a lasting worsening after it (None when the curve does not turn).
-
-    The best point must lie before the last ``tail_frac`` of the run; the tail median must be worse
-    than it by ``min_move`` and ``k_noise`` noise sigmas (noise of the tail median: sigma / sqrt(len));
-    ``hold_share`` of the smoothed points after the half-way crossing must stay on the bad side.
-    """
-    sign = 1.0 if lower_is_better else -1.0
-    y = sign * view.y
-    s = sign * view.smooth
-    n = y.size
-    tail_n = max(3, int(math.ceil(tail_frac * n)))
-    if n - tail_n < 3:
-        return None
-    head = s[: n - tail_n]
-    m = int(np.argmin(head))
-    best = float(head[m])
-    after = float(np.median(y[-tail_n:]))
-    move = after - best
-    sigma = max(view.noise, 1e-12 * max(abs(best), 1e-300))
-    z = move / (sigma * math.sqrt(1.0 / tail_n + 1.0 / 3.0))
-    if move < min_move or z < k_noise:
-        return None
-    half = best + 0.5 * move
-    share = suffix_share(s > half)
-    ok = np.flatnonzero((np.arange(n) > m) & (share >= hold_share))
-    if ok.size == 0:
-        return None
-    return Turn(best_at=m, best=sign * best, after=sign * after, zscore=float(z))
-
-
-def train_trend(train: Series, step_from: int, step_to: int) -> tuple[float, float] | None:
-    """(level of ``train`` around ``step_from``, level near ``step_to``) as medians, or None."""
-    idx, v = train.finite_view()
-    if v.size < 4:
-        return None
-    st = train.steps[idx]
-    span = max(float(step_to - step_from), 1.0)
-    around = v[(st >= step_from - 0.1 * span) & (st <= step_from + 0.1 * span)]
-    end = v[(st >= step_to - 0.15 * span) & (st <= step_to)]
-    if around.size == 0:
-        j = int(np.searchsorted(st, step_from))
-        around = v[max(0, j - 1) : j + 1]
-    if end.size == 0 or around.size == 0:
-        return None
-    return float(np.median(around)), float(np.median(end))
+from trainlog_doctor.signals.trends import find_turn, levels_around, positive_ratio
 
 
 class ValidationLossOverfitting(Rule):
@@ -125,25 +59,24 @@ class ValidationLossOverfitting(Rule):
         return out
 
     def _pair(self, ctx: RunView, val: Series, train: Series) -> Finding | None:
-        view = make_view(val, log=True if val.positive else False)
-        if view.logged:
+        an = analysis_of(val, log=val.positive)
+        if an.logged:
             min_move = math.log10(self.min_ratio)
         else:
-            min_move = 0.1 * float(np.max(view.smooth) - np.min(view.smooth))
-        turn = find_turn(view, min_move=min_move, k_noise=self.k_noise)
+            min_move = _SPAN_SHARE * float(np.max(an.smooth) - np.min(an.smooth))
+        turn = find_turn(an, min_move=min_move, k_noise=self.k_noise)
         if turn is None:
             return None
-        start = view.pos(turn.best_at)
-        step0, step1 = val.step_at(start), int(val.steps[-1])
-        tr = train_trend(train, step0, step1)
+        start = an.pos(turn.best_at)
+        tr = _train_levels(train, val.step_at(start), int(val.steps[-1]))
         if tr is None:
             return None
         t_before, t_after = tr
         gain = (t_before - t_after) / max(abs(t_before), 1e-12)
         if gain < self.min_train_gain:
             return None
-        before, after = view.value(turn.best), view.value(turn.after)
-        ratio = after / before if before > 0 and after > 0 else None
+        before, after = an.value(turn.best), an.value(turn.after)
+        ratio = positive_ratio(before, after)
         change = f"rose {fmt_ratio(ratio)}" if ratio is not None else f"rose by {fmt(after - before)}"
         msg = (
             f"{val.label} {change} after {val.where(start)} ({fmt(before)} -> {fmt(after)}) while "
@@ -199,12 +132,12 @@ class ValidationScoreOverfitting(Rule):
             if train is None or train.n_finite < 4:
                 continue
             scale = 100.0 if s.percent else 1.0
-            view = make_view(s, log=False)
-            turn = find_turn(view, min_move=self.min_drop * scale, k_noise=self.k_noise, lower_is_better=False)
+            an = analysis_of(s, log=False)
+            turn = find_turn(an, min_move=self.min_drop * scale, k_noise=self.k_noise, lower_is_better=False)
             if turn is None:
                 continue
-            start = view.pos(turn.best_at)
-            tr = train_trend(train, s.step_at(start), int(s.steps[-1]))
+            start = an.pos(turn.best_at)
+            tr = _train_levels(train, s.step_at(start), int(s.steps[-1]))
             if tr is None:
                 continue
             t_before, t_after = tr
@@ -225,3 +158,13 @@ class ValidationScoreOverfitting(Rule):
             }
             out.append(self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev))
         return out
+
+
+#: Without a log scale, a validation loss must rise by this share of its smoothed range.
+_SPAN_SHARE = 0.1
+
+
+def _train_levels(train: Series, step_from: int, step_to: int) -> tuple[float, float] | None:
+    """The training series' levels around ``step_from`` and near ``step_to`` (:func:`levels_around`)."""
+    idx, v = train.finite_view()
+    return levels_around(train.steps[idx], v, step_from, step_to)

@@ -3,87 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from trainlog_doctor.model.report import Finding
+from trainlog_doctor.rules.analysis import analysis_of, shape_share
 from trainlog_doctor.rules.base import Rule, fmt
-from trainlog_doctor.rules.stats import View, make_view, shape_share, slope
 from trainlog_doctor.run import RunView, Series
-
-
-@dataclass(frozen=True)
-class Stall:
-    """Where a falling series stops for good (indices into the view, levels in analysis units)."""
-
-    start: int
-    level: float
-    early: float
-    abruptness: float
-    length: int
-
-
-def find_stall(
-    view: View,
-    *,
-    min_frac: float,
-    min_len: int,
-    flat_tol: float,
-    min_progress: float,
-) -> Stall | None:
-    """The point after which ``view`` (lower is better) never improves by more than a tolerance again.
-
-    The tolerance is ``flat_tol`` of the progress made before (and 3 noise sigmas of a smoothed point);
-    the flat part must cover ``min_frac`` of the run and ``min_len`` points, follow a real gain (at
-    least ``min_progress`` and 5 sigmas) and have no trend of its own. ``abruptness`` is the slope
-    just before the flat part over the average slope of the whole descent: about 1 for a kink, small
-    for a smooth exponential approach to an asymptote (convergence decelerates long before it
-    flattens). The start is where the curve arrives within a fifth of that tolerance of its final level.
-    """
-    y, s = view.y, view.smooth
-    n = y.size
-    if n < max(min_len + 4, 10):
-        return None
-    k0 = max(1, int(math.ceil(0.05 * n)))
-    early = float(np.max(s[:k0]))
-    low = float(np.min(s))
-    progress = early - low
-    w = max(3, min(51, n // 20))
-    noise_s = view.noise / math.sqrt(w)
-    if progress < max(min_progress, 5.0 * noise_s, 5.0 * view.noise / math.sqrt(3)):
-        return None
-    tol = max(flat_tol * progress, 3.0 * noise_s)
-    sufmin = np.minimum.accumulate(s[::-1])[::-1]
-    ok = np.flatnonzero(s - sufmin <= tol)
-    if ok.size == 0:
-        return None
-    p = int(ok[0])
-    # the stall begins where the series first gets within tolerance of its final level
-    length = n - p
-    if length < max(min_len, min_frac * n) or p < 2:
-        return None
-    level = float(np.median(y[p:]))
-    gain_before = early - float(s[p])
-    if gain_before < 0.5 * progress:
-        return None
-    wb = max(3, min(p // 2, max(3, n // 8)))
-    wb = min(wb, p)
-    seg = s[p - wb : p + 1]
-    local = -slope(seg)
-    average = gain_before / max(p, 1)
-    if average <= 0:
-        return None
-    abrupt = local / average
-    # the flat part must really be flat: its own trend over its length stays inside the tolerance
-    trend = abs(slope(y[p:])) * length
-    if trend > 2.0 * tol:
-        return None
-    # where a person sees the curve arrive at its final level: within 1% of the progress (or noise)
-    tight = max(0.2 * flat_tol * progress, 3.0 * noise_s)
-    arrived = np.flatnonzero(s[p:] - float(np.median(s[p:])) <= tight)
-    start = p + (int(arrived[0]) if arrived.size else 0)
-    return Stall(start=start, level=level, early=early, abruptness=float(abrupt), length=n - start)
+from trainlog_doctor.signals.trends import find_stall
 
 
 class LossPlateau(Rule):
@@ -141,20 +68,23 @@ class LossPlateau(Rule):
         return out
 
     def _series(self, ctx: RunView, s: Series) -> Finding | None:
-        view = make_view(s)
-        min_progress = math.log10(1.25) if view.logged else 0.1 * abs(float(np.median(view.y)))
-        if not view.logged and s.positive:
-            min_progress = 0.1 * float(np.max(view.smooth[: max(1, len(view) // 20)]))
+        an = analysis_of(s)
+        if an.logged:
+            min_progress = math.log10(_MIN_PROGRESS_RATIO)
+        elif s.positive:
+            min_progress = _MIN_PROGRESS_SHARE * float(np.max(an.smooth[: max(1, len(an) // 20)]))
+        else:
+            min_progress = _MIN_PROGRESS_SHARE * abs(float(np.median(an.y)))
         stall = find_stall(
-            view, min_frac=self.min_frac, min_len=self.min_len, flat_tol=self.flat_tol, min_progress=min_progress
+            an, min_frac=self.min_frac, min_len=self.min_len, flat_tol=self.flat_tol, min_progress=min_progress
         )
         if stall is None or stall.abruptness < self.min_abrupt:
             return None
         # the shape classifier must not see the stretch as still falling (or rising)
-        if shape_share(view, stall.start, ("falling", "rising")) > self.max_trend_share:
+        if shape_share(s, stall.start, ("falling", "rising")) > self.max_trend_share:
             return None
-        start = view.pos(stall.start)
-        early, level = view.value(stall.early), view.value(stall.level)
+        start = an.pos(stall.start)
+        early, level = an.value(stall.early), an.value(stall.level)
         n_after = len(s) - start
         unit = "epochs" if s.x == "epoch" else "logged points"
         msg = (
@@ -169,6 +99,12 @@ class LossPlateau(Rule):
             "lr_reduced_during": _lr_reduced_after(ctx, s.step_at(start)),
         }
         return self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev)
+
+
+#: The progress a plateau must follow: a 1.25x fall on a log scale, else a tenth of the early level
+#: (positive losses) or of the median level.
+_MIN_PROGRESS_RATIO = 1.25
+_MIN_PROGRESS_SHARE = 0.1
 
 
 def _lr_reduced_after(ctx: RunView, step: int) -> bool | None:

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 
-from trainlog_doctor.model.report import Finding
+from trainlog_doctor.model.report import Finding, Severity
+from trainlog_doctor.rules.analysis import analysis_of
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
-from trainlog_doctor.rules.divergence import find_sustained_rise
-from trainlog_doctor.rules.stats import make_view
 from trainlog_doctor.run import RunView, Series
+from trainlog_doctor.signals.trends import find_sustained_rise
 
 
 class StepTimeSlowdown(Rule):
@@ -73,15 +73,13 @@ class StepTimeSlowdown(Rule):
     def _series(self, ctx: RunView, s: Series, step_time: float | None) -> Finding | None:
         if not s.positive:
             return None
-        view = make_view(s, log=True)
+        an = analysis_of(s, log=True)
         if s.role == "throughput":
-            view = type(view)(series=s, idx=view.idx, y=-view.y, logged=True, noise=view.noise, smooth=-view.smooth)
-        if len(view) <= self.skip_head + self.min_points - 2:
+            an = an.negated()  # a falling throughput is a rising time per sample
+        if len(an) <= self.skip_head + self.min_points - 2:
             return None
         cut = self.skip_head
-        trimmed = type(view)(
-            series=s, idx=view.idx[cut:], y=view.y[cut:], logged=True, noise=view.noise, smooth=view.smooth[cut:]
-        )
+        trimmed = an.without_head(cut)
         rise = find_sustained_rise(
             trimmed, min_rise=math.log10(self.min_ratio), k_noise=self.k_noise, min_points=self.min_points - cut
         )
@@ -111,5 +109,5 @@ class StepTimeSlowdown(Rule):
             )
         ev = {"value_before": before, "value_after": after, "ratio": ratio, "zscore": rise.zscore, "derived": bool(s.derived)}
         # wall-clock gaps also hold evaluation, checkpointing and logging: trust big changes only
-        severity = "info" if s.derived and ratio < self.min_ratio_derived else self.severity
+        severity: Severity = "info" if s.derived and ratio < self.min_ratio_derived else self.severity
         return self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev, severity=severity)

@@ -2,51 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-import numpy as np
-
 from trainlog_doctor.model.report import Finding
+from trainlog_doctor.rules.analysis import analysis_of, shape_share
 from trainlog_doctor.rules.base import Rule, fmt
-from trainlog_doctor.rules.stats import View, make_view, shape_share
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How much a series improved: early and late levels and the best level (analysis units, better = lower)."""
-
-    early: float
-    late: float
-    best: float
-    gain: float  # early - late
-    best_gain: float  # early - best
-    threshold: float
-
-
-def measure_progress(view: View, *, min_rel: float, lower_is_better: bool = True, scale: float | None = None) -> Progress:
-    """Early level (points 1..10%, the first point skipped), late level (last 20%) and best smoothed level.
-
-    ``threshold`` is the smallest gain that counts as progress: ``min_rel`` of the early level (a
-    ratio on log views; ``scale`` units when given) and 3 noise sigmas of a median, whichever is larger.
-    """
-    sign = 1.0 if lower_is_better else -1.0
-    y = sign * view.y
-    s = sign * view.smooth
-    n = y.size
-    k_early = max(2, int(math.ceil(0.1 * n)))
-    early = float(np.median(y[1 : 1 + k_early])) if n > 2 else float(y[0])
-    late = float(np.median(y[-max(3, int(math.ceil(0.2 * n))) :]))
-    best = float(np.min(s))
-    if view.logged:
-        rel = -math.log10(1.0 - min_rel)
-    elif scale is not None:
-        rel = min_rel * scale
-    else:
-        rel = min_rel * max(abs(early), 1e-12)
-    thr = max(rel, 3.0 * view.noise / math.sqrt(min(k_early, 3)))
-    return Progress(early=sign * early, late=sign * late, best=sign * best, gain=early - late, best_gain=early - best, threshold=thr)
+from trainlog_doctor.signals.trends import measure_progress
 
 
 class NoLearning(Rule):
@@ -101,15 +61,16 @@ class NoLearning(Rule):
     def _series(self, ctx: RunView, s: Series, lower: bool) -> Finding | None:
         if s.n_finite < self.min_points:
             return None
-        view = make_view(s, log=None if lower else False)
+        an = analysis_of(s, log=None if lower else False)
         scale = (100.0 if s.percent else 1.0) if not lower else None
-        pr = measure_progress(view, min_rel=self.min_rel if lower else 0.02, lower_is_better=lower, scale=scale)
-        if pr.gain >= pr.threshold or pr.best_gain >= 2 * pr.threshold:
+        min_rel = self.min_rel if lower else _MIN_SCORE_GAIN
+        pr = measure_progress(an, min_rel=min_rel, lower_is_better=lower, scale=scale)
+        if pr.gain >= pr.threshold or pr.best_gain >= _BEST_GAIN_FACTOR * pr.threshold:
             return None
         # the shape classifier must agree that the run (after its first point) is not a descent
-        if lower and shape_share(view, 1, ("falling",)) > self.max_falling_share:
+        if lower and shape_share(s, 1, ("falling",)) > self.max_falling_share:
             return None
-        early, late, best = view.value(pr.early), view.value(pr.late), view.value(pr.best)
+        early, late, best = an.value(pr.early), an.value(pr.late), an.value(pr.best)
         n = len(s)
         span = f"{n} epochs" if s.x == "epoch" else f"{n} logged points"
         msg = f"{s.label} made no progress over {span} ({fmt(early)} early, {fmt(late)} at the end; best {fmt(best)})"
@@ -132,3 +93,9 @@ class NoLearning(Rule):
                 if s.metric.lower() == name:
                     return s, False
         return None
+
+
+#: A training accuracy (the fallback target) must gain this much (of a fraction) to count as learning.
+_MIN_SCORE_GAIN = 0.02
+#: Progress anywhere in the run: the best level beating the early one by this many thresholds.
+_BEST_GAIN_FACTOR = 2

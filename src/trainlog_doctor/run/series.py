@@ -123,7 +123,7 @@ class Series:
     wall_time: np.ndarray
     derived: str = ""  # how the values were computed when they are not the logged ones (FROM_...)
     duplicates: int = 0  # logged rows dropped as repeats of a step (the last written one is kept)
-    views: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # analysis views (rules.stats)
+    views: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # analysis series and change points (rules.analysis)
 
     def __len__(self) -> int:
         return int(self.values.size)

@@ -1,6 +1,18 @@
-"""Pure numpy signal processing for metric series: transforms, robust noise and change points.
+"""Pure numpy math for metric series: arrays and numbers in, arrays, numbers and small dataclasses out.
 
-Nothing here imports ``report``, ``rules``, ``cli`` or ``api``.
+* :mod:`.transforms`: cleaning, log scale, robust noise, smoothing, windows, downsampling;
+* :mod:`.changepoints`: change points with a penalty from the series' own noise (ruptures, PELT);
+* :mod:`.analysis`: a series prepared for trend questions (:class:`~.analysis.AnalysisSeries`);
+* :mod:`.trends`: sustained rises, turns for the worse, stalls, progress;
+* :mod:`.excursions`: short spikes and dips that come back;
+* :mod:`.periodic`: persistent periodic swings;
+* :mod:`.levels`: pinned tails, chance bands and class counts;
+* :mod:`.lr`: learning-rate schedule questions;
+* :mod:`.segments`: shape labels of segments from the shipped tree model (``segment_model.npz``);
+  :mod:`.segment_training` fits that model with scikit-learn (training only, never at runtime).
+
+Every threshold that decides an answer is a keyword parameter with a default. Nothing here imports
+the run model, the rules, the reports, ``cli`` or ``api``.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -313,7 +314,7 @@ def _search(y: np.ndarray, penalty: float, min_size: int, model: str) -> tuple[l
     cps = [int(b) for b in bkps[:-1]]
     sums = _Sums(y, 0)
     edges = [0, *cps, y.size]
-    objective = sum(float(sums.cost(a, b)) for a, b in zip(edges[:-1], edges[1:])) + penalty * len(cps)
+    objective = sum(float(sums.cost(a, b)) for a, b in pairwise(edges)) + penalty * len(cps)
     return cps, objective
 
 

@@ -1,29 +1,28 @@
-"""Shape labels for stretches of a metric series: features, a tree-ensemble classifier and its safe cache.
+"""Shape labels for stretches of a metric series: features and the shipped tree-ensemble classifier.
 
 A segment (the values between two change points) gets one of :data:`LABELS`:
 ``falling``, ``rising``, ``flat``, ``noisy`` (no trend, fluctuations >= ~5 % of the level),
 ``spike`` (a 1-3 point excursion that comes back) or ``collapsed`` (pinned: the value barely moves).
 The labels describe shape only: a ``collapsed`` accuracy at 1.0 is a saturated metric, not a collapse,
 so rules must still check the level (chance, ln C). Labels are meant for values on their natural
-scale (the features are scale-free); the exact definitions are in :mod:`trainlog_doctor.signals.synthetic`.
+scale (the features are scale-free); the exact definitions are in ``benchmarks/synthetic.py``, the
+generator of the labelled training curves.
 
-The classifier is an ExtraTrees/RandomForest ensemble trained on first use from the synthetic
-generator with fixed seeds, so it is the same on every machine with the same library versions.
-The fitted trees are kept as plain numpy arrays and predicted with numpy; they are cached in
-``$TRAINLOG_DOCTOR_CACHE_DIR`` or ``$XDG_CACHE_HOME/trainlog-doctor`` (default
-``~/.cache/trainlog-doctor``) as an ``.npz`` read with ``allow_pickle=False`` — never unpickled.
-Set ``TRAINLOG_DOCTOR_CACHE_DIR=off`` to keep the model in memory only. Nothing here uses the network.
+The classifier is an ExtraTrees ensemble that ``scripts/train_segment_model.py`` fits with fixed
+seeds (:mod:`trainlog_doctor.signals.segment_training`) and writes to ``segment_model.npz`` beside
+this module: its trees as plain numpy arrays, read with ``allow_pickle=False`` and validated before
+use. Prediction walks those arrays with numpy, so labelling needs neither scikit-learn nor the
+generator, and every installation labels alike.
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 import math
 import os
 import tempfile
 import threading
-import time
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,30 +31,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from trainlog_doctor.signals.changepoints import segments_from_changepoints
-from trainlog_doctor.signals.synthetic import GENERATOR_VERSION, LABELS, generate_segment_dataset
 from trainlog_doctor.signals.transforms import as_float_array
 
 __all__ = [
-    "FEATURE_NAMES",
     "FEATURES_VERSION",
+    "FEATURE_NAMES",
     "LABELS",
+    "MODEL_PATH",
     "SegmentClassifier",
     "SegmentLabel",
-    "cache_path",
+    "TreeEnsemble",
     "feature_matrix",
     "get_classifier",
     "label_segments",
+    "label_share",
     "load_classifier",
     "save_classifier",
     "segment_features",
-    "train_default_classifier",
 ]
 
-# Bump when a feature changes: the cache key depends on it.
+#: The shape labels, in the generator's order.
+LABELS: tuple[str, ...] = ("falling", "flat", "rising", "noisy", "spike", "collapsed")
+#: The shipped model: written by ``scripts/train_segment_model.py``.
+MODEL_PATH = Path(__file__).with_name("segment_model.npz")
+
+# Bump when a feature changes: a model file records the version it was trained on.
 FEATURES_VERSION = "1"
 FEATURE_NAMES: tuple[str, ...] = (
     "trend_snr",  # robust (Theil-Sen) total change / diff-noise sigma, signed log
@@ -94,10 +96,6 @@ _REL_FLOOR = 1e-9  # noise below this fraction of the level counts as none
 _LOG_CLIP = (-9.0, 4.0)
 _MIN_POINTS = 4  # shorter segments are classified with their neighbours as context
 _CONTEXT = 3
-
-# Default training set: fixed, so every machine builds the same model.
-TRAIN_SIZE = 2400
-TRAIN_SEED = 1234
 
 
 # --------------------------------------------------------------------------------------------------
@@ -288,13 +286,14 @@ def feature_matrix(segments: Sequence[Any]) -> np.ndarray:
     return np.vstack([segment_features(s) for s in segments])
 
 
+
 # --------------------------------------------------------------------------------------------------
-# the forest as plain arrays
+# the trees as plain arrays
 
 
-@dataclass(frozen=True)
-class _Forest:
-    """A fitted tree ensemble as flat arrays (node ids are global; leaves have left == right == -1)."""
+@dataclass(frozen=True, eq=False)
+class TreeEnsemble:
+    """Fitted decision trees as flat arrays (node ids are global; leaves have left == right == -1)."""
 
     left: np.ndarray  # int32
     right: np.ndarray  # int32
@@ -338,34 +337,7 @@ class _Forest:
         }
 
     @classmethod
-    def from_sklearn(cls, estimators: Sequence[Any]) -> "_Forest":
-        """Concatenate fitted scikit-learn trees into one set of node arrays (class fractions at nodes)."""
-        lefts, rights, feats, thrs, vals, roots = [], [], [], [], [], []
-        offset = 0
-        for est in estimators:
-            tree = est.tree_
-            left = tree.children_left.astype(np.int64)
-            right = tree.children_right.astype(np.int64)
-            leaf = left < 0
-            lefts.append(np.where(leaf, -1, left + offset))
-            rights.append(np.where(leaf, -1, right + offset))
-            feats.append(np.where(leaf, -1, tree.feature))
-            thrs.append(np.where(leaf, 0.0, tree.threshold))
-            v = tree.value[:, 0, :].astype(np.float64)
-            vals.append(v / np.maximum(v.sum(axis=1, keepdims=True), 1e-300))
-            roots.append(offset)
-            offset += left.size
-        return cls(
-            left=np.concatenate(lefts).astype(np.int32),
-            right=np.concatenate(rights).astype(np.int32),
-            feature=np.concatenate(feats).astype(np.int32),
-            threshold=np.concatenate(thrs).astype(np.float64),
-            value=np.concatenate(vals),
-            roots=np.asarray(roots, dtype=np.int32),
-        )
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], n_features: int, n_classes: int) -> "_Forest":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_features: int, n_classes: int) -> TreeEnsemble:
         """Check every array (types, shapes, child links going forward) before trusting it."""
         try:
             left = np.asarray(arrays["left"])
@@ -390,7 +362,8 @@ class _Forest:
         inner = left >= 0
         if not np.array_equal(inner, right >= 0) or np.any(left[~inner] != -1) or np.any(right[~inner] != -1):
             raise ValueError("model leaves are malformed")
-        if np.any(left[inner] <= ids[inner]) or np.any(right[inner] <= ids[inner]) or np.any(left[inner] >= nn) or np.any(right[inner] >= nn):
+        forward = (left[inner] > ids[inner]) & (right[inner] > ids[inner]) & (left[inner] < nn) & (right[inner] < nn)
+        if not forward.all():
             raise ValueError("model child links must point forward inside the arrays")
         if np.any(feature[inner] < 0) or np.any(feature[inner] >= n_features):
             raise ValueError("model split features are out of range")
@@ -407,94 +380,43 @@ class _Forest:
 
 
 # --------------------------------------------------------------------------------------------------
-# the estimator
+# the classifier
 
 
-class SegmentClassifier(ClassifierMixin, BaseEstimator):
-    """Tree-ensemble classifier of segment shapes (scikit-learn conventions).
+@dataclass(frozen=True, eq=False)
+class SegmentClassifier:
+    """The fitted shape classifier: its classes, its trees and how it was trained (numpy only).
 
-    ``fit(X, y)`` / ``predict(X)`` / ``predict_proba(X)`` take feature rows (:func:`feature_matrix`);
-    ``fit_segments`` / ``predict_labels`` / ``predict_proba_segments`` take raw segments.
-    ``model`` is ``"extra_trees"`` or ``"random_forest"``; prediction runs on plain numpy arrays.
+    ``predict_proba(X)`` / ``predict(X)`` take feature rows (:func:`feature_matrix`);
+    ``predict_proba_segments`` / ``predict_labels`` take raw segments. ``provenance`` records the
+    training recipe (generator and feature versions, library versions, size, seed, parameters).
     """
 
-    def __init__(
-        self,
-        model: str = "extra_trees",
-        n_estimators: int = 80,
-        max_depth: int | None = 18,
-        min_samples_leaf: int = 2,
-        max_features: str | float | None = "sqrt",
-        class_weight: str | None = "balanced",
-        random_state: int = 0,
-        n_jobs: int | None = None,
-    ) -> None:
-        self.model = model
-        self.n_estimators = n_estimators
-        self.max_depth = max_depth
-        self.min_samples_leaf = min_samples_leaf
-        self.max_features = max_features
-        self.class_weight = class_weight
-        self.random_state = random_state
-        self.n_jobs = n_jobs
+    classes_: np.ndarray
+    forest: TreeEnsemble
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def _make_estimator(self) -> Any:
-        from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-
-        kinds = {"extra_trees": ExtraTreesClassifier, "random_forest": RandomForestClassifier}
-        if self.model not in kinds:
-            raise ValueError(f"model must be one of {', '.join(kinds)}, got {self.model!r}")
-        return kinds[self.model](
-            n_estimators=self.n_estimators,
-            max_depth=self.max_depth,
-            min_samples_leaf=self.min_samples_leaf,
-            max_features=self.max_features,
-            class_weight=self.class_weight,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-        )
-
-    def fit(self, X: Any, y: Any) -> "SegmentClassifier":
-        """Fit the ensemble on feature rows ``X`` and labels ``y``; keeps the trees as arrays."""
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y)
-        if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
-            raise ValueError(f"X must be 2-D with one row per label, got X {X.shape} and y {y.shape}")
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X must be finite")
-        est = self._make_estimator().fit(X, y)
-        self.classes_ = np.asarray(est.classes_)
-        self.n_features_in_ = X.shape[1]
-        self.forest_ = _Forest.from_sklearn(est.estimators_)
-        return self
+    @property
+    def n_features_in_(self) -> int:
+        return _NF
 
     def _check(self, X: Any) -> np.ndarray:
-        if not hasattr(self, "forest_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("SegmentClassifier is not fitted yet; call fit() or use get_classifier()")
         X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have shape (n, {self.n_features_in_}), got {X.shape}")
+        if X.ndim != 2 or X.shape[1] != _NF:
+            raise ValueError(f"X must have shape (n, {_NF}), got {X.shape}")
         return np.nan_to_num(X, nan=0.0, posinf=1e12, neginf=-1e12)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities per feature row, columns in ``classes_`` order."""
-        X = self._check(X)
-        return self.forest_.proba(X)
+        return self.forest.proba(self._check(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class per feature row."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def fit_segments(self, segments: Sequence[Any], labels: Sequence[str]) -> "SegmentClassifier":
-        """Fit on raw segments (features computed here)."""
-        return self.fit(feature_matrix(segments), np.asarray(labels))
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def predict_proba_segments(self, segments: Sequence[Any]) -> np.ndarray:
         """Class probabilities of raw segments, columns in ``classes_`` order."""
-        return self.predict_proba(feature_matrix(segments).reshape(-1, self.n_features_in_))
+        return self.predict_proba(feature_matrix(segments).reshape(-1, _NF))
 
     def predict_labels(self, segments: Sequence[Any]) -> list[str]:
         """The shape label of each raw segment."""
@@ -503,45 +425,48 @@ class SegmentClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba_segments(segments)
         return [str(c) for c in self.classes_[np.argmax(proba, axis=1)]]
 
-    # -- safe serialization ------------------------------------------------------------------------
-
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The fitted model as plain arrays (no objects): what :func:`save_classifier` writes."""
-        self._check(np.zeros((0, getattr(self, "n_features_in_", _NF))))
-        arrays = dict(self.forest_.to_arrays())
+        """The model as plain arrays (no objects): what :func:`save_classifier` writes."""
+        arrays = dict(self.forest.to_arrays())
         arrays["classes"] = np.asarray([str(c) for c in self.classes_], dtype="<U16")
         arrays["feature_names"] = np.asarray(FEATURE_NAMES, dtype="<U32")
-        arrays["params"] = np.asarray(json.dumps(self.get_params(), sort_keys=True))
+        arrays["provenance"] = np.asarray(json.dumps({**self.provenance, "features": FEATURES_VERSION}, sort_keys=True))
         return arrays
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "SegmentClassifier":
-        """Rebuild a fitted classifier from :meth:`to_arrays` output, validating every array."""
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SegmentClassifier:
+        """Rebuild the classifier from :meth:`to_arrays` output, validating every array."""
         try:
             names = tuple(str(v) for v in np.asarray(arrays["feature_names"]).tolist())
             classes = np.asarray([str(c) for c in np.asarray(arrays["classes"]).tolist()])
-            params = json.loads(str(np.asarray(arrays["params"])))
+            provenance = json.loads(str(np.asarray(arrays["provenance"]).reshape(()).item()))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"model file is malformed: {exc}") from None
-        if names != FEATURE_NAMES:
+        if names != FEATURE_NAMES or not isinstance(provenance, dict) or provenance.get("features") != FEATURES_VERSION:
             raise ValueError("model file was built for other features")
         if classes.size == 0 or not set(classes.tolist()) <= set(LABELS):
             raise ValueError("model file has unknown classes")
-        clf = cls(**{k: v for k, v in params.items() if k in cls().get_params()})
-        clf.forest_ = _Forest.from_arrays(arrays, len(FEATURE_NAMES), classes.size)
-        clf.classes_ = classes
-        clf.n_features_in_ = len(FEATURE_NAMES)
-        return clf
+        forest = TreeEnsemble.from_arrays(arrays, _NF, classes.size)
+        return cls(classes_=classes, forest=forest, provenance=provenance)
 
 
 def save_classifier(clf: SegmentClassifier, path: str | os.PathLike[str]) -> Path:
-    """Write ``clf`` as a compressed ``.npz`` of plain arrays, atomically (temp file + rename)."""
+    """Write ``clf`` as a compressed ``.npz`` of plain arrays, atomically (temp file + rename).
+
+    The archive carries no time stamps, so the same model always gives the same bytes.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **clf.to_arrays())
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, arr in clf.to_arrays().items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, arr, allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, buf.getvalue(), compresslevel=9)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -562,102 +487,17 @@ def load_classifier(path: str | os.PathLike[str]) -> SegmentClassifier:
     return SegmentClassifier.from_arrays(arrays)
 
 
-# --------------------------------------------------------------------------------------------------
-# the default, trained on first use
-
-
-def _cache_key() -> str:
-    blob = json.dumps(
-        {
-            "generator": GENERATOR_VERSION,
-            "features": FEATURES_VERSION,
-            "sklearn": sklearn.__version__,
-            "numpy": ".".join(np.__version__.split(".")[:2]),
-            "params": SegmentClassifier().get_params(),
-            "size": TRAIN_SIZE,
-            "seed": TRAIN_SEED,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def cache_path() -> Path | None:
-    """Where the default model is cached, or None when caching is switched off."""
-    env = os.environ.get("TRAINLOG_DOCTOR_CACHE_DIR")
-    if env is not None and env.strip().lower() in ("", "0", "off", "none", "false", "no"):
-        return None
-    if env:
-        base = Path(env).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        try:
-            base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "trainlog-doctor"
-        except (RuntimeError, KeyError):  # no home directory to be found
-            return None
-    name = f"segments-g{GENERATOR_VERSION}-f{FEATURES_VERSION}-sk{sklearn.__version__}-{_cache_key()}.npz"
-    return base / name
-
-
-def train_default_classifier() -> SegmentClassifier:
-    """Train the default model from the synthetic generator (fixed seed and size): deterministic."""
-    segments, labels, _ = generate_segment_dataset(TRAIN_SIZE, TRAIN_SEED)
-    return SegmentClassifier().fit_segments(segments, labels)
-
-
-@dataclass
-class _State:
-    """The in-memory default model, the lock that guards building it, and where it came from."""
-
-    clf: SegmentClassifier | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    source: str = ""
-    seconds: float = 0.0
-
-
-_STATE = _State()
+_DEFAULT: list[SegmentClassifier] = []
+_DEFAULT_LOCK = threading.Lock()
 
 
 def get_classifier() -> SegmentClassifier:
-    """The default classifier: from memory, else from the cache file, else trained now (and cached).
-
-    Safe to call from several threads (one trains, the others wait) and processes (the cache file is
-    replaced atomically; a broken or foreign file is ignored and rewritten).
-    """
-    if _STATE.clf is not None:
-        return _STATE.clf
-    with _STATE.lock:
-        if _STATE.clf is not None:
-            return _STATE.clf
-        started = time.perf_counter()
-        path = cache_path()
-        clf: SegmentClassifier | None = None
-        if path is not None:
-            try:
-                if path.is_file():
-                    clf = load_classifier(path)
-                    _STATE.source = f"cache:{path}"
-            except (OSError, ValueError):
-                clf = None  # unreadable, foreign or broken: rebuild and overwrite it
-        if clf is None:
-            clf = train_default_classifier()
-            _STATE.source = "trained"
-            if path is not None:
-                try:
-                    save_classifier(clf, path)
-                except OSError:
-                    pass  # read-only home or full disk: keep the in-memory model
-        _STATE.seconds = time.perf_counter() - started
-        _STATE.clf = clf
-        return clf
-
-
-def _reset_default_classifier() -> None:
-    """Forget the in-memory default model (tests)."""
-    with _STATE.lock:
-        _STATE.clf = None
-        _STATE.source = ""
-
+    """The shipped classifier (:data:`MODEL_PATH`), read once per process; ValueError if the file is unusable."""
+    if not _DEFAULT:
+        with _DEFAULT_LOCK:
+            if not _DEFAULT:
+                _DEFAULT.append(load_classifier(MODEL_PATH))
+    return _DEFAULT[0]
 
 # --------------------------------------------------------------------------------------------------
 # the rules' entry point
@@ -736,3 +576,28 @@ def label_segments(
         peak = _peak_index(arr, s, e) if label == "spike" else None
         out.append(SegmentLabel(s, e, label, p, peak))
     return out
+
+
+def label_share(
+    values: Any,
+    changepoints: Sequence[int] | np.ndarray,
+    start: int,
+    labels: Sequence[str],
+    *,
+    min_points: int = 4,
+    classifier: SegmentClassifier | None = None,
+) -> float:
+    """Share of ``values[start:]`` that lies in segments (cut at ``changepoints``) labelled one of ``labels``.
+
+    0.0 when fewer than ``min_points`` values are left from ``start``.
+    """
+    n = len(values)
+    start = int(min(max(start, 0), n))
+    if n - start < min_points:
+        return 0.0
+    covered = 0
+    for seg in label_segments(values, changepoints, classifier=classifier):
+        lo, hi = max(seg.start, start), seg.end
+        if hi > lo and seg.label in labels:
+            covered += hi - lo
+    return covered / float(n - start)

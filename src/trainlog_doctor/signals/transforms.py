@@ -6,23 +6,29 @@ input and never raises on empty, all-NaN or constant input.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.ndimage import median_filter, uniform_filter1d
 
 __all__ = [
+    "NonFinite",
     "as_float_array",
-    "finite",
+    "bucket_medians",
+    "downsample_indices",
     "fill_nonfinite",
+    "finite",
     "log_view",
-    "should_use_log",
+    "nonfinite_runs",
+    "odd_window",
     "robust_noise",
     "robust_scale",
-    "rolling_median",
-    "smooth",
-    "downsample_indices",
     "rolling_mad_zscore",
+    "rolling_median",
+    "should_use_log",
+    "smooth",
+    "suffix_share",
 ]
 
 _MAD_TO_SIGMA = 1.4826
@@ -64,6 +70,28 @@ def fill_nonfinite(values: Any) -> np.ndarray:
     idx = np.arange(arr.size)
     arr[~ok] = np.interp(idx[~ok], idx[ok], arr[ok])
     return arr
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """Where a series is NaN or +-Inf: the first such position (-1 when none), the counts, and
+    whether the series stays non-finite from that position to its end."""
+
+    first: int
+    nan_count: int
+    inf_count: int
+    until_end: bool
+
+
+def nonfinite_runs(values: Any) -> NonFinite:
+    """The :class:`NonFinite` summary of ``values``."""
+    arr = as_float_array(values)
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return NonFinite(first=-1, nan_count=0, inf_count=0, until_end=False)
+    first = int(np.argmax(bad))
+    nan = int(np.isnan(arr).sum())
+    return NonFinite(first=first, nan_count=nan, inf_count=int(bad.sum()) - nan, until_end=not np.isfinite(arr[first:]).any())
 
 
 def should_use_log(values: Any, min_decades: float = 1.5) -> bool:
@@ -135,12 +163,15 @@ def robust_noise(values: Any) -> float:
     return max(sigma, _NOISE_FLOOR * span)
 
 
-def _odd_window(window: int | None, n: int, default_frac: float = 1 / 25, cap: int = 101) -> int:
-    """An odd window length >= 3 that is at most ``n`` (or 1 for tiny series)."""
-    if window is None:
-        window = int(n * default_frac)
-        window = min(max(window, 5), cap)
-    window = int(window)
+def odd_window(n: int, *, size: int | None = None, frac: float = 1 / 20, lo: int = 3, hi: int = 51) -> int:
+    """An odd window length for ``n`` points: ``size``, else ``frac * n`` clipped to ``[lo, hi]``.
+
+    Even lengths grow by one; the result shrinks by two until it fits in ``n`` (1 for tiny series).
+    A ValueError for a ``size`` below 1.
+    """
+    if size is None:
+        size = min(max(int(n * frac), lo), hi)
+    window = int(size)
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     if window % 2 == 0:
@@ -148,6 +179,30 @@ def _odd_window(window: int | None, n: int, default_frac: float = 1 / 25, cap: i
     while window > n and window > 1:
         window -= 2
     return max(window, 1)
+
+
+def bucket_medians(idx: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """``y`` reduced to at most ``max_points`` bucket medians; positions are each bucket's middle ``idx``."""
+    n = y.size
+    if n <= max_points:
+        return idx, y
+    size = -(-n // max_points)
+    nb = n // size
+    body = y[: nb * size].reshape(nb, size)
+    med = np.median(body, axis=1)
+    pos = idx[: nb * size].reshape(nb, size)[:, size // 2]
+    if nb * size < n:
+        med = np.append(med, np.median(y[nb * size :]))
+        pos = np.append(pos, idx[nb * size + (n - nb * size) // 2])
+    return pos, med
+
+
+def suffix_share(mask: np.ndarray) -> np.ndarray:
+    """``out[j]`` = share of True in ``mask[j:]``."""
+    m = mask.astype(np.float64)
+    csum = np.cumsum(m[::-1])[::-1]
+    counts = np.arange(m.size, 0, -1, dtype=np.float64)
+    return csum / counts
 
 
 def _pad_odd(x: np.ndarray, h: int) -> np.ndarray:
@@ -171,11 +226,11 @@ def rolling_median(values: Any, window: int) -> np.ndarray:
     scale = float(np.abs(x).max())
     if scale > _BIG or 0.0 < scale < _TINY:  # keep the edge reflection inside float range
         return rolling_median(x / scale, window) * scale
-    w = _odd_window(window, n)
+    w = odd_window(n, size=window)
     h = w // 2
     if h == 0:
         return x
-    # Reflection needs h < n; _odd_window guarantees w <= n, so h <= (n - 1) / 2.
+    # Reflection needs h < n; odd_window guarantees w <= n, so h <= (n - 1) / 2.
     return median_filter(_pad_odd(x, h), size=w, mode="nearest")[h : h + n]
 
 
@@ -196,7 +251,7 @@ def smooth(values: Any, window: int | None = None, k: float = 5.0) -> np.ndarray
     scale = float(np.abs(x).max())
     if scale > _BIG or 0.0 < scale < _TINY:  # keep padding and differences inside float range
         return smooth(raw / scale, window, k) * scale
-    w = _odd_window(window, n)
+    w = odd_window(n, size=window, frac=1 / 25, lo=5, hi=101)
     if w < 3:
         return raw
     med = rolling_median(x, w)
@@ -264,7 +319,7 @@ def rolling_mad_zscore(values: Any, window: int | None = None) -> np.ndarray:
     scale = float(np.abs(x).max())
     if scale > _BIG or 0.0 < scale < _TINY:  # z-scores are scale-free: rescale to stay in range
         x = x / scale
-    w = _odd_window(window if window is not None else max(7, min(51, n // 20)), n)
+    w = odd_window(n, size=window if window is not None else max(7, min(51, n // 20)))
     med = rolling_median(x, w)
     resid = x - med
     absr = np.abs(resid)

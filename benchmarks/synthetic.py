@@ -28,6 +28,8 @@ Run facts go to ``SyntheticRun.meta`` (``num_classes`` for classifiers, ``lr_sch
 :func:`generate_runs` gives whole labelled runs (the detection benchmark);
 :func:`generate_segment_dataset` gives labelled segments grouped by family (the shape classifier).
 The output depends only on ``seed`` (and numpy's PCG64 stream), never on global state.
+The package never imports this module: the benchmarks, ``scripts/train_segment_model.py`` (which
+trains the shipped segment model on it) and the tests do.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trainlog_doctor.model.kinds import KINDS
+from trainlog_doctor.signals.segments import LABELS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -58,9 +61,8 @@ __all__ = [
     "segment_label",
 ]
 
-# Bump when the curves or the labelling change: the classifier cache key depends on it.
+# Bump when the curves or the labelling change (the segment model file records it).
 GENERATOR_VERSION = "2"
-LABELS: tuple[str, ...] = ("falling", "flat", "rising", "noisy", "spike", "collapsed")
 
 # Oracle thresholds (see the module docstring).
 _TREND_SIGMAS = 4.0
