@@ -40,7 +40,10 @@ def examples_for(rule: type[Rule]) -> list[Example]:
 
 RULE_CHECKS: list[Check] = [check for rule in RULES for check in rule_checks(rule, examples_for(rule))]
 READER_CHECKS: list[Check] = [
-    check for reader in READERS if reader.format in SAMPLES for check in reader_checks(reader, SAMPLE_LOGS / SAMPLES[reader.format])
+    check
+    for reader in READERS
+    if reader.format in SAMPLES
+    for check in reader_checks(reader, SAMPLE_LOGS / SAMPLES[reader.format])
 ]
 
 
@@ -81,7 +84,8 @@ def test_no_reader_is_left_out() -> None:
                if isinstance(getattr(c, "format", None), str) and callable(getattr(c, "sniff", None))
                and callable(getattr(c, "read", None)) and not getattr(c, "_is_protocol", False)}
     registered = {type(r) for r in READERS}
-    assert defined == registered, f"reader classes missing from readers.READERS: {sorted(c.__name__ for c in defined - registered)}"
+    missing = sorted(c.__name__ for c in defined - registered)
+    assert defined == registered, f"reader classes missing from readers.READERS: {missing}"
     assert set(SAMPLES) == {r.format for r in READERS}, "SAMPLES must name one sample per registered reader format"
     for reader in READERS:
         sample = SAMPLE_LOGS / SAMPLES[reader.format]

@@ -349,9 +349,10 @@ def test_every_reader_accepts_a_non_utf8_path(tmp_path: Path) -> None:
     """``source`` comes from the path: a file name that is not UTF-8 must not crash polars in any reader."""
     if sys.platform == "darwin":
         pytest.skip("macOS file systems reject non-UTF-8 names")
-    from test_reliability import FAMILIES, check_frame
+    from test_reliability import FAMILIES
 
     from trainlog_doctor.readers import reader_by_format
+    from trainlog_doctor.testing import check_frame
 
     failed = {}
     for family, fam in FAMILIES.items():

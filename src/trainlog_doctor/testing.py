@@ -13,6 +13,7 @@ reads a case file into :class:`RuleCase` objects.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -1024,12 +1025,14 @@ def reader_checks(reader: Reader, sample: Path, *, seeds: int = 2) -> Iterator[C
     sample = Path(sample)
     read_sample = functools.cache(sample.read_bytes)
 
-    def with_bytes(raw: bytes, body: Callable[[Path], None]) -> None:
+    @contextlib.contextmanager
+    def written(raw: bytes) -> Iterator[Path]:
+        """``raw`` written under the sample's file name in a fresh run directory."""
         with tempfile.TemporaryDirectory(prefix="tld-conformance-") as tmp:
             path = Path(tmp) / "run" / sample.name
             path.parent.mkdir()
             path.write_bytes(raw)
-            body(path)
+            yield path
 
     def sniffs_its_sample() -> None:
         if not check_sniff(reader, read_target(reader, sample), read_sample()[:HEAD_BYTES]):
@@ -1054,15 +1057,18 @@ def reader_checks(reader: Reader, sample: Path, *, seeds: int = 2) -> Iterator[C
             check_sniff(reader, Path(tmp) / "missing" / sample.name, b"")
 
     def reads_an_empty_file() -> None:
-        with_bytes(b"", lambda path: check_read(reader, read_target(reader, path)))
+        with written(b"") as path:
+            _contract(reader, path, "an empty file")
 
     def survives_truncation() -> None:
         for label, raw in truncations(read_sample()):
-            with_bytes(raw, lambda path: _contract(reader, path, label))
+            with written(raw) as path:
+                _contract(reader, path, label)
 
     def survives_garbling() -> None:
         for label, raw in garbled(read_sample(), seeds):
-            with_bytes(raw, lambda path: _contract(reader, path, label))
+            with written(raw) as path:
+                _contract(reader, path, label)
 
     yield Check("sniffs_its_sample", target, sniffs_its_sample)
     yield Check("reads_its_sample", target, reads_its_sample)
