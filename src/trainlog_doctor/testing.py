@@ -494,11 +494,11 @@ def _companions(n: int = 30) -> dict[tuple[str, str], np.ndarray]:
     }
 
 
-def frame_of(series: dict[tuple[str, str], np.ndarray], run_id: str = "odd") -> pl.DataFrame:
-    """A normalized frame with point ``i`` of each series at step ``i`` and epoch ``i``."""
+def frame_of(series: dict[tuple[str, str], Sequence[float | None]], run_id: str = "r") -> pl.DataFrame:
+    """A normalized frame with point ``i`` of each (metric, split) series at step ``i`` and epoch ``i`` (``None``: null)."""
     parts = [
         from_columns(run_id=run_id, source="testing", metric=m, split=sp, step=list(range(len(v))),
-                     epoch=[float(i) for i in range(len(v))], value=[float(x) for x in v])
+                     epoch=[float(i) for i in range(len(v))], value=[None if x is None else float(x) for x in v])
         for (m, sp), v in series.items()
     ]
     return pl.concat(parts) if parts else empty_frame()
@@ -510,9 +510,9 @@ def odd_examples() -> list[Example]:
     for slot in ODD_SLOTS:
         for pattern, values in _odd_values().items():
             name = f"{slot[1]}/{slot[0]}={pattern}"
-            out.append(Example(f"{name} alone", frame_of({slot: values}), {}))
+            out.append(Example(f"{name} alone", frame_of({slot: values}, "odd"), {}))
             with_companions = {**_companions(), slot: values}
-            out.append(Example(f"{name} in a run", frame_of(with_companions), {"num_classes": 10}))
+            out.append(Example(f"{name} in a run", frame_of(with_companions, "odd"), {"num_classes": 10}))
     return out
 
 
