@@ -3,7 +3,10 @@
 In the spirit of scikit-learn's ``check_estimator``: :func:`rule_checks` and :func:`reader_checks`
 yield named :class:`Check` callables (one generic list for every rule, one for every reader) that a
 test suite parametrizes over the catalogue (``rules.RULES``, ``readers.READERS``); a check raises
-:class:`ConformanceError` when the contract is broken.
+:class:`ConformanceError` when the contract is broken::
+
+    @pytest.mark.parametrize("check", [c for r in RULES for c in rule_checks(r)], ids=lambda c: c.id)
+    def test_rule_conforms(check): check()
 
 The rule cases (``tests/rule_cases/<CODE>.toml``) describe runs as named curve recipes with
 parameters; :data:`CURVES` (shapes, ``n`` points) and :data:`EDITS` (changes to a curve) are
@@ -23,7 +26,7 @@ import struct
 import tempfile
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -295,6 +298,7 @@ class SeriesSpec:
         return y
 
     def steps(self) -> np.ndarray:
+        """The step of each point."""
         return self.step_offset + self.step_every * np.arange(int(self.params["n"]), dtype=np.int64)
 
 
@@ -357,29 +361,34 @@ class RuleCase:
     def problems(self, findings: list[Finding]) -> list[str]:
         """Why ``findings`` do not meet the case's expectations (empty when they do)."""
         out: list[str] = []
-        run_epochs = max((float(s.steps()[-1]) / self.steps_per_epoch for s in self.series), default=0.0)
-        tol = max(3.0, 0.1 * run_epochs)
-        got = [(f.code, f.kind, f.severity, f.metric, f.split, f.start_epoch, f.message) for f in findings]
+        got = [(f.code, f.severity, f.metric, f.split, f.start_epoch, f.message) for f in findings]
         for want in self.expect:
             hits = [f for f in findings if want in (f.code, f.kind)]
             if not hits:
                 out.append(f"{want} did not fire; found {got}")
-            elif self.onset_epoch is not None and not any(_onset(f, self.steps_per_epoch) is not None
-                                                          and abs(_onset(f, self.steps_per_epoch) - self.onset_epoch) <= tol
-                                                          for f in hits):
-                out.append(f"{want} starts at epoch {[_onset(f, self.steps_per_epoch) for f in hits]}, "
-                           f"not within {tol:g} of {self.onset_epoch:g}")
+                continue
+            if self.onset_epoch is None:
+                continue
+            onsets = [self.onset_of(f) for f in hits]
+            tol = self.onset_tolerance()
+            if not any(o is not None and abs(o - self.onset_epoch) <= tol for o in onsets):
+                out.append(f"{want} starts at epoch {onsets}, not within {tol:g} of {self.onset_epoch:g}")
         for ban in self.forbid:
             hits = [f for f in findings if ban == "ALL" or ban in (f.code, f.kind)]
             if hits:
                 out.append(f"{ban} must not fire: {[(f.code, f.metric, f.split, f.message) for f in hits]}")
         return out
 
+    def onset_of(self, f: Finding) -> float | None:
+        """Where ``f`` starts, in epochs (from its step when the frame has no epochs)."""
+        if f.start_epoch is not None:
+            return float(f.start_epoch)
+        return None if f.start_step is None else f.start_step / self.steps_per_epoch
 
-def _onset(f: Finding, steps_per_epoch: int) -> float | None:
-    if f.start_epoch is not None:
-        return float(f.start_epoch)
-    return None if f.start_step is None else f.start_step / steps_per_epoch
+    def onset_tolerance(self) -> float:
+        """How far from ``onset_epoch`` a finding may start: 3 epochs or 10% of the run, whichever is larger."""
+        run_epochs = max((float(s.steps()[-1]) / self.steps_per_epoch for s in self.series), default=0.0)
+        return max(3.0, 0.1 * run_epochs)
 
 
 def load_cases(path: Path) -> list[RuleCase]:
@@ -494,7 +503,7 @@ def _companions(n: int = 30) -> dict[tuple[str, str], np.ndarray]:
     }
 
 
-def frame_of(series: dict[tuple[str, str], Sequence[float | None]], run_id: str = "r") -> pl.DataFrame:
+def frame_of(series: Mapping[tuple[str, str], Sequence[float | None] | np.ndarray], run_id: str = "r") -> pl.DataFrame:
     """A normalized frame with point ``i`` of each (metric, split) series at step ``i`` and epoch ``i`` (``None``: null)."""
     parts = [
         from_columns(run_id=run_id, source="testing", metric=m, split=sp, step=list(range(len(v))),
@@ -941,7 +950,8 @@ def m_tfrecord_header(data: bytes, rnd: random.Random) -> bytes:
     """Corrupt a TFRecord length field (huge, zero or off by a few) near the start of a record."""
     if len(data) < 12:
         return data
-    offsets, o = [], 0
+    offsets: list[int] = []
+    o = 0
     while o + 12 <= len(data) and len(offsets) < 10_000:
         (n,) = struct.unpack_from("<Q", data, o)
         offsets.append(o)
