@@ -77,7 +77,7 @@ def run_child(family: str, start: int, stop: int, seed: int, analyze_every: int,
                     rec["statuses"] = res.statuses
                     rec["run_errors"] = [tr.reason_kind(e) for e in res.run_errors]
                     rec["rule_failures"] = res.rule_failures
-            except tr.Crash as exc:
+            except tr.ConformanceError as exc:
                 cause = exc.__cause__
                 rec["crash"] = str(exc)[:300]
                 if cause is not None:

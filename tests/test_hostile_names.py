@@ -25,6 +25,7 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_reliability import scalar_event, tfrecord, version_event  # noqa: E402
+
 from trainlog_doctor.api import analyze  # noqa: E402
 from trainlog_doctor.cli import main as cli_main  # noqa: E402
 from trainlog_doctor.model.report import Report  # noqa: E402
@@ -100,7 +101,7 @@ def report(hostile_tree: Path) -> Report:
 
 
 def _render(report: Report, fmt: str) -> str:
-    from trainlog_doctor.report.formats import render
+    from trainlog_doctor.cli import render
 
     return render(report, fmt)
 
@@ -348,8 +349,10 @@ def test_every_reader_accepts_a_non_utf8_path(tmp_path: Path) -> None:
     """``source`` comes from the path: a file name that is not UTF-8 must not crash polars in any reader."""
     if sys.platform == "darwin":
         pytest.skip("macOS file systems reject non-UTF-8 names")
-    from test_reliability import FAMILIES, check_frame
+    from test_reliability import FAMILIES
+
     from trainlog_doctor.readers import reader_by_format
+    from trainlog_doctor.testing import check_frame
 
     failed = {}
     for family, fam in FAMILIES.items():

@@ -11,7 +11,8 @@
 * Symlink loops, dangling links, unreadable files, files growing or shrinking while read, a FIFO
   and a directory named like a log.
 
-The mutation helpers here are also used by ``scripts/fuzz_report.py`` for longer runs.
+The contract checks and most mutations come from ``trainlog_doctor.testing`` (the reader conformance
+suite); the seeds and mutations here are also used by ``scripts/fuzz_report.py`` for longer runs.
 """
 
 from __future__ import annotations
@@ -42,14 +43,14 @@ from hypothesis import strategies as st
 
 from trainlog_doctor.api import analyze
 from trainlog_doctor.cli import main as cli_main
-from trainlog_doctor.model.frame import COLUMNS, SCHEMA, SPLITS
-from trainlog_doctor.model.report import Report
+from trainlog_doctor.run.names import infer_split
 from trainlog_doctor.readers import READERS, LogReadError, reader_by_format, reader_for_file
-from trainlog_doctor.readers.base import HEAD_BYTES, RunData
+from trainlog_doctor.readers.base import RunData, read_head
 from trainlog_doctor.report.json import render_json
+from trainlog_doctor.model.report import Report
 from trainlog_doctor.report.text import render_text
 from trainlog_doctor.rules import detect
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.testing import GARBLES, ConformanceError, check_frame, check_one_line, check_read, check_sniff, masked_crc32c
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_LOGS = REPO.parent / "shared" / "real_logs"
@@ -58,25 +59,10 @@ STATUSES = {"ok", "empty", "error"}
 # ----------------------------------------------------------------------------------------- seeds
 
 
-def _crc32c(data: bytes) -> int:
-    """CRC32C (Castagnoli), bitwise: an implementation independent of the reader's."""
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
-def _masked(data: bytes) -> int:
-    crc = _crc32c(data)
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 def tfrecord(payload: bytes) -> bytes:
     """One TFRecord: length, masked CRC of the length, payload, masked CRC of the payload."""
     header = struct.pack("<Q", len(payload))
-    return header + struct.pack("<I", _masked(header)) + payload + struct.pack("<I", _masked(payload))
+    return header + struct.pack("<I", masked_crc32c(header)) + payload + struct.pack("<I", masked_crc32c(payload))
 
 
 def scalar_event(tag: str, step: int, value: float, wall: float) -> bytes:
@@ -255,179 +241,6 @@ def seeds_for(family: str) -> list[tuple[str, bytes]]:
 
 # ------------------------------------------------------------------------------------- mutations
 
-_NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_JSON_VALUE = re.compile(rb'(?<=: )(?:-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|"[^"\n]{0,40}"|true|false|null|NaN)')
-NONFINITE_TOKENS = (b"NaN", b"Infinity", b"-Infinity", b"nan", b"inf", b"-inf", b"NA", b"1e999", b"-1e999",
-                    b"99999999999999999999999", b"-9223372036854775809", b"1.7976931348623157e308", b"-0.0", b"0x1p3")
-HOSTILE_VALUES = (b"null", b"true", b"false", b'"1.5"', b'"x"', b"[]", b"{}", b"[1, 2]", b'{"a": {"b": 1}}',
-                  b'"\\u0000"', b'"<script>"', b"NaN", b"1e999", b"99999999999999999999999", b"-1", b"0")
-CSV_HOSTILE_CELLS = (b"", b"NA", b"nan", b"inf", b"-inf", b'"[1, 2]"', b"abc", b"1e999", b"99999999999999999999999",
-                     b"1,5", b"-", b" ", b'"', b'""', b"\xff\xfe", b"0x10", b"1_000", b"True")
-INTERESTING_BYTES = b'\x00\n\r,;\t"{}[]:\xff\xfe\x80\\ '
-
-
-def _pos(rnd: random.Random, data: bytes) -> int:
-    return rnd.randint(0, len(data))
-
-
-def m_truncate(data: bytes, rnd: random.Random) -> bytes:
-    """Cut anywhere."""
-    return data[: _pos(rnd, data)]
-
-
-def m_truncate_line(data: bytes, rnd: random.Random) -> bytes:
-    """Cut just before, at or after a line end (or a TFRecord-ish boundary in binary data)."""
-    ends = [m.start() for m in re.finditer(rb"\n", data)] or [len(data) // 2]
-    p = rnd.choice(ends) + rnd.choice((-1, 0, 1))
-    return data[: max(p, 0)]
-
-
-def m_truncate_token(data: bytes, rnd: random.Random) -> bytes:
-    """Cut inside a number (``0.12`` -> ``0.1``, ``1e-5`` -> ``1e-``)."""
-    nums = list(_NUMBER.finditer(data))
-    if not nums:
-        return m_truncate(data, rnd)
-    m = rnd.choice(nums)
-    return data[: rnd.randint(m.start(), m.end())]
-
-
-def m_bitflip(data: bytes, rnd: random.Random) -> bytes:
-    """Flip 1-8 random bits."""
-    if not data:
-        return data
-    buf = bytearray(data)
-    for _ in range(rnd.randint(1, 8)):
-        i = rnd.randrange(len(buf))
-        buf[i] ^= 1 << rnd.randrange(8)
-    return bytes(buf)
-
-
-def m_insert(data: bytes, rnd: random.Random) -> bytes:
-    """Insert 1-16 bytes (separators, quotes, brackets, NUL, invalid UTF-8) somewhere."""
-    ins = bytes(rnd.choice(INTERESTING_BYTES) if rnd.random() < 0.7 else rnd.randrange(256) for _ in range(rnd.randint(1, 16)))
-    p = _pos(rnd, data)
-    return data[:p] + ins + data[p:]
-
-
-def m_delete(data: bytes, rnd: random.Random) -> bytes:
-    """Delete a span of 1-64 bytes."""
-    if not data:
-        return data
-    a = rnd.randrange(len(data))
-    return data[:a] + data[a + rnd.randint(1, 64) :]
-
-
-def m_duplicate(data: bytes, rnd: random.Random) -> bytes:
-    """Copy a span (a header, some rows, some records) to another place: appended runs, repeated headers."""
-    if not data:
-        return data
-    a = rnd.randrange(len(data))
-    b = min(len(data), a + rnd.randint(1, 2048))
-    p = _pos(rnd, data)
-    return data[:p] + data[a:b] + data[p:]
-
-
-def m_random_bytes(data: bytes, rnd: random.Random) -> bytes:
-    """Replace everything with random bytes."""
-    return bytes(rnd.randrange(256) for _ in range(rnd.randint(0, 2048)))
-
-
-def m_random_text(data: bytes, rnd: random.Random) -> bytes:
-    """Replace everything with random text made of log-ish characters."""
-    alphabet = "epoch,loss;val_\t0123456789.-eE\n\r {}[]\":NaNInfinity"
-    return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 1024))).encode()
-
-
-def m_nonfinite(data: bytes, rnd: random.Random) -> bytes:
-    """Replace some numbers with NaN/Inf spellings, overflowing floats and out-of-range integers."""
-    nums = list(_NUMBER.finditer(data))
-    if not nums:
-        return data
-    picks = sorted(rnd.sample(nums, min(len(nums), rnd.randint(1, 6))), key=lambda m: m.start(), reverse=True)
-    buf = data
-    for m in picks:
-        buf = buf[: m.start()] + rnd.choice(NONFINITE_TOKENS) + buf[m.end() :]
-    return buf
-
-
-def m_hostile_value(data: bytes, rnd: random.Random) -> bytes:
-    """Type confusion: JSON values become null/bool/string/list/object, CSV cells become junk."""
-    json_vals = list(_JSON_VALUE.finditer(data))
-    if json_vals:
-        picks = sorted(rnd.sample(json_vals, min(len(json_vals), rnd.randint(1, 4))), key=lambda m: m.start(), reverse=True)
-        buf = data
-        for m in picks:
-            buf = buf[: m.start()] + rnd.choice(HOSTILE_VALUES) + buf[m.end() :]
-        return buf
-    lines = data.split(b"\n")
-    if len(lines) < 2:
-        return data
-    i = rnd.randrange(len(lines))
-    sep = b";" if b";" in lines[0] else b"\t" if b"\t" in lines[0] else b","
-    cells = lines[i].split(sep)
-    cells[rnd.randrange(len(cells))] = rnd.choice(CSV_HOSTILE_CELLS)
-    lines[i] = sep.join(cells)
-    return b"\n".join(lines)
-
-
-_JSON_KEY = re.compile(rb'"[A-Za-z_/][^"\n]{0,60}"(?=\s*:)')
-HOSTILE_KEYS = (b'"\\ud800_loss"', b'"\\udcff"', b'"\\ude00\\ud83d"', b'"<script>alert(1)</script>_loss"', b'""',
-                b'"a\\nb_loss"', b'"::error::x"', b'"\\u0000"', b'"' + b"k" * 10_000 + b'"', b'"val_"', b'"/"', b'"train/"')
-
-
-def m_hostile_key(data: bytes, rnd: random.Random) -> bytes:
-    """JSON keys become lone-surrogate escapes, markup, empty, escaped newlines, 10k characters."""
-    keys = list(_JSON_KEY.finditer(data))
-    if not keys:
-        return data
-    picks = sorted(rnd.sample(keys, min(len(keys), rnd.randint(1, 4))), key=lambda m: m.start(), reverse=True)
-    for m in picks:
-        data = data[: m.start()] + rnd.choice(HOSTILE_KEYS) + data[m.end() :]
-    return data
-
-
-def m_line_endings(data: bytes, rnd: random.Random) -> bytes:
-    """CRLF, CR only, CR CR LF, or blank lines everywhere."""
-    new = rnd.choice((b"\r\n", b"\r", b"\r\r\n", b"\n\n", b"\n \n"))
-    return data.replace(b"\n", new)
-
-
-def m_encoding(data: bytes, rnd: random.Random) -> bytes:
-    """Re-encode: UTF-16 with BOM (LE/BE), UTF-8 BOM, latin-1 accents (invalid UTF-8), UTF-32."""
-    text = data.decode("utf-8", errors="replace")
-    kind = rnd.randrange(5)
-    if kind == 0:
-        return text.encode("utf-16")
-    if kind == 1:
-        return b"\xfe\xff" + text.encode("utf-16-be")
-    if kind == 2:
-        return b"\xef\xbb\xbf" + data
-    if kind == 3:
-        return text.replace("o", "ö", 3).replace("a", "é", 3).encode("latin-1", errors="replace")
-    return text.encode("utf-32")
-
-
-def m_deep_nesting(data: bytes, rnd: random.Random) -> bytes:
-    """A deeply nested JSON value (far past Python's recursion limit) in place of a value or as a line."""
-    depth = rnd.choice((1000, 5000, 100_000))
-    nest = rnd.choice((b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth, b"[" * depth))
-    vals = list(_JSON_VALUE.finditer(data))
-    if vals and rnd.random() < 0.5:
-        m = rnd.choice(vals)
-        return data[: m.start()] + nest + data[m.end() :]
-    lines = data.split(b"\n")
-    lines.insert(rnd.randint(0, len(lines)), nest if rnd.random() < 0.5 else b'{"loss": ' + nest + b"}")
-    return b"\n".join(lines)
-
-
-def m_long_line(data: bytes, rnd: random.Random) -> bytes:
-    """A 200 kB line (digits, a long header cell or a long JSON string) somewhere."""
-    size = 200_000
-    line = rnd.choice((b"1" * size, b"x" * size + b",loss", b'{"loss": "' + b"a" * size + b'", "step": 1}', b"," * size))
-    lines = data.split(b"\n")
-    lines.insert(rnd.randint(0, len(lines)), line)
-    return b"\n".join(lines)
-
 
 def m_splice(data: bytes, rnd: random.Random) -> bytes:
     """Glue a seed of another family before or after (mixed content in one file)."""
@@ -435,53 +248,8 @@ def m_splice(data: bytes, rnd: random.Random) -> bytes:
     return data + other if rnd.random() < 0.5 else other + data
 
 
-def m_blank(data: bytes, rnd: random.Random) -> bytes:
-    """Nothing useful: empty, whitespace, a BOM, just a header line or a lone ``{``."""
-    head = data.split(b"\n", 1)[0]
-    return rnd.choice((b"", b"\n", b"   \n\t\n", b"\xef\xbb\xbf", head, head + b"\n", b"{", b"[]", b"{}", b"null"))
-
-
-def m_tfrecord_header(data: bytes, rnd: random.Random) -> bytes:
-    """Corrupt a TFRecord length field (huge, zero or off by a few) near the start of a record."""
-    if len(data) < 12:
-        return data
-    offsets, o = [], 0
-    while o + 12 <= len(data) and len(offsets) < 10_000:
-        (n,) = struct.unpack_from("<Q", data, o)
-        offsets.append(o)
-        o += n + 16
-        if n > len(data):
-            break
-    o = rnd.choice(offsets)
-    n = rnd.choice((0, 1, 2**63 - 1, 2**64 - 1, struct.unpack_from("<Q", data, o)[0] + rnd.choice((-3, -1, 1, 7))))
-    n = max(0, min(n, 2**64 - 1))
-    fixed_crc = rnd.random() < 0.5  # with a valid length CRC the walker trusts the bad length
-    hdr = struct.pack("<Q", n)
-    crc = struct.pack("<I", _masked(hdr)) if fixed_crc else data[o + 8 : o + 12]
-    return data[:o] + hdr + crc + data[o + 12 :]
-
-
-MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
-    "truncate": m_truncate,
-    "truncate_line": m_truncate_line,
-    "truncate_token": m_truncate_token,
-    "bitflip": m_bitflip,
-    "insert": m_insert,
-    "delete": m_delete,
-    "duplicate": m_duplicate,
-    "random_bytes": m_random_bytes,
-    "random_text": m_random_text,
-    "nonfinite": m_nonfinite,
-    "hostile_value": m_hostile_value,
-    "hostile_key": m_hostile_key,
-    "line_endings": m_line_endings,
-    "encoding": m_encoding,
-    "deep_nesting": m_deep_nesting,
-    "long_line": m_long_line,
-    "splice": m_splice,
-    "blank": m_blank,
-    "tfrecord_header": m_tfrecord_header,
-}
+#: The conformance suite's ways to damage a file, plus splicing in a seed of another family.
+MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {**GARBLES, "splice": m_splice}
 
 
 def mutate(data: bytes, names: list[str], rnd: random.Random) -> bytes:
@@ -492,10 +260,6 @@ def mutate(data: bytes, names: list[str], rnd: random.Random) -> bytes:
 
 
 # -------------------------------------------------------------------------------------- checking
-
-
-class Crash(AssertionError):
-    """A reader, discovery or the pipeline did something the contract forbids."""
 
 
 @dataclass
@@ -509,65 +273,17 @@ class Outcome:
     rule_failures: list[str] = field(default_factory=list)  # rules that raised and were skipped (logged)
 
 
-def check_frame(frame: pl.DataFrame, where: str) -> None:
-    """``frame`` conforms to ``frame.SCHEMA`` (columns, dtypes, split values)."""
-    if frame.columns != COLUMNS:
-        raise Crash(f"{where}: columns {frame.columns} != {COLUMNS}")
-    if dict(frame.schema) != SCHEMA:
-        raise Crash(f"{where}: schema {dict(frame.schema)} != SCHEMA")
-    bad = set(frame["split"].drop_nulls().unique().to_list()) - set(SPLITS)
-    if bad or frame["split"].null_count():
-        raise Crash(f"{where}: bad split values {bad or 'null'}")
-    if frame["metric"].null_count():
-        raise Crash(f"{where}: null metric names")
-    if frame["step"].null_count():
-        raise Crash(f"{where}: {frame['step'].null_count()} point(s) without a step")
-
-
-def check_one_line(text: str | None, where: str) -> None:
-    if text is None:
-        return
-    if "\n" in text or "\r" in text or "Traceback" in text:
-        raise Crash(f"{where}: not a one-line reason: {text!r}")
-    if not text.strip():
-        raise Crash(f"{where}: blank reason")
-
-
 def exercise_readers(path: Path, readers: tuple = READERS) -> Outcome:  # type: ignore[type-arg]
-    """Call every reader's ``sniff`` and ``read`` on ``path``; raise :class:`Crash` on a contract breach."""
+    """Every reader's ``sniff`` and ``read`` on ``path`` under the reader contract of ``trainlog_doctor.testing``
+    (:class:`ConformanceError` on a breach)."""
     out = Outcome()
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-    except OSError:
-        head = b""
+    head = read_head(path)
     for reader in readers:
-        try:
-            hit = reader.sniff(path, head)
-        except Exception as exc:  # noqa: BLE001 - the point of the test
-            raise Crash(f"{reader.format}.sniff raised {exc.__class__.__name__}: {exc}") from exc
-        if not isinstance(hit, bool):
-            raise Crash(f"{reader.format}.sniff returned {hit!r}, not a bool")
-        if hit and out.sniffed_by is None:
+        if check_sniff(reader, path, head) and out.sniffed_by is None:
             out.sniffed_by = reader.format
-        try:
-            runs = reader.read(path, "fuzz")
-        except LogReadError as exc:
-            check_one_line(str(exc), f"{reader.format}.read LogReadError")
-            out.read_errors.append((reader.format, str(exc)))
-            continue
-        except RecursionError as exc:
-            raise Crash(f"{reader.format}.read raised RecursionError") from exc
-        except Exception as exc:  # noqa: BLE001
-            raise Crash(f"{reader.format}.read raised {exc.__class__.__name__}: {str(exc)[:300]}") from exc
-        if not isinstance(runs, list) or not all(isinstance(r, RunData) for r in runs):
-            raise Crash(f"{reader.format}.read returned {type(runs).__name__}, not list[RunData]")
-        for i, run in enumerate(runs):
-            check_frame(run.frame, f"{reader.format}.read run {i}")
-            if not all(isinstance(w, str) for w in run.warnings):
-                raise Crash(f"{reader.format}.read run {i}: non-string warning")
-            if run.suffix != ("" if i == 0 else f"#{i + 1}"):
-                raise Crash(f"{reader.format}.read run {i}: suffix {run.suffix!r}")
+        result = check_read(reader, path, "fuzz")
+        if isinstance(result, str):
+            out.read_errors.append((reader.format, result))
     return out
 
 
@@ -591,20 +307,20 @@ def exercise_analyze(path: Path, out: Outcome | None = None, *, render: bool = T
     try:
         report = analyze([path])
     except Exception as exc:  # noqa: BLE001
-        raise Crash(f"analyze raised {exc.__class__.__name__}: {str(exc)[:300]}") from exc
+        raise ConformanceError(f"analyze raised {exc.__class__.__name__}: {str(exc)[:300]}") from exc
     finally:
         rules_log.removeHandler(failures)
     out.rule_failures.extend(failures.messages)
     if not report.runs:
-        raise Crash("analyze returned no run entry")
+        raise ConformanceError("analyze returned no run entry")
     for run in report.runs:
         if run.status not in STATUSES:
-            raise Crash(f"status {run.status!r}")
+            raise ConformanceError(f"status {run.status!r}")
         check_one_line(run.error, f"run {run.run_id!r} error")
         if run.status != "ok" and not run.error:
-            raise Crash(f"status {run.status} without an error reason")
+            raise ConformanceError(f"status {run.status} without an error reason")
         if run.error and run.error.startswith("internal error"):
-            raise Crash(f"analyze hid a crash: {run.error}")
+            raise ConformanceError(f"analyze hid a crash: {run.error}")
         if run.frame is not None:
             check_frame(run.frame, f"analyze run {run.run_id!r}")
         out.statuses.append(run.status)
@@ -613,7 +329,7 @@ def exercise_analyze(path: Path, out: Outcome | None = None, *, render: bool = T
     if render:
         doc = json.loads(render_json(report))
         if len(doc["runs"]) != len(report.runs):
-            raise Crash("json report lost runs")
+            raise ConformanceError("json report lost runs")
         render_text(report)
     return out
 

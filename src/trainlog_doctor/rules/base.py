@@ -33,6 +33,11 @@ class Rule:
     kind: ClassVar[str] = ""
     severity: ClassVar[Severity] = "warning"
     name: ClassVar[str] = ""
+    #: Transformations of a run that leave this rule's verdict unchanged, checked by
+    #: :mod:`trainlog_doctor.testing`: ``loss_scale`` (every loss multiplied by 10) and
+    #: ``step_shift`` (every step moved by a constant). A rule whose verdict depends on the
+    #: absolute loss level or step numbers declares less.
+    invariances: ClassVar[frozenset[str]] = frozenset({"loss_scale", "step_shift"})
 
     def __init__(self, **params: Any) -> None:
         defaults = self.default_params()
@@ -44,13 +49,13 @@ class Rule:
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        """The rule's thresholds: public, non-callable, upper-case-free class attributes of the subclass chain."""
+        """The rule's thresholds: public, non-callable class attributes of the subclass chain (not its identity or invariances)."""
         out: dict[str, Any] = {}
         for klass in reversed(cls.__mro__):
             if klass in (object, Rule):
                 continue
             for key, value in vars(klass).items():
-                if key.startswith("_") or key in ("code", "kind", "severity", "name"):
+                if key.startswith("_") or key in ("code", "kind", "severity", "name", "invariances"):
                     continue
                 if callable(value) or isinstance(value, (classmethod, staticmethod, property)):
                     continue

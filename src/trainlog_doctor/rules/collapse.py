@@ -51,8 +51,9 @@ class AccuracyAtChance(SeriesRule):
     converged on a small validation set while its loss still moves, a constant accuracy near 0
     without a pinned loss (a regression model compiled with ``accuracy``), per-class metrics.
 
-    Example: val_accuracy 0.4995 at every one of 140 epochs while val_loss climbs ->
-    "Validation accuracy is stuck at 0.4995 (chance for 2 classes) from epoch 0 to the end".
+    Example: case "binary_accuracy_stuck_at_half" in tests/rule_cases/CL001.toml: a binary classifier
+    that answers one class: val_accuracy is 0.4995 at every one of 140 epochs while val_loss climbs ->
+    "Validation accuracy is stuck at 0.499 (chance for 2 classes) for the whole run (140 points)".
     """
 
     code = "CL001"
@@ -138,9 +139,9 @@ class PinnedLoss(SeriesRule):
     for fewer than ``min_len`` points, a loss pinned while the learning rate is at most 1% of its
     peak (a frozen model after the schedule decayed to ~0).
 
-    Example: val_loss 2.30178, 2.30181, 2.30177 ... for 100 epochs ->
-    "Validation loss is pinned at 2.3 = ln(10) from epoch 0 to the end (100 points): the model
-    predicts uniformly over 10 classes".
+    Example: case "val_loss_pinned_at_ln10" in tests/rule_cases/CL002.toml: dead units: val_loss reads
+    2.30178, 2.30181, 2.30177 ... for 100 epochs; accuracies at 0.1 -> "Validation loss is pinned at 2.3
+    = ln(10) for the whole run (100 points): the model predicts uniformly over 10 classes".
     """
 
     code = "CL002"
@@ -209,15 +210,18 @@ class BackToChance(Rule):
     Does not count: runs that never left chance (``stagnation``), accuracy that drops but stays above
     chance, losses that keep rising (``divergence``), series shorter than ``min_points``.
 
-    Example: val top-1 accuracy 97% for 8 epochs, then 11.4, 9.8, 10.2 ... 9.4% after the lr was
-    raised 10x, train loss back at 2.33 -> "Validation accuracy_top-1 fell to chance (9.4% ~ 1/10)
-    at epoch 9 and stayed there".
+    Example: case "lr_raised_tenfold_collapse" in tests/rule_cases/CL004.toml: mmcls, 10 classes: top-1
+    accuracy 97% by epoch 8; the lr is raised 10x at epoch 9 and accuracy falls to 11.4, 9.1, 10.4 ...
+    9.4%, the loss back at 2.33 -> "Validation accuracy_top-1 fell to chance (9.71 ~ 1/10) at epoch 9
+    and stayed there (best before: 97.3)".
     """
 
     code = "CL004"
     kind = "collapse"
     severity = "error"
     name = "back-to-chance"
+    #: the chance level of a loss is ln(C) itself: a loss scaled by 10 is no longer at chance
+    invariances = frozenset({"step_shift"})
 
     tail_frac: float = 0.25
     min_len: int = 4
@@ -320,8 +324,9 @@ class ClassMetricZero(Rule):
 
     Does not count: per-class entries, a score that is 0 only for a few epochs.
 
-    Example: val_f1_metric 0.0 at all 9 epochs -> "Validation f1_metric is 0 for the whole run: the
-    model never predicts the positive class".
+    Example: case "f1_zero_whole_run" in tests/rule_cases/CL003.toml: 5% positives: val_f1_metric is 0.0
+    at all 9 epochs while the loss settles at the prior's cross-entropy -> "Validation f1_metric is 0
+    for the whole run (9 points): the model never predicts the positive class".
     """
 
     code = "CL003"

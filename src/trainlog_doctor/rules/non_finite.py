@@ -27,8 +27,9 @@ class NonFiniteLoss(SeriesRule):
 
     Does not count: learning rate, time and counter columns; score metrics (see NF002).
 
-    Example: ``loss`` 0.41, 0.39, 1e3, nan, nan, ... -> "Training loss became NaN at epoch 12
-    (last finite value 1e+03) and stayed non-finite for the remaining 38 points".
+    Example: case "blows_up_then_nan" in tests/rule_cases/NF001.toml: the training loss falls from 2.3
+    to 0.41 by epoch 10, reads 1e3 at epoch 11 and is NaN from epoch 12 to the end -> "Training loss
+    became NaN at epoch 12 (last finite value 1e+03) and stayed non-finite for the last 38 point(s)".
     """
 
     code = "NF001"
@@ -53,7 +54,9 @@ class NonFiniteScore(SeriesRule):
     Why it matters: a NaN accuracy or mAP usually means the evaluation saw NaN predictions or an
     empty evaluation set.
 
-    Example: ``val_accuracy`` 0.71, 0.74, nan, nan -> "Validation accuracy became NaN at epoch 3".
+    Example: case "val_accuracy_nan_after_two_epochs" in tests/rule_cases/NF002.toml: val_accuracy 0.71,
+    0.74, 0.77, then NaN from epoch 3 on while the training loss keeps falling -> "Validation accuracy
+    became NaN at epoch 3 (last finite value 0.769) and stayed non-finite for the last 17 point(s)".
     """
 
     code = "NF002"
@@ -76,8 +79,10 @@ class NonFiniteGradient(SeriesRule):
     weights unless a loss scaler skips it; persistent non-finite gradients are an error, isolated
     ones (fp16 loss-scale overflows that the scaler skipped) a warning.
 
-    Example: grad_norm 0.8, 1.9, 7.5, nan, nan ... -> "grad_norm became NaN at step 290 (last
-    finite value 7.5) and stayed non-finite for the last 20 point(s)".
+    Example: case "grad_norm_grows_then_nan" in tests/rule_cases/NF003.toml: HF Trainer logging every 10
+    steps: grad_norm 0.8 for 250 steps, 1.9, 7.5, then NaN from step 290 with the loss -> "grad_norm
+    became NaN at step 290 (epoch 7.07) (last finite value 7.5) and stayed non-finite for the last 20
+    point(s)".
     """
 
     code = "NF003"

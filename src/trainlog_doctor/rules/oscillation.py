@@ -35,9 +35,10 @@ class PersistentOscillation(SeriesRule):
     Does not count: white noise of any size (noisy validation), trends, a few isolated spikes,
     series shorter than 20 points.
 
-    Example: training loss alternating between ~0.6 and ~1.4 every 4 epochs for 60 epochs ->
-    "Training loss oscillates with a period of about 4 epochs (0.6 <-> 1.4) from epoch 3 with no
-    downward trend".
+    Example: case "bouncing_between_valley_walls" in tests/rule_cases/OS001.toml: lr too high for the
+    curvature: after 3 epochs of descent the training loss swings between ~0.6 and ~1.4 every 4 epochs
+    for 60 epochs -> "Training loss oscillates with a period of about 4.15 epochs (0.644 <-> 1.57) from
+    epoch 9 with no downward trend".
     """
 
     code = "OS001"

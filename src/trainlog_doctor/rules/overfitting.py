@@ -29,8 +29,9 @@ class ValidationLossOverfitting(Rule):
     while the training loss rises too (``divergence``) or stays flat, runs with fewer than 8
     validation points.
 
-    Example: val_loss 0.9, 0.6, 0.45, 0.44 (epoch 8), 0.5, 0.62, 0.8 while loss falls to 0.05 ->
-    "Validation loss rose 1.8x after epoch 8 (0.44 -> 0.8) while training loss kept falling (0.3 -> 0.05)".
+    Example: case "memorizes_the_training_set" in tests/rule_cases/OF001.toml: val_loss 0.9, 0.6, 0.5
+    ... 0.44 at epoch 8, then up to 0.8 by epoch 29 while the training loss falls to 0.05 -> "Validation
+    loss rose 1.7x after epoch 8 (0.451 -> 0.761) while training loss kept falling (0.422 -> 0.0661)".
     """
 
     code = "OF001"
@@ -107,8 +108,10 @@ class ValidationScoreOverfitting(Rule):
 
     Why it matters: the same memorization as OF001, seen through the metric people report.
 
-    Example: val_accuracy peaks at 0.86 at epoch 12 and ends at 0.79 while accuracy climbs to 0.99
-    -> "Validation accuracy fell from 0.86 to 0.79 after epoch 12 while training accuracy kept rising".
+    Example: case "val_accuracy_peaks_then_falls" in tests/rule_cases/OF002.toml: no validation loss
+    logged: val_accuracy peaks at 0.86 at epoch 12 and ends at 0.79 while training accuracy climbs to
+    0.99 -> "Validation accuracy fell from 0.863 to 0.801 after epoch 13 while training accuracy kept
+    rising (0.88 -> 0.988)".
     """
 
     code = "OF002"

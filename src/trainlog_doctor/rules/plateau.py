@@ -36,8 +36,9 @@ class LossPlateau(Rule):
     (after an lr step), the last few epochs of early stopping, runs with no earlier progress
     (``stagnation``), a validation loss that levels off while training still improves.
 
-    Example: loss falls steadily from 2.3 to 0.9 in 20 epochs, then sits at 0.90 +- 0.01 for the
-    next 40 -> "Training loss stopped improving at epoch 20 and stayed near 0.9 for the last 40 epochs".
+    Example: case "stuck_after_steady_descent" in tests/rule_cases/PL001.toml: the loss falls steadily
+    from 2.3 to 0.9 in 20 epochs, then sits at 0.90 +- 0.01 for the next 40 -> "Training loss stopped
+    improving at epoch 20 and stayed near 0.898 for the last 40 epochs (from 2.33 at the start)".
     """
 
     code = "PL001"

@@ -34,8 +34,9 @@ class StepTimeSlowdown(Rule):
     a rise of less than ``min_seconds`` (10 ms) per step or epoch (timer noise of a tiny workload),
     series shorter than 8 points.
 
-    Example: ``time`` ~0.21 s/iter for 3000 iterations, then ~0.55 s/iter until the end ->
-    "Time per step rose 2.6x after step 3000 (0.21 -> 0.55 s) and stayed there".
+    Example: case "input_pipeline_falls_behind" in tests/rule_cases/SL001.toml: detectron2, logged every
+    20 iterations: time ~0.21 s/iter for 3000 iterations, then ~0.55 s/iter until iteration 5000 ->
+    "time rose 2.6x after step 3019 (0.208 -> 0.545 s) and stayed there".
     """
 
     code = "SL001"

@@ -36,8 +36,9 @@ class LossSpike(SeriesRule):
     learning rate was raised by 20% or more (a warm restart or a resumed warm-up; reported as
     ``info``). At most ``max_per_series`` (the largest) are reported per series.
 
-    Example: training loss ~0.30 for 40 epochs, 2.1 at epoch 41, 0.31 at epoch 42 ->
-    "Training loss spiked 7x at epoch 41 (0.3 -> 2.1) and recovered".
+    Example: case "bad_batch_spike" in tests/rule_cases/SP001.toml: training loss settled near 0.30 for
+    40 epochs, one bad batch lifts epoch 41 to 2.1, back to 0.31 at epoch 42 -> "Training loss spiked 7x
+    at epoch 41 (0.298 -> 2.1) and recovered to 0.3".
     """
 
     code = "SP001"
@@ -114,8 +115,9 @@ class ScoreDrop(Rule):
     Does not count: the first point, the last point, drops that do not recover (``collapse``
     or ``divergence``) and per-class metrics.
 
-    Example: validation accuracy ~0.91, 0.42 at epoch 30, 0.90 at epoch 31 ->
-    "Validation accuracy dropped from 0.91 to 0.42 at epoch 30 and recovered".
+    Example: case "val_accuracy_dip" in tests/rule_cases/SP002.toml: validation accuracy near 0.91, 0.42
+    at epoch 30, 0.90 again at epoch 31 -> "Validation accuracy dropped from 0.908 to 0.42 at epoch 30
+    and recovered to 0.91".
     """
 
     code = "SP002"

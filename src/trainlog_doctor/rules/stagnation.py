@@ -28,8 +28,9 @@ class NoLearning(Rule):
     (``plateau``), runs that improved and then got worse (``divergence``), losses pinned exactly at
     the chance level ln(C) (reported as ``collapse``).
 
-    Example: loss 2.31, 2.30, 2.30, 2.31, 2.30 ... for 30 epochs -> "Training loss made no progress
-    over 30 epochs (2.3 early, 2.3 at the end; best 2.29)".
+    Example: case "loss_never_moves" in tests/rule_cases/ST001.toml: lr 1e-7: the loss reads 2.31, 2.31,
+    2.30, 2.30 ... for 30 epochs -> "Training loss made no progress over 30 epochs (2.3 early, 2.3 at
+    the end; best 2.3)".
     """
 
     code = "ST001"
