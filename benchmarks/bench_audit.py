@@ -216,7 +216,7 @@ def stage_profile(root: Path, n: int) -> dict[str, dict[str, float]]:
         t = time.process_time()
         acc = totals.setdefault(kind, {})
 
-        def tick(stage: str, t0: float) -> float:
+        def tick(stage: str, t0: float, acc: dict[str, float] = acc) -> float:
             now = time.process_time()
             acc[stage] = acc.get(stage, 0.0) + now - t0
             return now

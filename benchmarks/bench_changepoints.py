@@ -29,8 +29,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 import ruptures as rpt  # noqa: E402
-from changepoint_cases import Case, generate_cases  # noqa: E402
 
+from changepoint_cases import Case, generate_cases  # noqa: E402
 from trainlog_doctor.signals.changepoints import detect_changepoints  # noqa: E402
 from trainlog_doctor.signals.transforms import robust_noise  # noqa: E402
 

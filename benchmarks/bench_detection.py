@@ -333,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         lines += table(cases, name)
     if len(groups) > 1 and all_cases:
         lines += table(all_cases, "all sources")
-    lines += [f"Detection time: {t_detect:.1f} s for {n_runs} runs ({1000 * t_detect / max(n_runs, 1):.0f} ms/run); loading {t_load:.1f} s.", ""]
+    lines += [
+        f"Detection time: {t_detect:.1f} s for {n_runs} runs ({1000 * t_detect / max(n_runs, 1):.0f} ms/run); "
+        f"loading {t_load:.1f} s.",
+        "",
+    ]
     file_cases = [c for c in all_cases if c.source != "synthetic"]
     missed = [m for m in misses(file_cases, -1) if m.startswith("MISS")]
     if missed:

@@ -220,7 +220,9 @@ def main() -> None:
             print(f"learning curve {n}: {acc:.3f}")
 
     if not args.no_real:
-        out.write("\n## Real logs (for eyeballing)\n\nChange points from `detect_changepoints_auto`, labels from the default model.\n")
+        out.write(
+            "\n## Real logs (for eyeballing)\n\nChange points from `detect_changepoints_auto`, labels from the default model.\n"
+        )
         real = io.StringIO()
         _real_check(real, clf)
         out.write(real.getvalue())

@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
         base = rows[0][1] if rows and rows[0][0].startswith("tbparse") else None
         try:
-            load = "load average %.1f" % os.getloadavg()[0]
+            load = f"load average {os.getloadavg()[0]:.1f}"
         except OSError:
             load = ""
         print(load)

@@ -205,8 +205,7 @@ def _step_groups(steps: np.ndarray) -> Iterator[tuple[int, int]]:
     lens[nz] = (np.floor(np.log2(steps[nz])).astype(np.int64) // 7) + 1
     cuts = np.flatnonzero(np.diff(lens)) + 1
     bounds = [0, *cuts.tolist(), steps.size]
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        yield a, b
+    yield from zip(bounds[:-1], bounds[1:])
 
 
 @dataclass

@@ -141,7 +141,7 @@ class SyntheticRun:
         """True when the run carries no finding label."""
         return not self.labels
 
-    def to_frame(self, run_id: str = "synthetic", source: str = "synthetic") -> "pl.DataFrame":
+    def to_frame(self, run_id: str = "synthetic", source: str = "synthetic") -> pl.DataFrame:
         """The run as a normalized long frame (step = epoch = index; wall time from a ``time`` series)."""
         import polars as pl
 

@@ -752,7 +752,8 @@ def run_overfitting(out: Path, data: Data) -> RunInfo:
         for r in rows:
             writer.writerow([_csv_value(r.get(k)) for k in header])
     (run_dir / "hparams.yaml").write_text(
-        "batch_size: 16\nhidden: 256\nlabel_noise: 0.2\nlr: 0.001\noptimizer: Adam\ntrain_subset: 150\nweight_decay: 0.0\nwidth: 48\n"
+        "batch_size: 16\nhidden: 256\nlabel_noise: 0.2\nlr: 0.001\noptimizer: Adam\n"
+        "train_subset: 150\nweight_decay: 0.0\nwidth: 48\n"
     )
     onset = overfitting_onset(val_losses)
     labels: list[Label] = []
@@ -1298,7 +1299,7 @@ def run_slowdown(out: Path, data: Data) -> RunInfo:
         t = time.time() - train_time_start
         vals = [tloss, ev.acc, ev.top5, ev.loss] + lr_log
         lines.append(("%.6g," * ncol % tuple([epoch + 1, t] + vals)).rstrip(","))
-        cum.append(float("%.6g" % t))
+        cum.append(float(f"{t:.6g}"))
         for g in opt.param_groups:  # scheduler.step() after the epoch
             g["lr"] = g["initial_lr"] * lf(epoch + 1)
     (run_dir / "results.csv").write_text("\n".join(lines) + "\n")

@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import numpy as np  # noqa: E402
-from synthetic import GENERATOR_VERSION, generate_segment_dataset  # noqa: E402
 
+from synthetic import GENERATOR_VERSION, generate_segment_dataset  # noqa: E402
 from trainlog_doctor.signals.segment_training import (  # noqa: E402
     TRAIN_SEED,
     TRAIN_SIZE,

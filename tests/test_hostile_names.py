@@ -25,7 +25,6 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_reliability import scalar_event, tfrecord, version_event  # noqa: E402
-
 from trainlog_doctor.api import analyze  # noqa: E402
 from trainlog_doctor.cli import main as cli_main  # noqa: E402
 from trainlog_doctor.model.report import Report  # noqa: E402
@@ -246,7 +245,9 @@ def test_audit_pages_are_inert(tmp_path: Path, hostile_tree: Path) -> None:
 @pytest.mark.parametrize("fmt", ["json", "text", "markdown", "github", "html"])
 def test_cli_writes_every_format(tmp_path: Path, hostile_tree: Path, fmt: str) -> None:
     out = tmp_path / f"report.{fmt}"
-    res = CliRunner().invoke(cli_main, ["analyze", str(hostile_tree), "--format", fmt, "--output", str(out), "--fail-on", "never"])
+    res = CliRunner().invoke(
+        cli_main, ["analyze", str(hostile_tree), "--format", fmt, "--output", str(out), "--fail-on", "never"]
+    )
     assert res.exit_code == 0, res.output
     assert out.read_bytes().decode("utf-8")
 
@@ -350,7 +351,6 @@ def test_every_reader_accepts_a_non_utf8_path(tmp_path: Path) -> None:
     if sys.platform == "darwin":
         pytest.skip("macOS file systems reject non-UTF-8 names")
     from test_reliability import FAMILIES
-
     from trainlog_doctor.readers import reader_by_format
     from trainlog_doctor.testing import check_frame
 

@@ -235,7 +235,9 @@ def test_late_spike_with_adam_raises_the_epsilon_cause() -> None:
     with_sgd = ranked(finding("spike", **ev), {"optimizer": "SGD", "batch_size": 256})
 
     def score(f: Finding) -> float:
-        return next((c.score or 0.0) for c in f.causes if c.id == "adam-epsilon-blowup") if "adam-epsilon-blowup" in ids(f.causes) else 0.0
+        if "adam-epsilon-blowup" not in ids(f.causes):
+            return 0.0
+        return next((c.score or 0.0) for c in f.causes if c.id == "adam-epsilon-blowup")
 
     assert score(with_adam) > score(without) > score(with_sgd)
     assert _rank_of(with_adam, "adam-epsilon-blowup") == 0

@@ -43,13 +43,13 @@ from hypothesis import strategies as st
 
 from trainlog_doctor.api import analyze
 from trainlog_doctor.cli import main as cli_main
-from trainlog_doctor.run.names import infer_split
+from trainlog_doctor.model.report import Report
 from trainlog_doctor.readers import READERS, LogReadError, reader_by_format, reader_for_file
 from trainlog_doctor.readers.base import RunData, read_head
 from trainlog_doctor.report.json import render_json
-from trainlog_doctor.model.report import Report
 from trainlog_doctor.report.text import render_text
 from trainlog_doctor.rules import detect
+from trainlog_doctor.run.names import infer_split
 from trainlog_doctor.testing import GARBLES, ConformanceError, check_frame, check_one_line, check_read, check_sniff, masked_crc32c
 
 REPO = Path(__file__).resolve().parents[1]
@@ -529,7 +529,7 @@ def test_mmdet_garbled_epoch_or_iter(tmp_path: Path) -> None:
     """
     for k, (epoch, iters) in enumerate(GARBLED_MMDET):
         rows = ['{"mode": "train", "epoch": 1, "iter": 50, "loss": 1.0, "time": 0.1}',
-                '{"mode": "train", "epoch": %s, "iter": %s, "loss": 0.5, "time": 0.1}' % (epoch, iters),
+                f'{{"mode": "train", "epoch": {epoch}, "iter": {iters}, "loss": 0.5, "time": 0.1}}',
                 '{"mode": "val", "epoch": 1, "iter": 100, "bbox_mAP": 0.3}']
         (tmp_path / f"{k}.log.json").write_text("\n".join(rows) + "\n")
     code = (
@@ -567,9 +567,12 @@ def test_rules_survive_extreme_finite_values(tmp_path: Path) -> None:
 def test_json_lone_surrogate_escapes(tmp_path: Path, family: str, name: str) -> None:
     """``"\\ud800"`` is valid JSON but a lone surrogate in Python, which polars cannot store: replaced by U+FFFD."""
     rows = {
-        "hf_trainer_state": '{"log_history": [{"step": 1, "\\ud800_loss": 1.0, "loss": 2.0}, {"step": 2, "\\udcff": 0.5, "loss": 1.0}]}',
-        "jsonl": '{"epoch": 0, "\\ud800_loss": 1.0, "train_loss": 2.0}\nnot json\n{"epoch": 1, "\\ude00": 0.5, "train_loss": 1.0}\n',
-        "detectron2_json": '{"iteration": 19, "\\ud800": 1.0, "total_loss": 2.0}\nbad\n{"iteration": 39, "\\ud800": 0.5, "total_loss": 1.0}\n',
+        "hf_trainer_state": '{"log_history": [{"step": 1, "\\ud800_loss": 1.0, "loss": 2.0}, '
+                            '{"step": 2, "\\udcff": 0.5, "loss": 1.0}]}',
+        "jsonl": '{"epoch": 0, "\\ud800_loss": 1.0, "train_loss": 2.0}\nnot json\n'
+                 '{"epoch": 1, "\\ude00": 0.5, "train_loss": 1.0}\n',
+        "detectron2_json": '{"iteration": 19, "\\ud800": 1.0, "total_loss": 2.0}\nbad\n'
+                           '{"iteration": 39, "\\ud800": 0.5, "total_loss": 1.0}\n',
         "mmdet_json": '{"mode": "train", "epoch": 1, "iter": 10, "\\ud800_loss": 1.0, "loss": 2.0, "time": 0.1}\nbad\n'
                       '{"mode": "tr\\udcffain", "epoch": 1, "iter": 20, "loss": 1.0, "time": 0.1}\n',
     }
@@ -590,7 +593,8 @@ def test_event_file_with_deeply_nested_args_text(tmp_path: Path) -> None:
 
     meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="text"))
     text = TensorProto(dtype=7, string_val=[b"[" * 100_000])
-    args = Event(wall_time=1.0, step=0, summary=Summary(value=[Summary.Value(tag="args/text_summary", tensor=text, metadata=meta)]))
+    value = Summary.Value(tag="args/text_summary", tensor=text, metadata=meta)
+    args = Event(wall_time=1.0, step=0, summary=Summary(value=[value]))
     path = tmp_path / "events.out.tfevents.1.host"
     path.write_bytes(tfrecord(version_event()) + tfrecord(args.SerializeToString())
                      + b"".join(tfrecord(scalar_event("train/loss", s, 1.0 / (s + 1), 2.0 + s)) for s in range(5)))

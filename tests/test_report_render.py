@@ -61,7 +61,8 @@ def keras_run() -> RunReport:
     ]  # fmt: skip
     frame = pl.concat(parts)
     return RunReport(
-        "exp42", "runs/exp42/training.log", "keras_csv", series=series_info(build_view(frame)), frame=frame, view=build_view(frame),
+        "exp42", "runs/exp42/training.log", "keras_csv", series=series_info(build_view(frame)), frame=frame,
+        view=build_view(frame),
         findings=[
             Finding("OF001", "overfitting", "warning", "loss", "Validation loss rose while training loss fell",
                     "val", 25, 59, 25.0, 59.0, {"gap_before": 0.1, "gap_after": 1.2}, [_cause("small-data", 0.8)],
@@ -106,7 +107,8 @@ def demo_report() -> Report:
         RunReport("broken", "runs/broken/metrics.json", "detectron2_json", status="error",
                   error="line 3: not JSON (unexpected token '<')"),
         RunReport("empty", "runs/empty/training.log", "keras_csv", status="empty", error="header only, no rows"),
-        RunReport("clean", "clean/log.csv", "keras_csv", series=series_info(build_view(clean)), frame=clean, view=build_view(clean)),
+        RunReport("clean", "clean/log.csv", "keras_csv", series=series_info(build_view(clean)), frame=clean,
+                  view=build_view(clean)),
     ])  # fmt: skip
 
 
@@ -388,7 +390,7 @@ def test_markdown_never_exceeds_max_chars_5000_runs() -> None:
     md = render_markdown(Report(runs=runs))
     assert len(md) <= 65536
     assert re.search(r"… [\d,]+ more run\(s\) not shown \(limit 65,536 characters\)", md)
-    rows = [line for line in md.splitlines() if line.startswith("| run-") or line.startswith("| zz")]
+    rows = [line for line in md.splitlines() if line.startswith(("| run-", "| zz"))]
     assert rows[0].startswith("| run-0000 | 🔴 error") and rows[1].startswith("| run-0004 | 🔴 error")
     assert 0 < md.count("<details>") == md.count("</details>")
     for limit in (50, 300, 1000, 5000, 20000):

@@ -19,6 +19,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.exceptions import NotFittedError
+
 from synthetic import (
     FAMILIES,
     KINDS,
@@ -27,7 +28,6 @@ from synthetic import (
     generate_segment_dataset,
     make_run,
 )
-
 from trainlog_doctor.signals import segments as seg
 from trainlog_doctor.signals.segment_training import (
     TRAIN_SEED,
@@ -75,7 +75,7 @@ def test_generator_is_deterministic_for_a_seed() -> None:
 def test_segment_dataset_is_balanced_and_grouped_by_family() -> None:
     segments, labels, groups = generate_segment_dataset(120, seed=11)
     assert len(segments) == len(labels) == len(groups) == 120
-    assert {lab: labels.count(lab) for lab in LABELS} == {lab: 20 for lab in LABELS}
+    assert {lab: labels.count(lab) for lab in LABELS} == dict.fromkeys(LABELS, 20)
     assert set(groups) <= set(FAMILIES)
     assert all(s.ndim == 1 and s.size >= 4 and np.isfinite(s).all() for s in segments)
 
@@ -104,7 +104,7 @@ def test_runs_cover_healthy_and_every_kind_with_true_onsets() -> None:
             elif lab["kind"] == "spike":
                 ref = np.median(series[max(0, onset - 6) : onset])
                 assert abs(series[onset] - ref) > 0.1 * abs(ref)
-        for key, segs in run.segments.items():
+        for _key, segs in run.segments.items():
             assert all(s.label in LABELS and s.start < s.end for s in segs)
             assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
             assert segs == [] or segs[0].start == 0

@@ -14,14 +14,14 @@ if TYPE_CHECKING:
     from trainlog_doctor.model.report import Report
 
 
-def analyze(paths: Any, **options: Any) -> "Report":
+def analyze(paths: Any, **options: Any) -> Report:
     """Read, diagnose and explain every run under ``paths``; see :func:`trainlog_doctor.api.analyze`."""
     from trainlog_doctor.api import analyze as _analyze
 
     return _analyze(paths, **options)
 
 
-def load(paths: Any) -> "pl.DataFrame":
+def load(paths: Any) -> pl.DataFrame:
     """Every run under ``paths`` as one normalized long polars frame."""
     from trainlog_doctor.api import load as _load
 

@@ -107,7 +107,10 @@ def _lr_schedule_step(ev: Evidence) -> Delta | None:
         if ev.lr > ev.lr_before * (1 + TH.lr_change_rel):
             return TH.w_strong, f"lr rose from {_g(ev.lr_before)} to {_g(ev.lr)} just before the onset"
         if ev.lr < ev.lr_before * (1 - TH.lr_change_rel):
-            return -TH.w_weak, f"lr dropped from {_g(ev.lr_before)} to {_g(ev.lr)} near the onset, so a too-high rate is less likely"
+            return (
+                -TH.w_weak,
+                f"lr dropped from {_g(ev.lr_before)} to {_g(ev.lr)} near the onset, so a too-high rate is less likely",
+            )
     return TH.w, "the lr schedule changed within a few points of the onset"
 
 

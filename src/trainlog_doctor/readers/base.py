@@ -77,7 +77,7 @@ class DirectoryReader(Reader, Protocol):
         ...
 
 
-def display_path(path: "Path | str") -> str:
+def display_path(path: Path | str) -> str:
     """``path`` as text that is always valid UTF-8: undecodable bytes of a file name become ``\\xff`` escapes."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 

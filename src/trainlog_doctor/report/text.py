@@ -64,7 +64,10 @@ def render_text(report: Report, *, causes: int = 2) -> str:
         for f in sorted(run.findings, key=lambda f: -SEVERITY_RANK[f.severity]):
             n_err += f.severity == "error"
             n_warn += f.severity == "warning"
-            lines.append(f"  {f.severity:<7} {f.code} {f.kind:<11} {_clean(f.split)}/{_clean(f.metric)} at {_where(f)}: {_clean(f.message)}")
+            lines.append(
+                f"  {f.severity:<7} {f.code} {f.kind:<11} {_clean(f.split)}/{_clean(f.metric)} "
+                f"at {_where(f)}: {_clean(f.message)}"
+            )
             for c in f.causes[:causes]:
                 lines.append(f"          cause: {_clean(_title(c.text))} {_cite(c.sources)}")
             if f.fixes:

@@ -49,7 +49,10 @@ class Rule:
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        """The rule's thresholds: public, non-callable class attributes of the subclass chain (not its identity or invariances)."""
+        """The rule's thresholds: public, non-callable class attributes of the subclass chain.
+
+        Not its identity or invariances.
+        """
         out: dict[str, Any] = {}
         for klass in reversed(cls.__mro__):
             if klass in (object, Rule):

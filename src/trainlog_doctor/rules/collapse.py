@@ -40,7 +40,8 @@ class AccuracyAtChance(SeriesRule):
     its level (robust sigma at most 0.015%), confirmed by at least one of: the
     value is a chance level 1/C within 2% (C = the logged class count, or 2..20), or the loss of the same split
     is pinned over that stretch too (within 0.2%), or it has not moved since the first point (and is
-    at least 0.02). Isolated single epochs off the value (at most 5% of the stretch) are allowed. A model that always predicts one class scores exactly the share of that class, every
+    at least 0.02). Isolated single epochs off the value (at most 5% of the stretch) are allowed.
+    A model that always predicts one class scores exactly the share of that class, every
     epoch. The onset is where the value gets pinned.
 
     Why it matters: constant outputs mean dead units, a saturated output layer, a too-high learning
@@ -126,7 +127,8 @@ class PinnedLoss(SeriesRule):
 
     What it detects: a loss-like series (any split but ``other``) whose last ``min_frac`` (20%, at
     least ``min_len`` points) stays within ``rel_tol`` (0.1%) of its level with a robust sigma of at
-    most ``rel_sigma`` (0.015%), the level being above 1e-6. Training losses of a learning model move by far more than that from epoch to epoch (batch
+    most ``rel_sigma`` (0.015%), the level being above 1e-6. Training losses of a learning model
+    move by far more than that from epoch to epoch (batch
     noise alone does); a model that answers every input the same way gets the same average loss on
     the same data every epoch. When the level is ln(C) for the logged class count C (or C in 2..20)
     the model outputs the uniform distribution (``ln_classes`` in the evidence); otherwise it predicts
@@ -179,7 +181,10 @@ class PinnedLoss(SeriesRule):
         if c is not None:
             what = f"= ln({c}) for {span} ({n - start} points): the model predicts uniformly over {c} classes"
         else:
-            what = f"(to 0.1%) for {span} ({n - start} points): the model no longer changes its output (dead units or a constant prediction)"
+            what = (
+                f"(to 0.1%) for {span} ({n - start} points): "
+                "the model no longer changes its output (dead units or a constant prediction)"
+            )
         msg = f"{s.label} is pinned at {fmt(level)} {what}"
         ev = {
             "value_after": level,

@@ -24,7 +24,8 @@ class LossDivergence(Rule):
     least ``min_ratio`` (1.5) times the best smoothed level reached before (a log-scale comparison for
     positive losses; for losses that can be negative, half the series' range; ``min_ratio_eval``
     for an evaluation loss whose training loss does not diverge), at least ``k_noise`` (5)
-    standard errors above it (robust point noise scaled for the two medians compared), and the series stays above the half-way level
+    standard errors above it (robust point noise scaled for the two medians compared), and the
+    series stays above the half-way level
     from some point to the end (85% of points). The onset is where the smoothed loss leaves its best
     level, snapped to a change point when one is close.
 

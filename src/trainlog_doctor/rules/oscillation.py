@@ -20,7 +20,8 @@ class PersistentOscillation(SeriesRule):
     slow cycles); candidate periods come from the periodogram (a quadratic trend removed
     first). Around a moving average two periods wide (which follows trends but cancels the swing),
     from the onset (the first one-period window whose swing reaches half of the swing seen in
-    the second half of the series, once that baseline has settled) to the end, the component must be the strongest one, significant
+    the second half of the series, once that baseline has settled) to the end, the component must
+    be the strongest one, significant
     by Fisher's g-test (p < ``alpha``), its peak-to-peak amplitude (5th to 95th percentile) must
     be at least ``min_ratio`` (1.08x) for positive losses on a log scale (``min_score_swing``, 0.05
     of a fraction or 5 points, for scores), the periodic component alone (its two strongest

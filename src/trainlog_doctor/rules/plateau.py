@@ -25,7 +25,8 @@ class LossPlateau(Rule):
     exponential or power-law approach, up to 0.4 for a cosine schedule's slow end). The onset is
     where the curve arrives within 1% of the progress (or 3 noise sigmas) of its final level. As a
     last check the segment classifier (change points + shape labels) must not label more than
-    ``max_trend_share`` (half) of the flat stretch as ``falling`` or ``rising``. Positive losses are judged on a log scale when they span decades, so a
+    ``max_trend_share`` (half) of the flat stretch as ``falling`` or ``rising``. Positive losses are
+    judged on a log scale when they span decades, so a
     loss that keeps halving near 1e-6 is still making progress.
 
     Why it matters: the optimizer got stuck (a saddle point, a learning rate too high to descend

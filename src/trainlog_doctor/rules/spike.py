@@ -82,7 +82,10 @@ class LossSpike(SeriesRule):
             what = f"spiked {fmt_ratio(r)}" if r is not None else f"jumped by {fmt(peak - before)}"
             length = end - start + 1
             lasting = "" if length == 1 else f" for {length} points"
-            msg = f"{s.label} {what} at {s.where(an.pos(jmp.peak_at))}{lasting} ({fmt(before)} -> {fmt(peak)}) and recovered to {fmt(after)}"
+            msg = (
+                f"{s.label} {what} at {s.where(an.pos(jmp.peak_at))}{lasting} "
+                f"({fmt(before)} -> {fmt(peak)}) and recovered to {fmt(after)}"
+            )
             ev = {
                 "value_before": before,
                 "value_peak": peak,

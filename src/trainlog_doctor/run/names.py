@@ -47,7 +47,8 @@ def infer_split(name: str) -> tuple[str, str]:
     """Return ``(metric, split)`` for a column or tag name.
 
     ``val_loss`` -> ``("loss", "val")``; ``train/box_loss`` -> ``("box_loss", "train")``;
-    ``eval_g0_loss`` -> ``("g0_loss", "val")``; ``Loss/val`` -> ``("Loss", "val")``; ``lr`` -> ``("lr", "other")``; ``loss`` -> ``("loss", "train")``.
+    ``eval_g0_loss`` -> ``("g0_loss", "val")``; ``Loss/val`` -> ``("Loss", "val")``; ``lr`` -> ``("lr", "other")``;
+    ``loss`` -> ``("loss", "train")``.
     Time, throughput, learning-rate and counter columns go to ``other`` whatever their prefix says
     (``time/epoch_seconds``, ``val_samples_per_second``).
     """
@@ -137,7 +138,7 @@ def series_names(
 def is_lr_name(metric: str) -> bool:
     """True for learning-rate series names (``lr``, ``learning_rate``, ``lr-Adam``, ``x/lr0``, ``lr/pg0``)."""
     m = metric.lower()
-    return bool(re.search(r"(^|[/_-])(lr|learning_rate)(\d*|[-/].*)?$", m)) or m.startswith("lr/") or m.startswith("lr-")
+    return bool(re.search(r"(^|[/_-])(lr|learning_rate)(\d*|[-/].*)?$", m)) or m.startswith(("lr/", "lr-"))
 
 
 _LOSS_TOKENS = {

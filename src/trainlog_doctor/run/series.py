@@ -99,10 +99,12 @@ def _split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
     out: list[SeriesArrays] = []
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         k = keep[lo:hi]
-        arrays = [a[lo:hi][k] for a in (steps, values, epochs, wall)]
-        for a in arrays:
+        s_steps, s_values, s_epochs, s_wall = (a[lo:hi][k] for a in (steps, values, epochs, wall))
+        for a in (s_steps, s_values, s_epochs, s_wall):
             a.setflags(write=False)
-        out.append(SeriesArrays(str(metrics[lo]), str(splits[lo]), *arrays, duplicates=int(k.size - k.sum())))
+        out.append(SeriesArrays(
+            str(metrics[lo]), str(splits[lo]), s_steps, s_values, s_epochs, s_wall, duplicates=int(k.size - k.sum()),
+        ))  # fmt: skip
     return out
 
 
@@ -123,7 +125,8 @@ class Series:
     wall_time: np.ndarray
     derived: str = ""  # how the values were computed when they are not the logged ones (FROM_...)
     duplicates: int = 0  # logged rows dropped as repeats of a step (the last written one is kept)
-    views: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # analysis series and change points (rules.analysis)
+    # analysis series and change points (rules.analysis)
+    views: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.values.size)

@@ -405,4 +405,6 @@ def measure_progress(
     else:
         rel = min_rel * max(abs(early), 1e-12)
     thr = max(rel, k_noise * a.noise / math.sqrt(min(k_early, 3)))
-    return Progress(early=sign * early, late=sign * late, best=sign * best, gain=early - late, best_gain=early - best, threshold=thr)
+    return Progress(
+        early=sign * early, late=sign * late, best=sign * best, gain=early - late, best_gain=early - best, threshold=thr
+    )
