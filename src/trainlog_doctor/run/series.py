@@ -8,7 +8,6 @@ times, per-step durations from a cumulative time) are built here once, with one 
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -38,33 +37,18 @@ class SeriesArrays(NamedTuple):
     duplicates: int = 0  # rows dropped because an earlier row of the series had the same step
 
 
-_LAST_SPLIT: tuple[weakref.ref[pl.DataFrame], list[SeriesArrays]] | None = None
-
-
 def split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
     """Every (metric, split) of ``frame`` in order of first appearance, de-duplicated by step.
 
     Rows without a step or metric are left out; of several rows on one step the last written wins
-    (latest wall time, then position). One sort of the whole frame and one conversion to numpy,
-    however many series there are. A null split counts as ``train``; NaN stands for null values.
-    The arrays are read-only: the rules and the charts of a run share the result for the same
-    frame object (polars frames are immutable).
+    (latest wall time, then position) and the others are counted in ``duplicates``. One sort of the
+    whole frame and one conversion to numpy, however many series there are. A null split counts as
+    ``train``; NaN stands for null values. The arrays are read-only: everything that reads a run
+    shares them through its :class:`~trainlog_doctor.run.view.RunView`, built once per run.
     """
-    global _LAST_SPLIT
     if frame is None or frame.height == 0 or not {"metric", "step", "value"}.issubset(frame.columns):
         return []
-    if _LAST_SPLIT is not None and _LAST_SPLIT[0]() is frame:
-        return list(_LAST_SPLIT[1])
-    out = _split_series(frame)
-    _LAST_SPLIT = (weakref.ref(frame, _forget_split), out)
-    return list(out)
-
-
-def _forget_split(ref: weakref.ref[pl.DataFrame]) -> None:
-    """Drop the remembered arrays once their frame is gone."""
-    global _LAST_SPLIT
-    if _LAST_SPLIT is not None and _LAST_SPLIT[0] is ref:
-        _LAST_SPLIT = None
+    return _split_series(frame)
 
 
 def _split_series(frame: pl.DataFrame) -> list[SeriesArrays]:
