@@ -118,14 +118,6 @@ def _index_at(points: Sequence[tuple[int, float]], step: int) -> int:
     return idx
 
 
-def _median(values: Sequence[float]) -> float | None:
-    v = sorted(values)
-    if not v:
-        return None
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
-
-
 def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -> Evidence:
     """Collect the evidence for one finding of the run ``view``: the finding's own evidence, the run's
     facts and meta, and the other findings of the run (``others`` may include ``finding`` itself)."""
@@ -172,24 +164,10 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
     co = frozenset(o.kind for o in others if o is not finding)
     same_on_train = any(o is not finding and o.kind == finding.kind and o.split == "train" for o in others)
 
-    share = None
-    if facts.data_time and facts.step_time:
-        lo_s = finding.start_step if finding.start_step is not None else -(2**62)
-        hi_s = finding.end_step if finding.end_step is not None else 2**62
-        dt = {s: v for s, v in facts.data_time if lo_s <= s <= hi_s} or dict(facts.data_time)
-        tt = {s: v for s, v in facts.step_time if lo_s <= s <= hi_s} or dict(facts.step_time)
-        mdt, mtt = _median(list(dt.values())), _median(list(tt.values()))
-        if mdt is not None and mtt and mtt > 0:
-            share = min(max(mdt / mtt, 0.0), 1.0)
+    share = view.data_time_share(finding.start_step, finding.end_step)
     if finding.metric == "data_time" and share is None:
         share = 1.0
-    mem = None
-    if len(facts.memory) >= 8:
-        vals = [v for _, v in facts.memory]
-        q = len(vals) // 4
-        a, b = _median(vals[:q]), _median(vals[-q:])
-        if a is not None and b is not None and a > 0:
-            mem = (a, b)
+    mem = view.memory_growth
 
     return Evidence(
         kind=finding.kind,

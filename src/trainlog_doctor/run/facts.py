@@ -8,7 +8,7 @@ series as (step, value) pairs, and the step range of every series. ``RunView.fac
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,3 +79,37 @@ def run_facts(series: Mapping[Key, Series], lr: Series | None) -> RunFacts:
         memory=fact_points(series[(memory, "other")]) if memory is not None else (),
         ranges={k: (int(s.steps[0]), int(s.steps[-1])) for k, s in series.items() if len(s)},
     )
+
+
+def _median(values: Sequence[float]) -> float | None:
+    v = sorted(values)
+    if not v:
+        return None
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def data_time_share(facts: RunFacts, lo_step: int | None = None, hi_step: int | None = None) -> float | None:
+    """Median ``data_time`` over median step ``time`` between two steps (the whole run where that
+    stretch has no points), clipped to 0..1; ``None`` when the run logs either series not at all."""
+    if not facts.data_time or not facts.step_time:
+        return None
+    lo = lo_step if lo_step is not None else -(2**62)
+    hi = hi_step if hi_step is not None else 2**62
+    dt = {s: v for s, v in facts.data_time if lo <= s <= hi} or dict(facts.data_time)
+    tt = {s: v for s, v in facts.step_time if lo <= s <= hi} or dict(facts.step_time)
+    mdt, mtt = _median(list(dt.values())), _median(list(tt.values()))
+    if mdt is None or not mtt or mtt <= 0:
+        return None
+    return min(max(mdt / mtt, 0.0), 1.0)
+
+
+def memory_growth(facts: RunFacts, min_points: int = 8) -> tuple[float, float] | None:
+    """(first-quarter, last-quarter) median of the memory series, when it has ``min_points`` and a
+    positive start."""
+    if len(facts.memory) < min_points:
+        return None
+    vals = [v for _, v in facts.memory]
+    q = len(vals) // 4
+    a, b = _median(vals[:q]), _median(vals[-q:])
+    return (a, b) if a is not None and b is not None and a > 0 else None

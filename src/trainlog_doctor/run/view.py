@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.model.frame import SPLITS
-from trainlog_doctor.run.facts import RunFacts, run_facts
+from trainlog_doctor.run.facts import RunFacts, data_time_share, memory_growth, run_facts
 from trainlog_doctor.run.names import PRIMARY_LOSS_NAMES, PRIMARY_SCORE_NAMES, is_per_class_metric
 from trainlog_doctor.run.series import (
     Key,
@@ -215,6 +215,17 @@ class RunView:
     @staticmethod
     def _split_order(split: str) -> tuple[int, str]:
         return (SPLITS.index(split) if split in SPLITS else len(SPLITS), split)
+
+    # ---- timing and memory (what the knowledge base weighs for slowdowns) ---------------------------
+
+    def data_time_share(self, lo_step: int | None = None, hi_step: int | None = None) -> float | None:
+        """Share of the step time spent waiting for data between two steps (None when not logged)."""
+        return data_time_share(self.facts, lo_step, hi_step)
+
+    @cached_property
+    def memory_growth(self) -> tuple[float, float] | None:
+        """(first-quarter, last-quarter) median of the run's memory series, when it is logged."""
+        return memory_growth(self.facts)
 
 
 def build_view(frame: pl.DataFrame, meta: dict[str, Any] | None = None, run_id: str | None = None) -> RunView:
