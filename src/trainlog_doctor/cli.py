@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from trainlog_doctor import __version__
+from trainlog_doctor.report.files import replace_text
 from trainlog_doctor.report.formats import format_for_extension, format_names, get_format, render
+from trainlog_doctor.report.text import terminal_line
 
 FAIL_ON = ("error", "warning", "never")
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -21,13 +23,31 @@ def _split_codes(values: tuple[str, ...] | list[str] | None) -> list[str] | None
     return out or None
 
 
+class SafeUsageError(click.UsageError):
+    """A usage error whose message may hold paths or names from the input: printed as one safe line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(terminal_line(message))
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, one safe line (names from the input never reach the terminal or CI raw)."""
+    click.echo(f"trainlog-doctor: warning: {terminal_line(message)}", err=True)
+
+
 def ensure_outside_inputs(output: Path, inputs: list[str]) -> None:
-    """Refuse to write into a directory the tool reads (the tool never changes its inputs)."""
+    """Refuse to write into a directory the tool reads, or over an input file under any of its names
+    (the tool never changes its inputs; the report is also written by rename, never in place)."""
     out = output.resolve()
     for raw in inputs:
         src = Path(raw).resolve()
-        if out == src or (src.is_dir() and out.is_relative_to(src)):
-            raise click.UsageError(f"refusing to write {output} inside the input {raw}; choose an --output elsewhere")
+        same_file = False
+        try:
+            same_file = src.is_file() and output.exists() and output.samefile(src)  # also a hard link
+        except OSError:
+            pass
+        if out == src or same_file or (src.is_dir() and out.is_relative_to(src)):
+            raise SafeUsageError(f"refusing to write {output} over or inside the input {raw}; choose an --output elsewhere")
 
 
 def exit_code(report, fail_on: str) -> int:  # type: ignore[no-untyped-def]
@@ -50,7 +70,7 @@ def _config() -> dict:  # type: ignore[type-arg]
     try:
         return load_config()
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise SafeUsageError(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,10 +98,10 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
     cfg = _config()
     fmt = fmt or (format_for_extension(output.suffix) if output else None) or cfg.get("format") or "text"
     if fmt not in format_names():
-        raise click.UsageError(f"unknown format {fmt!r} in config")
+        raise SafeUsageError(f"unknown format {fmt!r} in config")
     fail_on = fail_on or cfg.get("fail_on") or "error"
     if fail_on not in FAIL_ON:
-        raise click.UsageError(f"fail_on must be one of {', '.join(FAIL_ON)}")
+        raise SafeUsageError(f"fail_on must be one of {', '.join(FAIL_ON)}")
     if output is not None:
         ensure_outside_inputs(output, list(paths))
     notes: list[str] = []
@@ -94,19 +114,19 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
         warnings=notes,
     )
     for note in notes:
-        click.echo(f"trainlog-doctor: warning: {note}", err=True)
+        warn(note)
     text = render(report, fmt)
     if output is None:
         click.echo(text, nl=False)
     else:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8", errors="backslashreplace")
+            replace_text(output, text, errors="backslashreplace")
         except OSError as exc:
-            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
-        click.echo(f"wrote {output} ({len(report.runs)} run(s))", err=True)
+            raise click.ClickException(terminal_line(f"cannot write {output}: {exc.strerror or exc}")) from exc
+        click.echo(terminal_line(f"wrote {output} ({len(report.runs)} run(s))"), err=True)
     if not report.runs:
-        click.echo("trainlog-doctor: no training logs found in " + ", ".join(paths), err=True)
+        click.echo(terminal_line("trainlog-doctor: no training logs found in " + ", ".join(paths)), err=True)
     sys.exit(exit_code(report, fail_on))
 
 
@@ -133,7 +153,7 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
     try:
         since_ts = parse_since(since) if since else None
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise SafeUsageError(str(exc)) from exc
     bar = None
     progress = None
     if stderr_is_tty():
@@ -149,17 +169,17 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
                            use_cache=not no_cache, options=options, progress=progress,
                            timeout=DEFAULT_RUN_TIMEOUT if timeout is None else timeout)
     except AuditError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise SafeUsageError(str(exc)) from exc
     finally:
         if bar is not None:
             bar.render_finish()
     for note in result.warnings:
-        click.echo(f"trainlog-doctor: warning: {note}", err=True)
+        warn(note)
     runs = [e.run for e in result.entries]
     n_err = sum(r["status"] == "error" for r in runs)
     click.echo(
         f"audited {len(runs)} run(s) in {result.seconds:.1f} s ({result.analyzed} analyzed, {result.cached} from cache, "
-        f"{n_err} unreadable): {out_dir / 'index.html'}",
+        f"{n_err} unreadable): {terminal_line(out_dir / 'index.html')}",
         err=True,
     )
     if not runs or n_err == len(runs):
@@ -188,7 +208,7 @@ def rule_cmd(code: str) -> None:
     try:
         rule = get_rule(code.upper())
     except KeyError:
-        raise click.UsageError(f"unknown rule {code!r}; see `trainlog-doctor rules`") from None
+        raise SafeUsageError(f"unknown rule {code!r}; see `trainlog-doctor rules`") from None
     click.echo(f"{rule.code}: {rule.name}  (kind: {rule.kind}, default severity: {rule.severity})\n")
     click.echo(rule.doc())
     params = rule.default_params()

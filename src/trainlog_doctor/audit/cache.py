@@ -8,7 +8,6 @@ text and parsed only on a hit, so a big cache costs its text, not a tree of obje
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from trainlog_doctor.audit.entries import AuditEntry
 from trainlog_doctor.audit.units import Signature
 from trainlog_doctor.model.version import __version__
+from trainlog_doctor.report.files import replacing
 
 CACHE_FILE = "cache.json"
 CACHE_VERSION = 4
@@ -79,10 +79,9 @@ def save_cache(out_dir: Path, units: Iterator[tuple[str, str | dict[str, Any]]],
     report files its entries name (None when it could not be written)."""
     live: set[str] = set()
     path = out_dir / CACHE_FILE
-    tmp = path.with_name(path.name + ".tmp")
     head = {"tool": "trainlog-doctor", "version": CACHE_VERSION, "tool_version": __version__}
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with replacing(path) as fh:
             fh.write(json.dumps(head, separators=(",", ":"))[:-1] + "," + _UNITS_OPEN)
             for n, (key, unit) in enumerate(units):
                 text = unit if isinstance(unit, str) else json.dumps(unit, separators=(",", ":"))
@@ -91,7 +90,6 @@ def save_cache(out_dir: Path, units: Iterator[tuple[str, str | dict[str, Any]]],
                     live.update(name for name in (e.get("page"), e.get("report")) if name)
                 fh.write(("," if n else "") + "\n" + json.dumps(key) + ":" + text)
             fh.write("\n}}\n")
-        os.replace(tmp, path)
     except (OSError, ValueError, AttributeError) as exc:
         warnings.append(f"cache not saved: {exc}")
         return None

@@ -1,7 +1,9 @@
 """The audit's output files: per-run pages and reports, ``summary.json``, ``index.html``.
 
-Every file is written to a ``.tmp`` sibling and renamed into place. Text is UTF-8; lone surrogates
-(from file names that are not UTF-8) are written as ``\\xNN`` escapes.
+Every file is written to a new, exclusively created temporary sibling and renamed into place
+(:mod:`trainlog_doctor.report.files`: a link or file planted at the path is replaced, never written
+through). Text is UTF-8; lone surrogates (from file names that are not UTF-8) are written as ``\\xNN``
+escapes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from trainlog_doctor.audit.entries import AuditEntry
 from trainlog_doctor.audit.units import PAGE_RE
+from trainlog_doctor.report.files import replace_text, replacing
 
 
 def _escape_surrogates(exc: UnicodeError) -> tuple[str, int]:
@@ -42,9 +45,7 @@ def utf8_safe(text: str) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary sibling."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(text.encode("utf-8", UTF8_ERRORS))
-    os.replace(tmp, path)
+    replace_text(path, text, errors=UTF8_ERRORS)
 
 
 def strict_json(obj: Any) -> str:
@@ -76,14 +77,12 @@ def write_summary(path: Path, entries: Sequence[AuditEntry]) -> None:
     from trainlog_doctor.model.report import Report
 
     head = Report().to_dict()
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", errors=UTF8_ERRORS) as fh:
+    with replacing(path, errors=UTF8_ERRORS) as fh:
         fh.write(f'{{"schema_version": {head["schema_version"]:d}, "tool": {json.dumps(head["tool"])}, "runs": [')
         for k, e in enumerate(entries):
             fh.write(",\n" if k else "\n")
             fh.write(strict_json(_full_run(path.parent / "runs", e)))
         fh.write("\n]}\n")
-    os.replace(tmp, path)
 
 
 def _full_run(runs_dir: Path, entry: AuditEntry) -> dict[str, Any]:
@@ -102,10 +101,8 @@ def write_index_page(out_dir: Path, entries: Sequence[AuditEntry], root: Path, s
     """``index.html``: one sortable row per run (see :mod:`trainlog_doctor.report.audit_index`)."""
     from trainlog_doctor.report.audit_index import write_index
 
-    tmp = out_dir / "index.html.tmp"
-    with open(tmp, "w", encoding="utf-8", errors=UTF8_ERRORS) as fh:
+    with replacing(out_dir / "index.html", errors=UTF8_ERRORS) as fh:
         write_index(entries, fh, root=str(root), seconds=seconds)
-    os.replace(tmp, out_dir / "index.html")
 
 
 def drop_stale_pages(runs_dir: Path, live: set[str]) -> None:

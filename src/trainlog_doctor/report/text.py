@@ -13,11 +13,19 @@ def _clean(s: object, limit: int = 300) -> str:
 
 
 def _no_workflow_command(line: str) -> str:
-    """A CI runner executes lines starting with ``::`` (after whitespace) as workflow commands; defuse them."""
+    """Defuse what a CI runner executes: a line starting with ``::`` (after whitespace) is a workflow
+    command, and ``##[...]`` anywhere in a line is the runner's legacy command form."""
+    line = line.replace("##[", "# #[")
     stripped = line.lstrip()
     if stripped.startswith("::"):
         return line[: len(line) - len(stripped)] + ": :" + stripped[2:]
     return line
+
+
+def terminal_line(s: object, limit: int = 2000) -> str:
+    """One line of text that may hold log-derived names, safe for a terminal and a CI log: control
+    characters and escape sequences become ``?``, workflow commands are defused, length is bounded."""
+    return _no_workflow_command(_clean(s, limit))
 
 
 def _epoch(e: float) -> str:

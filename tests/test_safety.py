@@ -1,0 +1,111 @@
+"""Hostile trees and shared output directories: nothing planted reaches the runner, nothing read is written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainlog_doctor.report.files import replace_text, replacing
+from trainlog_doctor.report.text import terminal_line
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+SPOOF = "x\n::error file=README.md,line=1::spoofed"
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GITHUB_ACTIONS": "true"}
+    return subprocess.run([sys.executable, "-m", "trainlog_doctor", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env=env)  # fmt: skip
+
+
+def _assert_inert(text: str) -> None:
+    for line in text.splitlines():
+        assert not line.lstrip().startswith("::"), line
+        assert "##[" not in line and "\x1b" not in line, line
+
+
+def test_terminal_line_defuses_commands_controls_and_length() -> None:
+    assert terminal_line(SPOOF) == "x?::error file=README.md,line=1::spoofed"  # one line: the command is text
+    out = terminal_line("run ##[error]spoofed \x1b[31mred\x1b[0m\n::add-mask::x")
+    assert "\n" not in out and "\x1b" not in out and "##[" not in out
+    assert terminal_line("::stop-commands::tok").startswith(": :")
+    assert len(terminal_line("a" * 10_000, limit=100)) == 100
+
+
+def test_hostile_directory_names_never_reach_stderr_raw(tmp_path: Path) -> None:
+    """A directory named with a newline and a workflow command next to a symlink loop: the discovery
+    warning names it, and stderr stays inert (GitHub parses stderr like stdout)."""
+    tree = tmp_path / "tree"
+    bad = tree / SPOOF
+    bad.mkdir(parents=True)
+    (bad / "loop").symlink_to(bad, target_is_directory=True)
+    shutil.copy(SAMPLES / "healthy_keras" / "training.log", bad / "training.log")
+    (tree / "run ##[error]spoofed").mkdir()
+    shutil.copy(SAMPLES / "healthy_keras" / "training.log", tree / "run ##[error]spoofed" / "training.log")
+    for fmt in ("text", "github", "markdown"):
+        proc = _cli("analyze", str(tree), "--format", fmt, "--fail-on", "never", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "warning" in proc.stderr  # the loop was reported ...
+        _assert_inert(proc.stderr)  # ... as one inert line
+        if fmt != "markdown":
+            _assert_inert(proc.stdout)
+    proc = _cli("audit", str(tree), "--output", str(tmp_path / "out"), cwd=tmp_path)
+    _assert_inert(proc.stderr)
+
+
+def test_replacing_never_writes_through_a_planted_link(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "out.json"
+    target.symlink_to(victim)
+    replace_text(target, "report")
+    assert victim.read_text() == "precious"
+    assert not target.is_symlink() and target.read_text() == "report"
+
+
+def test_replacing_keeps_the_old_file_and_leaves_no_temp_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), replacing(target) as fh:
+        fh.write("half a report")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_hard_linked_output_never_overwrites_an_input(tmp_path: Path) -> None:
+    log = tmp_path / "runs" / "training.log"
+    log.parent.mkdir()
+    shutil.copy(SAMPLES / "healthy_keras" / "training.log", log)
+    before = log.read_bytes()
+    alias = tmp_path / "report.html"
+    os.link(log, alias)
+    # the input named as a file: refused, exit 2
+    proc = _cli("analyze", str(log), "--output", str(alias), cwd=tmp_path)
+    assert proc.returncode == 2 and "refusing" in proc.stderr
+    assert log.read_bytes() == before
+    # the input named by its directory: the report replaces the alias's entry, the log keeps its bytes
+    proc = _cli("analyze", str(log.parent), "--output", str(alias), "--fail-on", "never", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_bytes() == before and alias.read_text(encoding="utf-8").lower().startswith("<!doctype html>")
+
+
+def test_audit_outputs_replace_planted_links_instead_of_following_them(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "runs").mkdir(parents=True)
+    victims = {}
+    for name in ("summary.json", "index.html", "cache.json", "summary.json.tmp", "index.html.tmp", "cache.json.tmp"):
+        v = tmp_path / f"victim-{name}"
+        v.write_text("precious")
+        (out / name).symlink_to(v)
+        victims[name] = v
+    proc = _cli("audit", str(SAMPLES / "healthy_keras"), "--output", str(out), cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert all(v.read_text() == "precious" for v in victims.values())
+    assert (out / "summary.json").is_file() and not (out / "summary.json").is_symlink()
+    assert not list(out.rglob(".*.tmp"))  # no temporary file left behind
