@@ -109,3 +109,26 @@ def test_audit_outputs_replace_planted_links_instead_of_following_them(tmp_path:
     assert all(v.read_text() == "precious" for v in victims.values())
     assert (out / "summary.json").is_file() and not (out / "summary.json").is_symlink()
     assert not list(out.rglob(".*.tmp"))  # no temporary file left behind
+
+
+def test_a_latin1_console_gets_escapes_not_a_crash(tmp_path: Path) -> None:
+    run = tmp_path / "ünïcode-run-✓"
+    run.mkdir()
+    shutil.copy(SAMPLES / "healthy_keras" / "training.log", run / "training.log")
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    proc = subprocess.run([sys.executable, "-m", "trainlog_doctor", "analyze", str(run), "--fail-on", "never"],
+                          capture_output=True, timeout=300, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert b"\\u2713" in proc.stdout  # the check mark the console cannot show, escaped
+
+
+def test_a_tree_thousands_of_levels_deep_is_walked(tmp_path: Path) -> None:
+    from trainlog_doctor.readers.discover import discover
+
+    deep = tmp_path
+    for _ in range(1_200):  # os.makedirs itself recurses too deep for this
+        deep = deep / "d"
+        deep.mkdir()
+    shutil.copy(SAMPLES / "healthy_keras" / "training.log", deep / "training.log")
+    (cand,) = discover([tmp_path])
+    assert cand.reader is not None and cand.path == deep / "training.log"

@@ -77,6 +77,18 @@ def _config() -> dict:  # type: ignore[type-arg]
 @click.version_option(__version__, prog_name="trainlog-doctor")
 def main() -> None:
     """Diagnose finished deep-learning training runs from the logs they left behind."""
+    _tolerant_streams()
+
+
+def _tolerant_streams() -> None:
+    """Characters the terminal's encoding lacks (a cp1252 or latin-1 console) print as escapes, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower().replace("-", "") != "utf8":
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a detached or closed stream: leave it
+                pass
 
 
 @main.command()

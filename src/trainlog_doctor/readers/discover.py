@@ -93,25 +93,37 @@ def _discover_tree(root: Path, warnings: list[str]) -> Iterator[Candidate]:
 
 
 def _walk(root: Path, seen: set[tuple[int, int]], warnings: list[str]) -> Iterator[tuple[Path, list[str], list[str]]]:
-    """os.walk that follows directory symlinks once (loops are cut) and reports unreadable dirs."""
-
-    def onerror(exc: OSError) -> None:
-        warnings.append(f"{exc.filename}: {_os_reason(exc)}")
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+    """A top-down walk like ``os.walk(followlinks=True)``, without recursion (a tree thousands of levels
+    deep is fine): directory symlinks are followed once (loops are cut), unreadable dirs reported.
+    The caller may prune or reorder ``dirnames`` in place, as with ``os.walk``."""
+    stack = [os.fspath(root)]
+    while stack:
+        dirpath = stack.pop()
         try:
             st = os.stat(dirpath)
         except OSError as exc:
             warnings.append(f"{dirpath}: {_os_reason(exc)}")
-            dirnames[:] = []
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
             warnings.append(f"{dirpath}: symlink loop or repeated directory, skipped")
-            dirnames[:] = []
             continue
         seen.add(key)
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        try:
+            with os.scandir(dirpath) as it:
+                for entry in it:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    (dirnames if is_dir else filenames).append(entry.name)
+        except OSError as exc:
+            warnings.append(f"{exc.filename or dirpath}: {_os_reason(exc)}")
+            continue
         yield Path(dirpath), dirnames, filenames
+        stack.extend(os.path.join(dirpath, d) for d in reversed(dirnames))
 
 
 def _file_candidate(path: Path, run_id: str, *, explicit: bool) -> Candidate | None:
