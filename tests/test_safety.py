@@ -132,3 +132,18 @@ def test_a_tree_thousands_of_levels_deep_is_walked(tmp_path: Path) -> None:
     shutil.copy(SAMPLES / "healthy_keras" / "training.log", deep / "training.log")
     (cand,) = discover([tmp_path])
     assert cand.reader is not None and cand.path == deep / "training.log"
+
+
+def test_output_dash_is_standard_output(tmp_path: Path) -> None:
+    proc = _cli("analyze", str(SAMPLES / "healthy_keras"), "--output", "-", "--format", "json", "--fail-on", "never",
+                cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("{") and not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("value", ['"4"', "400", "0", "true", "1.5"])
+def test_config_workers_is_validated(tmp_path: Path, value: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.trainlog_doctor]\nworkers = {value}\n")
+    proc = _cli("analyze", str(SAMPLES / "healthy_keras"), cwd=tmp_path)
+    assert proc.returncode == 2 and "workers must be a whole number from 1 to 256" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from trainlog_doctor import __version__
+from trainlog_doctor.config import MAX_WORKERS
 from trainlog_doctor.report.files import replace_text
 from trainlog_doctor.report.formats import format_for_extension, format_names, get_format, render
 from trainlog_doctor.report.text import terminal_line
@@ -96,18 +97,20 @@ def _tolerant_streams() -> None:
 @click.option("--format", "fmt", type=click.Choice(format_names()), default=None,
               help="Report format (default: from the --output extension, else text).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report to FILE instead of standard output.")
+              help="Write the report to FILE instead of standard output ('-': standard output).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
               help="Exit 1 when a finding at or above this severity exists (default: error).")
 @click.option("--select", multiple=True, help="Only these rule codes or kinds (comma-separated, prefixes allowed).")
 @click.option("--ignore", multiple=True, help="Skip these rule codes or kinds (comma-separated, prefixes allowed).")
-@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Parallel processes (default 1).")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None, help="Parallel processes (default 1).")
 def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_on: str | None,
             select: tuple[str, ...], ignore: tuple[str, ...], workers: int | None) -> None:
     """Diagnose the runs in PATH... (log files or directory trees)."""
     from trainlog_doctor.api import analyze as run_analyze
 
     cfg = _config()
+    if output is not None and str(output) == "-":
+        output = None
     fmt = fmt or (format_for_extension(output.suffix) if output else None) or cfg.get("format") or "text"
     if fmt not in format_names():
         raise SafeUsageError(f"unknown format {fmt!r} in config")
@@ -146,7 +149,7 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--output", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("trainlog-audit"),
               show_default=True, help="Directory for index.html, runs/*.html and summary.json.")
-@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Parallel processes (default: all cores).")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None, help="Parallel processes (default: all cores).")
 @click.option("--since", default=None, help="Only runs modified since an ISO date or a duration (7d, 12h).")
 @click.option("--no-cache", is_flag=True, help="Re-analyze runs even when their files did not change.")
 @click.option("--select", multiple=True, help="Only these rule codes or kinds.")

@@ -23,6 +23,10 @@ def find_pyproject(start: Path | None = None) -> Path | None:
     return None
 
 
+#: The most worker processes a config may ask for (the CLI's --workers has the same bound).
+MAX_WORKERS = 256
+
+
 def load_config(start: Path | None = None) -> dict[str, Any]:
     """The ``[tool.trainlog_doctor]`` table (empty when absent), validated."""
     path = find_pyproject(start)
@@ -41,4 +45,10 @@ def load_config(start: Path | None = None) -> dict[str, Any]:
     for key in ("select", "ignore"):
         if key in table and not (isinstance(table[key], list) and all(isinstance(x, str) for x in table[key])):
             raise ConfigError(f"{path}: {key} must be a list of rule codes or kinds")
+    workers = table.get("workers")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS):
+        raise ConfigError(f"{path}: workers must be a whole number from 1 to {MAX_WORKERS}")
+    for key in ("format", "fail_on"):
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{path}: {key} must be a string")
     return table
