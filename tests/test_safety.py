@@ -130,8 +130,14 @@ def test_a_tree_thousands_of_levels_deep_is_walked(tmp_path: Path) -> None:
         deep = deep / "d"
         deep.mkdir()
     shutil.copy(SAMPLES / "healthy_keras" / "training.log", deep / "training.log")
-    (cand,) = discover([tmp_path])
-    assert cand.reader is not None and cand.path == deep / "training.log"
+    try:
+        (cand,) = discover([tmp_path])
+        assert cand.reader is not None and cand.path == deep / "training.log"
+    finally:  # shutil.rmtree (pytest's clean-up of old temp dirs) recurses too deep for this tree
+        (deep / "training.log").unlink()
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent
 
 
 def test_output_dash_is_standard_output(tmp_path: Path) -> None:
@@ -147,3 +153,52 @@ def test_config_workers_is_validated(tmp_path: Path, value: str) -> None:
     proc = _cli("analyze", str(SAMPLES / "healthy_keras"), cwd=tmp_path)
     assert proc.returncode == 2 and "workers must be a whole number from 1 to 256" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _corrupt_cache(cache: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    lines = cache.read_text(encoding="utf-8").splitlines()
+    out = []
+    for line in lines:
+        key_end = line.find('":{"sig"')
+        if key_end < 0:
+            out.append(line)
+            continue
+        key, rest = line[: key_end + 2], line[key_end + 2 :]
+        comma = rest.endswith(",")
+        unit = json.loads(rest.rstrip(","))
+        edit(unit)
+        out.append(key + json.dumps(unit) + ("," if comma else ""))
+    cache.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda u: u["entries"][0].update(report="../../victim.json"),  # a path out of runs/
+        lambda u: u["entries"][0].update(run="not a run"),
+        lambda u: u["entries"][0].update(page=123),
+        lambda u: u["entries"][0]["run"].update(findings=[None]),
+    ],
+)
+def test_a_cache_of_the_wrong_shape_is_ignored(tmp_path: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    out = tmp_path / "out"
+    (tmp_path / "victim.json").write_text('{"runs": [{"run_id": "secret"}]}')
+    assert _cli("audit", str(SAMPLES / "healthy_keras"), "--output", str(out), cwd=tmp_path).returncode in (0, 1)
+    _corrupt_cache(out / "cache.json", edit)
+    proc = _cli("audit", str(SAMPLES / "healthy_keras"), "--output", str(out), cwd=tmp_path)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    assert "1 analyzed, 0 from cache" in proc.stderr  # the bad unit was analyzed again
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [r["run_id"] for r in summary["runs"]] != ["secret"] and "secret" not in json.dumps(summary)
+
+
+def test_a_fifo_at_the_cache_path_does_not_hang_the_audit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "cache.json")
+    proc = _cli("audit", str(SAMPLES / "healthy_keras"), "--output", str(out), cwd=tmp_path)  # timeout: 300 s
+    assert proc.returncode in (0, 1), proc.stderr

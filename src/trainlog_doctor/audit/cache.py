@@ -8,13 +8,15 @@ text and parsed only on a hit, so a big cache costs its text, not a tree of obje
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from trainlog_doctor.audit.entries import AuditEntry
-from trainlog_doctor.audit.units import Signature
+from trainlog_doctor.audit.units import PAGE_RE, Signature
 from trainlog_doctor.model.version import __version__
 from trainlog_doctor.report.files import replacing
 
@@ -26,8 +28,11 @@ _UNITS_OPEN = '"units":{'
 def load_cache(out_dir: Path) -> tuple[dict[str, str], bool]:
     """The cached units as raw JSON text by key, and whether ``out_dir`` holds a cache this tool wrote
     (of any version)."""
+    path = out_dir / CACHE_FILE
     try:
-        with open(out_dir / CACHE_FILE, encoding="utf-8") as fh:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device planted there would block or never end
+            return {}, False
+        with open(path, encoding="utf-8") as fh:
             head = fh.readline().rstrip()
             if not head.endswith(_UNITS_OPEN):
                 return {}, False
@@ -63,10 +68,28 @@ def cache_hit(raw: str, sig: Signature, opts_key: str, runs_dir: Path) -> list[A
         entries = [AuditEntry(**e) for e in hit["entries"]]
     except (KeyError, TypeError):  # a cache edited by hand or by another version
         return None
+    if not all(_well_formed(e) for e in entries):
+        return None
     for e in entries:
         if any(name and not (runs_dir / name).is_file() for name in (e.page, e.report)):
             return None
     return entries
+
+
+def _well_formed(e: AuditEntry) -> bool:
+    """An entry of the shape this tool writes; page and report names it could have given (no paths)."""
+    names_ok = all(name is None or (isinstance(name, str) and PAGE_RE.match(name)) for name in (e.page, e.report))
+    run = e.run
+    return (
+        bool(names_ok)
+        and isinstance(run, dict)
+        and isinstance(run.get("run_id"), str)
+        and isinstance(run.get("status"), str)
+        and isinstance(run.get("findings", []), list)
+        and all(isinstance(f, dict) and isinstance(f.get("severity"), str) for f in run.get("findings", []))
+        and isinstance(e.spark, dict)
+        and isinstance(e.final, dict)
+    )
 
 
 def cache_unit(sig: Signature, opts_key: str, entries: list[AuditEntry]) -> dict[str, Any]:
