@@ -202,3 +202,18 @@ def test_a_fifo_at_the_cache_path_does_not_hang_the_audit(tmp_path: Path) -> Non
     os.mkfifo(out / "cache.json")
     proc = _cli("audit", str(SAMPLES / "healthy_keras"), "--output", str(out), cwd=tmp_path)  # timeout: 300 s
     assert proc.returncode in (0, 1), proc.stderr
+
+
+def test_stale_page_cleanup_deletes_only_what_the_tool_wrote(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLES / "healthy_keras", src / "a")
+    shutil.copytree(SAMPLES / "plateau", src / "b")
+    out = tmp_path / "out"
+    assert _cli("audit", str(src), "--output", str(out), cwd=tmp_path).returncode in (0, 1)
+    users = out / "runs" / "notes-20240101.html"  # looks like a page name, but the user put it there
+    users.write_text("my notes")
+    pages_b = [p for p in (out / "runs").iterdir() if p.name.startswith("b") or "plateau" in p.name]
+    shutil.rmtree(src / "b")
+    assert _cli("audit", str(src), "--output", str(out), cwd=tmp_path).returncode in (0, 1)
+    assert users.read_text() == "my notes"
+    assert pages_b and not any(p.exists() for p in pages_b)  # the removed run's page and report are gone

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trainlog_doctor.audit.cache import cache_hit, cache_unit, load_cache, save_cache
+from trainlog_doctor.audit.cache import cache_hit, cache_unit, load_cache, recorded_files, save_cache
 from trainlog_doctor.audit.checks import AuditError, check_options, check_output
 from trainlog_doctor.audit.entries import AuditEntry, AuditResult
 from trainlog_doctor.audit.pages import drop_stale_pages, write_index_page, write_summary
@@ -121,7 +121,7 @@ def run_audit(
 
     ordered = sorted((e for i in range(total) for e in results[i]), key=lambda e: e.run["run_id"])
     if cache_ok and live_files is not None:
-        drop_stale_pages(runs_dir, live_files)
+        drop_stale_pages(runs_dir, recorded_files(old_cache), live_files)
     write_summary(out_dir / "summary.json", ordered)
     elapsed = time.perf_counter() - t0
     write_index_page(out_dir, ordered, root, elapsed)

@@ -92,6 +92,18 @@ def _well_formed(e: AuditEntry) -> bool:
     )
 
 
+def recorded_files(units: dict[str, str]) -> set[str]:
+    """The page and report names a cache's units say this tool wrote (malformed units name none)."""
+    out: set[str] = set()
+    for raw in units.values():
+        try:
+            entries = json.loads(raw).get("entries", [])
+            out.update(e[k] for e in entries for k in ("page", "report") if isinstance(e.get(k), str))
+        except (ValueError, AttributeError, TypeError):
+            continue
+    return {name for name in out if PAGE_RE.match(name)}
+
+
 def cache_unit(sig: Signature, opts_key: str, entries: list[AuditEntry]) -> dict[str, Any]:
     """What the cache holds of one unit."""
     return {"sig": sig, "opts": opts_key, "entries": [asdict(e) for e in entries]}

@@ -105,13 +105,10 @@ def write_index_page(out_dir: Path, entries: Sequence[AuditEntry], root: Path, s
         write_index(entries, fh, root=str(root), seconds=seconds)
 
 
-def drop_stale_pages(runs_dir: Path, live: set[str]) -> None:
-    """Delete pages and reports this tool wrote earlier for runs that no longer exist."""
-    try:
-        names = os.listdir(runs_dir)
-    except OSError:
-        return
-    for name in names:
-        if PAGE_RE.match(name) and name not in live:
+def drop_stale_pages(runs_dir: Path, recorded: set[str], live: set[str]) -> None:
+    """Delete the pages and reports the previous audit recorded writing that the new one no longer
+    lists; any other file in ``runs/`` (a user's ``notes-20240101.html``) is left alone."""
+    for name in sorted(recorded - live):
+        if PAGE_RE.match(name):
             with contextlib.suppress(OSError):
                 os.unlink(runs_dir / name)
