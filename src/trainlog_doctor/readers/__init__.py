@@ -16,6 +16,7 @@ from trainlog_doctor.readers.mmdet import MmdetJsonReader
 from trainlog_doctor.readers.text_log import TextLogReader
 from trainlog_doctor.readers.tfevents import TfEventsReader
 from trainlog_doctor.readers.ultralytics_csv import UltralyticsCsvReader
+from trainlog_doctor.readers.wandb_run import WandbRunReader
 
 __all__ = [
     "DIRECTORY_READERS",
@@ -33,6 +34,7 @@ __all__ = [
 READERS: tuple[Reader, ...] = (
     TfEventsReader(),
     MlflowStoreReader(),
+    WandbRunReader(),
     HfTrainerStateReader(),
     Detectron2Reader(),
     MmdetJsonReader(),

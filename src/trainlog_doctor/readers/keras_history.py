@@ -25,6 +25,7 @@ import polars as pl
 from trainlog_doctor.model.frame import empty_frame
 from trainlog_doctor.readers._csv import is_metric_like, run_facts
 from trainlog_doctor.readers._frame import wide_to_long
+from trainlog_doctor.readers._jsonlines import decode
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 
 MAX_BYTES = 256 * 1024 * 1024
@@ -118,7 +119,7 @@ def _load(path: Path) -> Any:
     if not raw.strip():
         raise LogReadError("empty file")
     try:
-        return json.loads(raw.decode("utf-8-sig", errors="replace"))
+        return json.loads(decode(raw))
     except RecursionError:
         raise LogReadError("malformed JSON: nested too deeply") from None
     except ValueError as exc:
