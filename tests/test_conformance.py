@@ -30,6 +30,10 @@ SAMPLES: dict[str, str] = {
     "ultralytics_csv": "slowdown/results.csv",
     "lightning_csv": "overfitting/lightning_logs/version_0/metrics.csv",
     "keras_csv": "healthy_keras/training.log",
+    "keras_history": "../tests/data/keras_history/history.json",
+    "mlflow": "../tests/data/mlflow/mlruns/1/3f2a9c1d7e5b4a60b8d2c4e6f8a0b1c2/meta.yaml",
+    "wandb": "../tests/data/wandb/wandb/run-20260508_223001-k3x9q2mw/files/wandb-summary.json",
+    "text_log": "../tests/data/text_log/training.log",
 }
 
 

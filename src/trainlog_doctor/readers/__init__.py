@@ -9,10 +9,14 @@ from trainlog_doctor.readers.detectron2 import Detectron2Reader
 from trainlog_doctor.readers.hf_trainer import HfTrainerStateReader
 from trainlog_doctor.readers.jsonl import JsonLinesReader
 from trainlog_doctor.readers.keras_csv import KerasCsvReader
+from trainlog_doctor.readers.keras_history import KerasHistoryReader
 from trainlog_doctor.readers.lightning_csv import LightningCsvReader
+from trainlog_doctor.readers.mlflow_store import MlflowStoreReader
 from trainlog_doctor.readers.mmdet import MmdetJsonReader
+from trainlog_doctor.readers.text_log import TextLogReader
 from trainlog_doctor.readers.tfevents import TfEventsReader
 from trainlog_doctor.readers.ultralytics_csv import UltralyticsCsvReader
+from trainlog_doctor.readers.wandb_run import WandbRunReader
 
 __all__ = [
     "DIRECTORY_READERS",
@@ -29,13 +33,17 @@ __all__ = [
 #: Sniff order matters: specific JSON families before generic JSON lines, YOLO and Lightning before Keras.
 READERS: tuple[Reader, ...] = (
     TfEventsReader(),
+    MlflowStoreReader(),
+    WandbRunReader(),
     HfTrainerStateReader(),
     Detectron2Reader(),
     MmdetJsonReader(),
+    KerasHistoryReader(),
     JsonLinesReader(),
     UltralyticsCsvReader(),
     LightningCsvReader(),
     KerasCsvReader(),
+    TextLogReader(),  # last: every structured family keeps its files (CSVLogger's training.log is CSV)
 )
 
 #: The readers whose run is a directory of the files they claim, in sniff order.

@@ -69,6 +69,7 @@ class CsvTable:
     rows: int = 0  # data lines in the file (before rows without any number were removed)
     restarts: list[int] = field(default_factory=list)  # row positions after a repeated header line
     warnings: list[str] = field(default_factory=list)
+    index_column: bool = False  # an unnamed first column (the pandas index) was left out of ``frame``
 
     def check_rows(self) -> str | None:
         """Why the table has no data (``"header only, no rows"`` ...), or ``None`` when it has rows.
@@ -151,13 +152,28 @@ def _header_fields(line: str) -> tuple[str, list[str]] | None:
         names = [f.strip() for f in fields]
         if names and names[-1] == "":
             names = names[:-1]
-        if len(names) < 2 or any(not n or len(n) > 100 or _BAD_NAME_CHARS.search(n) for n in names):
+        # pandas ``to_csv`` writes its index column with an empty name: ``,loss,val_loss``
+        named = names[1:] if names and names[0] == "" else names
+        if len(names) < 2 or not named or any(not n or len(n) > 100 for n in named):
             continue
+        if any(_BAD_NAME_CHARS.search(n) for n in named) and not _steps_and_epochs(named):
+            continue  # odd names (``out_tensor([0.])``) only in a step/epoch-keyed metrics CSV
         if all(_is_number(n) for n in names):
             continue
         if best is None or len(fields) > len(best[1]):
             best = (sep, fields)
     return best
+
+
+def _steps_and_epochs(names: Sequence[str]) -> bool:
+    """True when the header names both a ``step`` and an ``epoch`` column (a Lightning layout)."""
+    lowered = {n.lower() for n in names}
+    return "step" in lowered and "epoch" in lowered
+
+
+def has_index_column(names: Sequence[str]) -> bool:
+    """True when the first header field is empty: the unnamed index column pandas ``to_csv`` writes."""
+    return len(names) >= 2 and names[0] == "" and all(names[1:])
 
 
 def _count_fields(line: str, sep: str) -> int:
@@ -373,6 +389,10 @@ def parse_csv(data: bytes, *, name: str = "file") -> CsvTable:
 
     strings = _read_strings(body, sep, names)
     frame, dropped = _to_numeric(strings, sep, warnings)
+    index_column = has_index_column([f.strip() for f in raw])
+    if index_column:  # the row labels pandas wrote, not a quantity
+        frame = frame.drop(names[0], strict=False)
+        names = names[1:]
     frame, restarts = _drop_empty_rows(frame, restarts)
     padded = any(f != f.lstrip() for f in raw if f.strip())
     return CsvTable(
@@ -384,6 +404,7 @@ def parse_csv(data: bytes, *, name: str = "file") -> CsvTable:
         rows=rows,
         restarts=restarts,
         warnings=warnings,
+        index_column=index_column,
     )
 
 
@@ -710,6 +731,7 @@ __all__ = [
     "find_column",
     "find_header",
     "first_row_numeric",
+    "has_index_column",
     "hparams_meta",
     "is_metric_like",
     "load_csv",

@@ -21,9 +21,12 @@ from trainlog_doctor.readers.base import display_path, is_lfs_pointer
 #: File names that promise a training log; if no reader accepts such a file it is reported as broken.
 LOG_NAME = re.compile(
     r"(^trainer_state\.json$)|(^metrics\.(json|jsonl|csv)$)|(\.log\.json$)|"
-    r"(^results\.csv$)|(^log\.txt$)|(training|history|train_log|_log)[^/]*\.(csv|log)$|(^training\.log$)",
+    r"(^results\.csv$)|(^log\.txt$)|(training|history|train_log|_log)[^/]*\.(csv|log)$|(^training\.log$)|"
+    r"(^(model_|training_|train_)?history\.json$)|(^training_history\.)|(^(output|train|training|stdout)\.log$)",
     re.IGNORECASE,
 )
+#: Symlinks that only name another directory of the same tree (wandb's ``latest-run``).
+ALIAS_LINKS = {"latest-run"}
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".ipynb_checkpoints"}
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -67,7 +70,7 @@ def _discover_tree(root: Path, warnings: list[str]) -> Iterator[Candidate]:
     claimed: dict[DirectoryReader, dict[Path, None]] = {r: {} for r in DIRECTORY_READERS}
     files: list[Path] = []
     for dirpath, dirnames, filenames in _walk(root, seen, warnings):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not _is_alias_link(dirpath / d))
         for name in sorted(filenames):
             reader = claiming_reader(name)
             if reader is not None:
@@ -75,11 +78,16 @@ def _discover_tree(root: Path, warnings: list[str]) -> Iterator[Candidate]:
             else:
                 files.append(dirpath / name)
     units: dict[Path, None] = {}
+    owned: set[Path] = set()
     for reader, dirs in claimed.items():
         for d in reader.run_dirs(list(dirs), root):
             if d not in units:
                 units[d] = None
+                if getattr(reader, "owns_tree", False):
+                    owned.add(d)
                 yield Candidate(_run_id(root, d), d, reader)
+    if owned:  # the console copy and debug logs inside a W&B run directory are part of that run
+        files = [p for p in files if not any(parent in owned for parent in p.parents)]
     by_dir: dict[Path, list[Candidate]] = {}
     for p in _drop_checkpoint_snapshots(files):
         cand = _file_candidate(p, "", explicit=False)
@@ -90,6 +98,11 @@ def _discover_tree(root: Path, warnings: list[str]) -> Iterator[Candidate]:
         for c in cands:
             run_id = _run_id(root, d) if single else _run_id(root, c.path)
             yield Candidate(run_id, c.path, c.reader, c.error, c.status)
+
+
+def _is_alias_link(path: Path) -> bool:
+    """True for wandb's ``latest-run`` symlink: an alias of a run directory walked under its own name."""
+    return path.name in ALIAS_LINKS and path.is_symlink()
 
 
 def _walk(root: Path, seen: set[tuple[int, int]], warnings: list[str]) -> Iterator[tuple[Path, list[str], list[str]]]:

@@ -1,7 +1,9 @@
 """Keras ``CSVLogger`` files and other per-epoch CSV logs (AUTOTRAINER ``log.csv``, k-fold CSVs).
 
 * ``epoch`` is the writer's 0-based index (kept as written); ``step`` = ``epoch``.
-* No ``epoch`` column (AUTOTRAINER/DeepFD ``log.csv``): the row index is the epoch.
+* No ``epoch`` column (AUTOTRAINER/DeepFD ``log.csv``, ``pd.DataFrame(history.history).to_csv(...)``):
+  the row index is the epoch, with a warning saying so. The unnamed index column pandas writes
+  (header ``,loss,val_loss,acc,val_acc``) is left out.
 * ``append=True`` concatenates runs without a new header: the epoch going back (or repeating) starts
   a new run; a repeated header line does too. Runs get suffixes ``""``, ``"#2"``, ``"#3"`` ...
 * A ``fold`` column (k-fold CSVs) splits runs by fold first; ``meta["fold"]`` keeps the fold value.
@@ -34,6 +36,7 @@ from trainlog_doctor.readers.lightning_csv import is_lightning_header
 from trainlog_doctor.readers.ultralytics_csv import is_ultralytics_header
 from trainlog_doctor.run.names import infer_split, series_names
 
+NO_EPOCH_WARNING = "no epoch column: the row number is taken as the epoch"
 _NOT_CSV_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml", ".py", ".md", ".html", ".xml", ".ipynb")
 
 
@@ -105,6 +108,8 @@ class KerasCsvReader:
                 meta: dict[str, Any] = {}
                 if epoch_col is None:
                     meta["epoch_from_row_index"] = True
+                    if not runs:
+                        warnings.append(NO_EPOCH_WARNING)
                 if fold is not None and fold == fold:
                     meta["fold"] = int(fold) if float(fold).is_integer() else fold
                 runs.append(RunData(frame=frame, suffix=suffix, meta=meta, warnings=warnings))
