@@ -32,6 +32,7 @@ SAMPLES: dict[str, str] = {
     "keras_csv": "healthy_keras/training.log",
     "keras_history": "../tests/data/keras_history/history.json",
     "mlflow": "../tests/data/mlflow/mlruns/1/3f2a9c1d7e5b4a60b8d2c4e6f8a0b1c2/meta.yaml",
+    "mlflow_db": "../tests/data/mlflow_db/mlflow.db",  # made by tests/mlflow_db_fixture.py
     "wandb": "../tests/data/wandb/wandb/run-20260508_223001-k3x9q2mw/files/wandb-summary.json",
     "text_log": "../tests/data/text_log/training.log",
 }

@@ -11,6 +11,7 @@ from trainlog_doctor.readers.jsonl import JsonLinesReader
 from trainlog_doctor.readers.keras_csv import KerasCsvReader
 from trainlog_doctor.readers.keras_history import KerasHistoryReader
 from trainlog_doctor.readers.lightning_csv import LightningCsvReader
+from trainlog_doctor.readers.mlflow_db import MlflowDbReader
 from trainlog_doctor.readers.mlflow_store import MlflowStoreReader
 from trainlog_doctor.readers.mmdet import MmdetJsonReader
 from trainlog_doctor.readers.text_log import TextLogReader
@@ -35,6 +36,7 @@ READERS: tuple[Reader, ...] = (
     TfEventsReader(),
     MlflowStoreReader(),
     WandbRunReader(),
+    MlflowDbReader(),
     HfTrainerStateReader(),
     Detectron2Reader(),
     MmdetJsonReader(),

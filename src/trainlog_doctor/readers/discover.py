@@ -22,7 +22,7 @@ from trainlog_doctor.readers.base import display_path, is_lfs_pointer
 LOG_NAME = re.compile(
     r"(^trainer_state\.json$)|(^metrics\.(json|jsonl|csv)$)|(\.log\.json$)|"
     r"(^results\.csv$)|(^log\.txt$)|(training|history|train_log|_log)[^/]*\.(csv|log)$|(^training\.log$)|"
-    r"(^(model_|training_|train_)?history\.json$)|(^training_history\.)|(^(output|train|training|stdout)\.log$)",
+    r"(^(model_|training_|train_)?history\.json$)|(^training_history\.)|(^(output|train|training|stdout)\.log$)|(^mlflow\.db$)",
     re.IGNORECASE,
 )
 #: Symlinks that only name another directory of the same tree (wandb's ``latest-run``).
