@@ -171,7 +171,8 @@ class ShortRunOverfitting(Rule):
     points, too few for OF001's noise estimate, whose minimum lies after the first point with at
     least ``min_after`` (2) points after it; at least 75% of those points and the last one are
     ``step_rise`` (2%) above the minimum and the median of the last three (at most) is ``min_rise``
-    (6%) above it, while the training loss of the same metric (or the main training loss), taken at
+    (6%) above it and above the largest step up the validation loss took before its minimum (its
+    noise), while the training loss of the same metric (or the main training loss), taken at
     the validation points, falls by ``min_train_gain`` (5%) after the minimum (its median there
     against its value at the minimum, so one bad last epoch does not hide the fall) and the
     validation/training gap widens. The onset is the validation minimum.

@@ -13,13 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainlog_doctor.signals.transforms import robust_noise
+
 __all__ = [
     "BandStay",
+    "FinalJump",
+    "find_final_jump",
     "ShortTurn",
     "SparseJump",
     "find_short_turn",
     "find_sparse_jumps",
     "interval_medians",
+    "relative_gain",
     "stays_in_band",
 ]
 
@@ -55,7 +60,9 @@ def find_short_turn(
     The validation minimum must lie after the first point and leave at least ``min_after`` points
     after it; at least ``hold_share`` of those points and the last one must sit ``step_rise`` above the
     minimum, and the median of the last ``tail`` points (at most the points after the minimum)
-    ``min_rise`` above it. Over the same stretch the training loss must fall by ``min_train_gain``
+    ``min_rise`` above it and above the largest step up the series took before its minimum (its
+    noise: evaluations that bounce by 20% on the way down say nothing with an 11% rise). Over the
+    same stretch the training loss must fall by ``min_train_gain``
     (its median after the minimum against its value at it, so a last-epoch jump does not hide the
     fall) and the validation/training gap must widen. Values must be positive and finite.
     """
@@ -76,6 +83,10 @@ def find_short_turn(
     after = float(np.median(rest[-min(tail, rest.size) :]))
     rise = after / best - 1.0
     if rise < min_rise:
+        return None
+    # the validation loss's own bumps on the way down show its noise: the rise must beat the largest
+    prior_bump = float(np.max(v[1 : m + 1] / v[:m])) - 1.0
+    if rise <= prior_bump:
         return None
     t_best = float(t[m])
     t_after = float(np.median(t[m + 1 :]))
@@ -183,3 +194,54 @@ def interval_medians(steps: np.ndarray, values: np.ndarray, at: np.ndarray) -> n
                 out[i] = float(v[j])
         prev = s
     return out
+
+
+@dataclass(frozen=True)
+class FinalJump:
+    """The last point of a series far above the points before it."""
+
+    before: float  # the point before the last
+    last: float
+    ratio: float
+    zscore: float  # the jump on a log10 scale in robust noise sigmas of the points before
+
+
+def find_final_jump(
+    y: np.ndarray, *, min_ratio: float = 2.0, k_noise: float = 8.0, lookback: int = 3, min_points: int = 5
+) -> FinalJump | None:
+    """A last point at least ``min_ratio`` times the point before it, ``k_noise`` robust noise sigmas
+    above it (log10 scale, noise of the points before the last) and above each of the ``lookback``
+    points before it, or None. Values must be positive and finite.
+
+    Nothing after the last point shows whether the jump recovers (a spike) or stays (a divergence).
+    """
+    v = np.asarray(y, dtype=np.float64)
+    n = v.size
+    if n < max(min_points, lookback + 2) or not np.isfinite(v).all() or not (v > 0).all():
+        return None
+    before = float(v[-2])
+    last = float(v[-1])
+    ratio = last / before
+    if ratio < min_ratio or last <= float(np.max(v[-1 - lookback : -1])):
+        return None
+    lv = np.log10(v)
+    noise = max(robust_noise(lv[:-1]), 1e-12)
+    z = float((lv[-1] - math.log10(before)) / noise)
+    if z < k_noise:
+        return None
+    return FinalJump(before, last, ratio, z)
+
+
+def relative_gain(values: np.ndarray, *, frac: float = 0.2) -> float | None:
+    """How much a lower-is-better stretch improved: (median of its first ``frac`` - median of its last
+    ``frac``) / |first| (at least two points each); None for fewer than four finite points or a first
+    level of 0."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 4:
+        return None
+    k = max(2, math.ceil(frac * v.size))
+    first, last = float(np.median(v[:k])), float(np.median(v[-k:]))
+    if first == 0:
+        return None
+    return (first - last) / abs(first)
