@@ -134,7 +134,7 @@ class LossAtChance(Rule):
     a run that learned first and fell back (CL004).
 
     Example: case "binary_never_learns" in tests/rule_cases/ST002.toml: a binary classifier, 30
-    epochs: loss 0.693 +- 0.004, val_loss 0.692 +- 0.002, accuracy 0.51-0.53, val_accuracy 0.528 ->
+    epochs: loss 0.693 +- 0.004, val_loss 0.692 +- 0.002, accuracy 0.51-0.53, val_accuracy 0.51-0.54 ->
     "Training loss stays at 0.692 ~ ln(2) for the whole run (30 points): the model never left chance
     for 2 classes".
     """
