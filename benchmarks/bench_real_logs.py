@@ -1,6 +1,10 @@
 """Real-log benchmark with a fixed tuning/test split (issue 14, deliverable 1).
 
-Usage: ``python benchmarks/bench_real_logs.py [--resamples 2000] [--seed 14] [--output PATH]``
+Usage: ``python benchmarks/bench_real_logs.py [--resamples 2000] [--seed 14] [--output PATH] [--part tune|test]``
+
+``--part tune`` runs and scores the tuning part alone and prints its tables and misses without writing
+the results file (unless ``--output`` is given): the working loop of a rule change, which must never
+show the test part.
 
 Runs :func:`trainlog_doctor.api.analyze` over every labelled run directory of ``../shared/real_logs``
 (skipped when that directory is absent; the logs are never copied into the project) and scores the
@@ -406,7 +410,9 @@ def _onset_text(e: Expectation) -> str:
     return e.text + (f"@{e.onset[0]}{e.onset[1]:g}" if e.onset else "")
 
 
-def render(sets: dict[str, list[Scored]], resamples: int, seed: int, seconds: float) -> str:
+def render(
+    sets: dict[str, list[Scored]], resamples: int, seed: int, seconds: float, parts: Sequence[str] = PARTS
+) -> str:
     import trainlog_doctor
 
     out = [
@@ -433,7 +439,7 @@ def render(sets: dict[str, list[Scored]], resamples: int, seed: int, seconds: fl
     detail: list[str] = []
     for name, scored in sets.items():
         per_kind_rows[name] = {}
-        for part in PARTS:
+        for part in parts:
             runs = [s for s in scored if s.label.part == part]
             m = metrics(runs)
             ci = {
@@ -470,16 +476,16 @@ def render(sets: dict[str, list[Scored]], resamples: int, seed: int, seconds: fl
         "",
     ]
     for name, rows in per_kind_rows.items():
-        out += [f"### {name}", "", "| kind | tune | test |", "| --- | --- | --- |"]
+        out += [f"### {name}", "", "| kind | " + " | ".join(parts) + " |", "| --- " * (len(parts) + 1) + "|"]
         for kind in sorted(rows):
             cells = []
-            for part in PARTS:
+            for part in parts:
                 if part not in rows[kind]:
                     cells.append("-")
                     continue
                 k, n, kci = rows[kind][part]
                 cells.append(f"{k}/{n} = {_fmt(k / n if n else None, kci)}")
-            out.append(f"| {kind} | {cells[0]} | {cells[1]} |")
+            out.append(f"| {kind} | " + " | ".join(cells) + " |")
         out.append("")
     out += ["## Misses and false alarms", ""] + detail
     return "\n".join(out).rstrip() + "\n"
@@ -524,28 +530,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=14)
-    ap.add_argument("--output", type=Path, default=RESULTS)
+    ap.add_argument("--output", type=Path, default=None, help=f"default {RESULTS.relative_to(REPO)} (both parts only)")
+    ap.add_argument("--part", choices=PARTS, default=None, help="run and score this part only; print, do not write")
     args = ap.parse_args(argv)
+    parts = PARTS if args.part is None else (args.part,)
+    output = args.output if args.output is not None else (RESULTS if args.part is None else None)
     if not REAL_LOGS.is_dir():
         print(f"skipped: {REAL_LOGS} is absent")
         return 0
     t0 = time.perf_counter()
     reconciled = load_reconciled()
-    parts = {lab.run_dir: lab.part for lab in reconciled}
-    second = load_second_reader(parts)
+    part_of = {lab.run_dir: lab.part for lab in reconciled}
+    second = [lab for lab in load_second_reader(part_of) if lab.part in parts]
+    reconciled = [lab for lab in reconciled if lab.part in parts]
+    chosen = sorted(rd for rd, p in part_of.items() if p in parts)
     results: dict[str, RunResult] = {}
-    for i, rd in enumerate(sorted(parts), 1):
+    for i, rd in enumerate(chosen, 1):
         results[rd] = run_tool(rd)
-        print(f"[{i}/{len(parts)}] {rd}: {len(results[rd].verdicts)} verdicts ({results[rd].seconds:.1f} s)", file=sys.stderr)
+        print(f"[{i}/{len(chosen)}] {rd}: {len(results[rd].verdicts)} verdicts ({results[rd].seconds:.1f} s)", file=sys.stderr)
     sets = {
         "second reader": [score(lab, results[lab.run_dir]) for lab in second],
         "reconciled": [score(lab, results[lab.run_dir]) for lab in reconciled],
     }
-    text = render(sets, args.resamples, args.seed, time.perf_counter() - t0)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
+    text = render(sets, args.resamples, args.seed, time.perf_counter() - t0, parts)
+    if output is None:
+        print(text)
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
     print(text.split("## Recall per kind")[0])
-    print(f"wrote {args.output}")
+    print(f"wrote {output}")
     return 0
 
 

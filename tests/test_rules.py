@@ -284,3 +284,47 @@ def test_real_logs(rel: str, codes: set[str]) -> None:
         assert codes <= found, found
     else:
         assert not found, found
+
+
+# ---- notes: what could not be judged ------------------------------------------------------------------
+
+
+def test_notes_name_series_too_short_for_a_verdict() -> None:
+    from trainlog_doctor.rules.notes import series_notes
+
+    short_val = {("loss", "val"): [0.9, 0.7, 0.6, 0.55], ("accuracy", "val"): [0.5, 0.6]}
+    view = build_view(frame_of({("loss", "train"): decay(30), **short_val}))
+    notes = series_notes(view)
+    assert notes == [
+        "val/accuracy: 2 points, too few for a trend verdict (trends need 8)",
+        "val/loss: 4 points, too few for a trend verdict (trends need 8, overfitting 5)",
+    ]
+    assert series_notes(build_view(frame_of({("loss", "train"): decay(30)}))) == []
+    assert series_notes(build_view(frame_of({("loss", "val"): [math.nan] * 3}))) == []  # NF rules tell that story
+
+
+def test_notes_are_in_the_json_and_in_every_renderer(tmp_path: Path) -> None:
+    from trainlog_doctor.api import analyze
+    from trainlog_doctor.report.formats import render
+
+    log = tmp_path / "training.log"
+    log.write_text("epoch,loss,val_loss\n0,1.2,1.3\n1,0.9,1.0\n2,0.7,0.85\n")
+    report = analyze([str(log)])
+    run_dict = report.to_dict()["runs"][0]
+    assert run_dict["notes"] and all("too few for a trend verdict" in n for n in run_dict["notes"])
+    assert "train/loss: 3 points" in run_dict["notes"][0]
+    assert "note: train/loss: 3 points" in render(report, "text")
+    assert "train/loss: 3 points" in render(report, "markdown")
+    assert "train/loss: 3 points" in render(report, "html")
+    empty = analyze([str(tmp_path / "missing")]).to_dict()["runs"]
+    assert all(r["notes"] == [] for r in empty)
+
+
+def test_notes_are_escaped_like_warnings() -> None:
+    from trainlog_doctor.model.report import Report, RunReport
+    from trainlog_doctor.report.formats import render
+
+    run = RunReport("r", "p", "keras_csv", notes=["val/<script>x</script>: 2 points, too few for a trend verdict"])
+    html = render(Report([run]), "html")
+    assert "<script>x</script>" not in html and "&lt;script&gt;" in html
+    assert "<script>" not in render(Report([run]), "markdown")

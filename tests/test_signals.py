@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainlog_doctor.signals import levels, lr, trends
+from trainlog_doctor.signals import levels, lr, short, trends
 from trainlog_doctor.signals.analysis import analysis_series
 from trainlog_doctor.signals.excursions import find_jumps, within_rounding
 from trainlog_doctor.signals.periodic import find_oscillation, fisher_p, peak_to_peak
@@ -377,3 +377,97 @@ def test_learning_rate_questions() -> None:
     assert lr.rises_repeatedly(cyclic) and not lr.rises_repeatedly(decayed)
     restart = np.array([1.0, 0.5, 0.25, 1.0, 0.5])
     assert lr.raised_within(np.arange(5), restart, 2, 3) and not lr.raised_within(np.arange(5), restart, 0, 2)
+
+
+# ---- short series (signals/short.py) ---------------------------------------------------------------
+
+
+def test_short_turn_on_a_ten_epoch_run() -> None:
+    val = np.array([7.24, 5.97, 3.96, 2.90, 2.66, 2.80, 2.77, 2.79, 2.87, 2.91])
+    train = np.array([7.77, 6.27, 3.53, 1.61, 0.69, 0.36, 0.25, 0.19, 0.16, 0.14])
+    turn = short.find_short_turn(val, train)
+    assert turn is not None and turn.best_at == 4
+    assert turn.rise == pytest.approx(2.87 / 2.66 - 1, rel=1e-6)
+    assert turn.gap_after > turn.gap_before
+
+
+def test_short_turn_keeps_the_training_fall_despite_a_last_epoch_jump() -> None:
+    val = np.array([2.89, 2.66, 2.52, 2.62, 2.61, 2.87, 3.18])
+    train = np.array([3.88, 3.03, 2.76, 2.49, 2.20, 1.89, 3.97])
+    turn = short.find_short_turn(val, train)
+    assert turn is not None and turn.best_at == 2
+
+
+@pytest.mark.parametrize(
+    ("val", "train"),
+    [
+        ([1.6, 1.1, 0.8, 0.62, 0.52, 0.47, 0.43, 0.5], [1.9, 1.2, 0.9, 0.7, 0.5, 0.4, 0.35, 0.3]),  # last-point uptick
+        ([0.9, 1.0, 1.1, 1.2, 1.3], [1.0, 0.8, 0.6, 0.5, 0.4]),  # minimum at the first point
+        ([1.5, 1.05, 0.85, 0.95, 1.05, 1.2], [1.5, 1.0, 0.8, 0.9, 1.0, 1.1]),  # training rises too
+        ([1.4, 0.75, 0.66, 0.63, 0.61, 0.64, 0.62, 0.63, 0.61, 0.63], [1.5] + [0.5] * 9),  # wobble under 6%
+        ([1.0, 0.8, 0.9, 1.0], [1.0, 0.8, 0.6, 0.5]),  # four points
+        ([1.0, math.nan, 0.8, 0.9, 1.0], [1.0, 0.9, 0.8, 0.7, 0.6]),  # non-finite
+        ([1.0, 0.0, 0.8, 0.9, 1.0], [1.0, 0.9, 0.8, 0.7, 0.6]),  # not positive
+    ],
+)
+def test_short_turn_refuses(val: list[float], train: list[float]) -> None:
+    assert short.find_short_turn(np.array(val), np.array(train)) is None
+
+
+def test_sparse_jumps_find_each_unstable_evaluation() -> None:
+    jumps = short.find_sparse_jumps(np.array([0.84, 1.12, 0.8, 1.3, 0.66]))
+    assert [j.at for j in jumps] == [1, 3]
+    assert jumps[1].ratio == pytest.approx(1.3 / 0.8)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        [0.62, 0.55, 0.57, 0.52, 0.5],
+        [0.7, 0.6, 0.55, 0.9],
+        [1.0, 2.0, 1.9, 1.8],
+        [1.0, 1.3],
+        [1.0, math.inf, 1.0, 1.0],
+        [0.5] * 5,
+    ],
+)
+def test_sparse_jumps_ignore_noise_edges_and_levels_that_stay(y: list[float]) -> None:
+    assert short.find_sparse_jumps(np.array(y)) == []
+
+
+def test_stays_in_band_allows_noise_but_not_progress() -> None:
+    rng = np.random.default_rng(0)
+    flat = math.log(2) + 0.004 * rng.standard_normal(30)
+    stay = short.stays_in_band(flat, math.log(2))
+    assert stay is not None and stay.share >= 0.9
+    learning = np.linspace(0.693, 0.5, 30)
+    assert short.stays_in_band(learning, math.log(2)) is None
+    assert short.stays_in_band(np.full(30, math.nan), math.log(2)) is None
+    assert short.stays_in_band(flat, math.nan) is None
+
+
+def test_final_jump() -> None:
+    jump = short.find_final_jump(np.array([3.88, 3.03, 2.76, 2.49, 2.20, 1.89, 3.97]))
+    assert jump is not None and jump.ratio == pytest.approx(3.97 / 1.89)
+    rng = np.random.default_rng(1)
+    noisy_tail = 0.5 * np.exp(0.15 * rng.standard_normal(20))
+    noisy_tail[-1] = 0.68
+    assert short.find_final_jump(noisy_tail) is None
+    assert short.find_final_jump(np.array([1.0, 0.8, 0.6, 0.5, 0.55])) is None
+    assert short.find_final_jump(np.array([1.0, 0.8, 0.6, 0.5, 1e30])) is not None
+    assert short.find_final_jump(np.array([1.0, 0.8, math.nan, 0.5, 3.0])) is None
+
+
+def test_interval_medians_put_step_losses_on_eval_points() -> None:
+    steps = np.arange(1, 11)
+    values = np.arange(10, 0, -1, dtype=float)
+    out = short.interval_medians(steps, values, np.array([0, 5, 10]))
+    assert math.isnan(out[0])
+    assert out[1] == pytest.approx(8.0) and out[2] == pytest.approx(3.0)
+
+
+def test_relative_gain() -> None:
+    assert short.relative_gain(np.linspace(1.0, 0.5, 20)) == pytest.approx(0.45, abs=0.03)
+    assert short.relative_gain(np.full(10, 5.8)) == 0.0
+    assert short.relative_gain(np.array([1.0, 0.9, math.nan])) is None
+    assert short.relative_gain(np.zeros(10)) is None

@@ -90,6 +90,7 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
     try:
         from trainlog_doctor.knowledge import explain
         from trainlog_doctor.rules import detect, series_changepoints
+        from trainlog_doctor.rules.notes import series_notes
         from trainlog_doctor.run import build_view
 
         context = build_view(frame, report.meta, run_id=run_id)
@@ -98,6 +99,7 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
             frame, report.meta, select=options.get("select"), ignore=options.get("ignore"), context=context
         )
         explain(report.findings, context)
+        report.notes = series_notes(context)
         if keep_frames:
             report.changepoints = series_changepoints(frame, context=context)
     except Exception as exc:  # a detector bug must not stop the batch

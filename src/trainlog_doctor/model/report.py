@@ -97,7 +97,8 @@ class SeriesInfo:
 class RunReport:
     """The diagnosis of one run.
 
-    ``frame`` (the normalized frame), ``view`` (the run view the rules read, a
+    ``notes`` says what could not be judged and why (a series too short for a trend verdict); always a
+    list in the JSON (key ``notes``). ``frame`` (the normalized frame), ``view`` (the run view the rules read, a
     :class:`trainlog_doctor.run.RunView`) and ``changepoints`` feed the renderers and are not serialized.
     """
 
@@ -110,6 +111,7 @@ class RunReport:
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     frame: pl.DataFrame | None = field(default=None, repr=False)
     view: Any = field(default=None, repr=False, compare=False)
     changepoints: dict[tuple[str, str], list[int]] = field(default_factory=dict, repr=False)
@@ -132,6 +134,7 @@ class RunReport:
             "meta": {k: _jsonable(v) for k, v in self.meta.items()},
             "series": [s.to_dict() for s in self.series],
             "findings": [f.to_dict() for f in self.findings],
+            "notes": list(self.notes),
         }
 
 

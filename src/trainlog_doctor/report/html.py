@@ -189,6 +189,7 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
         "more_meta": max(0, len(run.meta) - MAX_META),
         "warnings": [clip(w, 500) for w in run.warnings[:MAX_WARNINGS]],
         "more_warnings": max(0, len(run.warnings) - MAX_WARNINGS),
+        "verdict_notes": [clip(n, 500) for n in run.notes[:MAX_WARNINGS]],
     }
 
 

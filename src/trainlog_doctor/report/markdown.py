@@ -243,6 +243,8 @@ def _details(run: RunReport) -> str:
         out.extend(sparks)
     for note in run.warnings[:3]:
         out.append(f"- note: {md_text(note, 200)}\n")
+    for note in run.notes[:3]:
+        out.append(f"- note: {md_text(note, 200)}\n")
     out.append("\n</details>\n")
     return "".join(out)
 

@@ -67,6 +67,7 @@ def render_text(report: Report, *, causes: int = 2) -> str:
             continue
         if not run.findings:
             lines.append(f"{head}  clean ({len(run.series)} series)")
+            lines.extend(f"  note: {_clean(n)}" for n in run.notes[:3])
             continue
         lines.append(f"{head}  {len(run.findings)} finding(s)")
         for f in sorted(run.findings, key=lambda f: -SEVERITY_RANK[f.severity]):
@@ -82,6 +83,7 @@ def render_text(report: Report, *, causes: int = 2) -> str:
                 lines.append(f"          fix:   {_clean(_title(f.fixes[0].text))} {_cite(f.fixes[0].sources)}")
         for w in run.warnings[:3]:
             lines.append(f"  note: {_clean(w)}")
+        lines.extend(f"  note: {_clean(n)}" for n in run.notes[:3])
     ok = sum(r.status == "ok" for r in report.runs)
     lines.append("")
     lines.append(

@@ -18,14 +18,14 @@ from trainlog_doctor.model.report import SEVERITY_RANK, Finding
 from trainlog_doctor.rules.analysis import analysis_of, changepoints_of
 from trainlog_doctor.rules.base import CODE_RE, Rule
 from trainlog_doctor.rules.collapse import AccuracyAtChance, BackToChance, ClassMetricZero, PinnedLoss
-from trainlog_doctor.rules.divergence import LossDivergence
+from trainlog_doctor.rules.divergence import FinalEpochJump, LossDivergence
 from trainlog_doctor.rules.non_finite import NonFiniteGradient, NonFiniteLoss, NonFiniteScore
 from trainlog_doctor.rules.oscillation import PersistentOscillation
-from trainlog_doctor.rules.overfitting import ValidationLossOverfitting, ValidationScoreOverfitting
+from trainlog_doctor.rules.overfitting import ShortRunOverfitting, ValidationLossOverfitting, ValidationScoreOverfitting
 from trainlog_doctor.rules.plateau import LossPlateau
 from trainlog_doctor.rules.slowdown import StepTimeSlowdown
-from trainlog_doctor.rules.spike import LossSpike, ScoreDrop
-from trainlog_doctor.rules.stagnation import NoLearning
+from trainlog_doctor.rules.spike import LossSpike, ScoreDrop, SparseEvalJump
+from trainlog_doctor.rules.stagnation import LossAtChance, NoLearning
 from trainlog_doctor.run import RunView, build_view
 
 __all__ = [
@@ -47,9 +47,12 @@ RULES: list[type[Rule]] = [
     NonFiniteScore,
     NonFiniteGradient,
     LossDivergence,
+    FinalEpochJump,
     LossSpike,
     ScoreDrop,
+    SparseEvalJump,
     LossPlateau,
+    LossAtChance,
     NoLearning,
     AccuracyAtChance,
     PinnedLoss,
@@ -58,6 +61,7 @@ RULES: list[type[Rule]] = [
     PersistentOscillation,
     ValidationLossOverfitting,
     ValidationScoreOverfitting,
+    ShortRunOverfitting,
     StepTimeSlowdown,
 ]
 

@@ -39,8 +39,10 @@ class AccuracyAtChance(SeriesRule):
     ``acc1`` ...) whose last ``min_frac`` (20%, at least ``min_len`` points) stays within 0.1% of
     its level (robust sigma at most 0.015%), confirmed by at least one of: the
     value is a chance level 1/C within 2% (C = the logged class count, or 2..20), or the loss of the same split
-    is pinned over that stretch too (within 0.2%), or it has not moved since the first point (and is
-    at least 0.02). Isolated single epochs off the value (at most 5% of the stretch) are allowed.
+    is pinned over that stretch too (within 0.2%), or that loss's median over the stretch is within
+    ``ln_tol`` (3%) of ln(C) for C = round(1/value) up to ``max_ln_classes`` (5; a binary classifier
+    stuck at the majority share 0.53 with its loss at ln 2 = 0.693), or it has not moved since the
+    first point (and is at least 0.02). Isolated single epochs off the value (at most 5% of the stretch) are allowed.
     A model that always predicts one class scores exactly the share of that class, every
     epoch. The onset is where the value gets pinned.
 
@@ -61,12 +63,16 @@ class AccuracyAtChance(SeriesRule):
     kind = "collapse"
     severity = "error"
     name = "accuracy-at-chance"
+    #: one confirmation is the loss at ln(C): a loss scaled by 10 no longer confirms it
+    invariances = frozenset({"step_shift"})
 
     min_frac: float = 0.2
     min_len: int = 5
     rel_tol: float = 1e-3
     rel_sigma: float = 1.5e-4
     chance_tol: float = 0.02
+    ln_tol: float = 0.03
+    max_ln_classes: int = 5
     min_points: int = 5
 
     def applies_to(self, s: Series) -> bool:
@@ -97,7 +103,8 @@ class AccuracyAtChance(SeriesRule):
         loss = ctx.primary_loss_for(s.split) if s.split != "train" else ctx.primary_loss
         loss_flat = loss is not None and _flat_between(loss, int(s.steps[idx[start]]), int(s.steps[idx[-1]]))
         never_moved = start == 0 and level >= 0.02
-        if chance is None and not loss_flat and not never_moved:
+        loss_c = _loss_at_ln_classes(loss, level, int(s.steps[idx[start]]), max_classes=self.max_ln_classes, rel_tol=self.ln_tol)
+        if chance is None and not loss_flat and not never_moved and loss_c is None:
             return []
         if lr_frozen(ctx, int(s.steps[idx[start]])):
             return []
@@ -107,6 +114,8 @@ class AccuracyAtChance(SeriesRule):
             why.append(f"chance for {chance} classes")
         if loss_flat:
             why.append("the loss is flat too")
+        elif loss_c is not None and chance is None:
+            why.append(f"the loss sits at ln({loss_c})")
         if never_moved and not why:
             why.append("it never moved")
         span = "the whole run" if start == 0 else f"{s.where(pos0)} to the end"
@@ -373,6 +382,23 @@ def lr_frozen(ctx: RunView, step_from: int, rel: float = 0.01) -> bool:
     """True when the learning rate from ``step_from`` on is at most ``rel`` of its peak (a frozen model)."""
     lr = lr_points(ctx)
     return lr is not None and frozen_from(*lr, step_from, rel=rel)
+
+
+def _loss_at_ln_classes(
+    loss: Series | None, acc_level: float, step_from: int, *, max_classes: int, rel_tol: float
+) -> int | None:
+    """C = round(1 / ``acc_level``) (2..``max_classes``) when the median of ``loss`` from ``step_from``
+    on is within ``rel_tol`` of ln(C), else None."""
+    if loss is None or not 0.0 < acc_level < 1.0:
+        return None
+    c = round(1.0 / acc_level)
+    if not 2 <= c <= max_classes:
+        return None
+    idx, v = loss.finite_view()
+    seg = v[loss.steps[idx] >= step_from]
+    if seg.size < 3:
+        return None
+    return c if abs(float(np.median(seg)) - math.log(c)) <= rel_tol * math.log(c) else None
 
 
 def _flat_between(loss: Series, step_from: int, step_to: int) -> bool:

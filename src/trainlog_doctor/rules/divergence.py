@@ -7,6 +7,7 @@ from trainlog_doctor.rules.analysis import analysis_of
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
 from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.signals.analysis import AnalysisSeries
+from trainlog_doctor.signals.short import find_final_jump
 from trainlog_doctor.signals.trends import (
     Rise,
     find_sustained_rise,
@@ -110,3 +111,52 @@ class LossDivergence(Rule):
             "best_step": s.step_at(an.pos(rise.best_at)),
         }
         return self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev, severity=severity)
+
+
+class FinalEpochJump(Rule):
+    """The training loss jumped at the very last logged point, and the run ended there.
+
+    What it detects: the last point of the main training loss (positive, at least ``min_points`` (5)
+    finite points) is at least ``min_ratio`` (2x) the point before it, ``k_noise`` (8) robust noise
+    sigmas of the earlier points above it (log scale) and above each of the three points before. Nothing after
+    it shows a recovery, so it is reported as the start of a ``divergence``, as a warning: the
+    weights saved at the end are those of the jump.
+
+    Why it matters: the last epoch left the trend of all the ones before (a learning rate too high
+    for the end of training, a bad batch, an overflow); the final checkpoint is worse than the one
+    before it, and a longer run would have shown whether the loss comes back.
+
+    Does not count: rises that build up over several points (DV001), a last point within 2x of the
+    ones before, a training loss that is not the run's main one, losses that can be negative.
+
+    Example: case "last_epoch_doubles" in tests/rule_cases/DV002.toml: 7 epochs of a regression: loss
+    3.9, 3.0, 2.8, 2.5, 2.2, 1.9, then 4.0 at the last epoch -> "Training loss jumped 2.1x at the last
+    point, epoch 6 (1.9 -> 4); the run ended there, so nothing shows whether it recovers".
+    """
+
+    code = "DV002"
+    kind = "divergence"
+    severity = "warning"
+    name = "final-epoch-jump"
+
+    min_ratio: float = 2.0
+    k_noise: float = 8.0
+    min_points: int = 5
+
+    def check(self, ctx: RunView) -> list[Finding]:
+        s = ctx.primary_loss
+        if s is None or s.n_finite < self.min_points:
+            return []
+        idx, v = s.finite_view()
+        if int(idx[-1]) != len(s) - 1:
+            return []  # the series ends in non-finite values: NF001 tells that story
+        jump = find_final_jump(v, min_ratio=self.min_ratio, k_noise=self.k_noise, min_points=self.min_points)
+        if jump is None:
+            return []
+        pos = len(s) - 1
+        msg = (
+            f"{s.label} jumped {fmt_ratio(jump.ratio)} at the last point, {s.where(pos)} ({fmt(jump.before)} -> "
+            f"{fmt(jump.last)}); the run ended there, so nothing shows whether it recovers"
+        )
+        ev = {"value_before": jump.before, "value_after": jump.last, "ratio": jump.ratio, "zscore": jump.zscore}
+        return [self.finding(ctx, s, start=pos, end=pos, message=msg, evidence=ev)]

@@ -10,6 +10,7 @@ from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.analysis import analysis_of
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
+from trainlog_doctor.signals.short import find_short_turn, interval_medians
 from trainlog_doctor.signals.trends import find_turn, levels_around, positive_ratio
 
 
@@ -158,6 +159,83 @@ class ValidationScoreOverfitting(Rule):
                 "train_improving": True,
                 "train_before": t_before,
                 "train_after": t_after,
+            }
+            out.append(self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev))
+        return out
+
+
+class ShortRunOverfitting(Rule):
+    """On a short run, the validation loss rose clearly after its minimum while the training loss kept falling.
+
+    What it detects: a validation (or test) loss of ``min_points`` (5) to ``max_points`` (15) finite
+    points, too few for OF001's noise estimate, whose minimum lies after the first point with at
+    least ``min_after`` (2) points after it; at least 75% of those points and the last one are
+    ``step_rise`` (2%) above the minimum and the median of the last three (at most) is ``min_rise``
+    (6%) above it and above the largest step up the validation loss took before its minimum (its
+    noise), while the training loss of the same metric (or the main training loss), taken at
+    the validation points, falls by ``min_train_gain`` (5%) after the minimum (its median there
+    against its value at the minimum, so one bad last epoch does not hide the fall) and the
+    validation/training gap widens. The onset is the validation minimum.
+
+    Why it matters: the model memorizes the training set within a few epochs (a small data set, a
+    large model, no regularization); the best weights are those of the minimum.
+
+    Does not count: a single uptick at the last point, a minimum at the first point (validation
+    never improved), a validation loss that rises with the training loss, runs of more than
+    ``max_points`` validation points (OF001 judges those), non-positive losses.
+
+    Example: case "seven_epochs_memorize" in tests/rule_cases/OF003.toml: 7 epochs: val_loss 1.9,
+    1.2, 0.95 at epoch 2, then 1.02, 1.05, 1.13, 1.2 while the training loss falls 1.8 -> 0.35 ->
+    "Validation loss rose 1.2x after epoch 2 (0.95 -> 1.13) while training loss kept falling (1.12 -> 0.545)".
+    """
+
+    code = "OF003"
+    kind = "overfitting"
+    severity = "warning"
+    name = "short-run-overfitting"
+
+    min_rise: float = 0.06
+    step_rise: float = 0.02
+    min_after: int = 2
+    min_train_gain: float = 0.05
+    min_points: int = 5
+    max_points: int = 15
+
+    def check(self, ctx: RunView) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "loss" or s.split not in ("val", "test") or not self.min_points <= s.n_finite <= self.max_points:
+                continue
+            if s.split == "test" and ctx.get(s.metric, "val") is not None:
+                continue
+            train = ctx.counterpart(s, "train") or ctx.primary_loss
+            if train is None or train.n_finite < 2:
+                continue
+            idx, v = s.finite_view()
+            t_idx, t_v = train.finite_view()
+            t_at = interval_medians(train.steps[t_idx], t_v, s.steps[idx])
+            turn = find_short_turn(
+                v, t_at, min_rise=self.min_rise, step_rise=self.step_rise, min_after=self.min_after,
+                min_train_gain=self.min_train_gain, min_points=self.min_points,
+            )  # fmt: skip
+            if turn is None:
+                continue
+            start = int(idx[turn.best_at])
+            msg = (
+                f"{s.label} rose {fmt_ratio(turn.after / turn.best)} after {s.where(start)} ({fmt(turn.best)} -> "
+                f"{fmt(turn.after)}) while {train.label.lower()} kept falling ({fmt(turn.train_at_best)} -> "
+                f"{fmt(turn.train_after)})"
+            )
+            ev = {
+                "value_before": turn.best,
+                "value_after": turn.after,
+                "ratio": turn.after / turn.best,
+                "train_improving": True,
+                "train_before": turn.train_at_best,
+                "train_after": turn.train_after,
+                "gap_before": turn.gap_before,
+                "gap_after": turn.gap_after,
+                "points": int(v.size),
             }
             out.append(self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev))
         return out

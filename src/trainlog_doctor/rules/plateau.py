@@ -10,6 +10,8 @@ from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.analysis import analysis_of, shape_share
 from trainlog_doctor.rules.base import Rule, fmt
 from trainlog_doctor.run import RunView, Series
+from trainlog_doctor.signals.analysis import AnalysisSeries
+from trainlog_doctor.signals.short import relative_gain
 from trainlog_doctor.signals.trends import find_stall
 
 
@@ -22,7 +24,10 @@ class LossPlateau(Rule):
     the progress made before of its final level and stays there, with no trend of its own, for at
     least ``min_frac`` (35%) of the run, and the stop is abrupt: the slope just before it is at least
     ``min_abrupt`` (0.42) times the average slope of the descent (about 1 for a kink; 0.1-0.3 for an
-    exponential or power-law approach, up to 0.4 for a cosine schedule's slow end). The onset is
+    exponential or power-law approach, up to 0.4 for a cosine schedule's slow end); a flat stretch
+    that covers ``long_frac`` (60%) of the run or more and improves by less than ``max_long_gain``
+    (3%) over its length needs only ``min_abrupt_long`` (0.1): a loss that fell early and then sat at
+    one level for most of the run stopped, however smoothly it arrived there. The onset is
     where the curve arrives within 1% of the progress (or 3 noise sigmas) of its final level. As a
     last check the segment classifier (change points + shape labels) must not label more than
     ``max_trend_share`` (half) of the flat stretch as ``falling`` or ``rising``. Positive losses are
@@ -51,6 +56,9 @@ class LossPlateau(Rule):
     min_len: int = 6
     flat_tol: float = 0.05
     min_abrupt: float = 0.42
+    long_frac: float = 0.6
+    min_abrupt_long: float = 0.1
+    max_long_gain: float = 0.03
     max_trend_share: float = 0.5
     min_points: int = 12
 
@@ -80,7 +88,10 @@ class LossPlateau(Rule):
         stall = find_stall(
             an, min_frac=self.min_frac, min_len=self.min_len, flat_tol=self.flat_tol, min_progress=min_progress
         )
-        if stall is None or stall.abruptness < self.min_abrupt:
+        if stall is None:
+            return None
+        long_stall = stall.length >= self.long_frac * len(an) and self._level_holds(an, stall.start)
+        if stall.abruptness < (self.min_abrupt_long if long_stall else self.min_abrupt):
             return None
         # the shape classifier must not see the stretch as still falling (or rising)
         if shape_share(s, stall.start, ("falling", "rising")) > self.max_trend_share:
@@ -101,6 +112,13 @@ class LossPlateau(Rule):
             "lr_reduced_during": _lr_reduced_after(ctx, s.step_at(start)),
         }
         return self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev)
+
+
+    def _level_holds(self, an: AnalysisSeries, start: int) -> bool:
+        """Whether the flat stretch from ``start`` improves by less than ``max_long_gain`` (relative,
+        median of its last fifth against its first fifth): a loss still creeping down is converging."""
+        gain = relative_gain(np.asarray([an.value(x) for x in an.y[start:]]))
+        return gain is not None and gain < self.max_long_gain
 
 
 #: The progress a plateau must follow: a 1.25x fall on a log scale, else a tenth of the early level

@@ -12,6 +12,7 @@ from trainlog_doctor.rules.base import Rule, SeriesRule, fmt, fmt_ratio
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
 from trainlog_doctor.signals.excursions import find_jumps, within_rounding
 from trainlog_doctor.signals.lr import raised_within
+from trainlog_doctor.signals.short import find_sparse_jumps
 from trainlog_doctor.signals.trends import positive_ratio
 
 
@@ -163,6 +164,65 @@ class ScoreDrop(Rule):
                     "spikes_in_series": total,
                 }
                 out.append(self.finding(ctx, s, start=start, end=end, message=msg, evidence=ev))
+        return out
+
+
+class SparseEvalJump(SeriesRule):
+    """One of a few evaluations jumped far above the evaluations on either side and the next one came back.
+
+    What it detects: in a validation or test loss of ``min_points`` (4) to ``max_points`` (7) finite
+    positive points, too few for SP001's rolling noise, an evaluation (neither the first nor the
+    last) at least ``min_ratio`` (1.25) times both neighbours, after which the next evaluation is back
+    within 35% of the jump height of the one before. With so few evaluations a swing cannot be told to
+    be periodic (``oscillation`` needs many cycles): each jump that comes back is a ``spike``, an
+    unstable model state at that evaluation (the message counts them when there are several).
+
+    Why it matters: the weights at some evaluations are much worse than at the ones around them: a
+    learning rate too high for the stage of training, a bad batch just before the evaluation, or an
+    evaluation set so small that it cannot rank checkpoints.
+
+    Does not count: a first or last evaluation that is high (no before or no after), rises that
+    last (``overfitting``, ``divergence``), wobbles under 25%, series with 8 points or more (SP001
+    judges those).
+
+    Example: case "eval_loss_jumps_twice" in tests/rule_cases/SP003.toml: five evaluations of a
+    fine-tune: eval loss 0.84, 1.12, 0.8, 1.3, 0.66 while training loss falls 1.1 -> 0.4 ->
+    "Validation loss jumped 1.6x at epoch 3 (evaluation 4 of 5: 0.8 -> 1.3) and came back to 0.66 (2
+    such jumps)".
+    """
+
+    code = "SP003"
+    kind = "spike"
+    severity = "warning"
+    name = "sparse-eval-jump"
+
+    min_ratio: float = 1.25
+    min_points: int = 4
+    max_points: int = 7
+
+    def applies_to(self, s: Series) -> bool:
+        return s.role == "loss" and s.split in ("val", "test") and self.min_points <= s.n_finite <= self.max_points
+
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
+        idx, v = s.finite_view()
+        jumps = find_sparse_jumps(v, min_ratio=self.min_ratio, min_points=self.min_points)
+        out = []
+        several = f" ({len(jumps)} such jumps)" if len(jumps) > 1 else ""
+        for j in jumps:
+            pos = int(idx[j.at])
+            msg = (
+                f"{s.label} jumped {fmt_ratio(j.ratio)} at {s.where(pos)} (evaluation {j.at + 1} of {v.size}: "
+                f"{fmt(j.before)} -> {fmt(j.peak)}) and came back to {fmt(j.after)}{several}"
+            )
+            ev = {
+                "value_before": j.before,
+                "value_peak": j.peak,
+                "value_after": j.after,
+                "ratio": j.ratio,
+                "spikes_in_series": len(jumps),
+                "points": int(v.size),
+            }
+            out.append(self.finding(ctx, s, start=pos, end=pos, message=msg, evidence=ev))
         return out
 
 

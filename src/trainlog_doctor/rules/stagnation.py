@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.analysis import analysis_of, shape_share
 from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.collapse import _ACC_RE, _CE_RE
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
+from trainlog_doctor.signals.levels import ln_classes
+from trainlog_doctor.signals.short import stays_in_band
 from trainlog_doctor.signals.trends import measure_progress
 
 
@@ -100,3 +107,104 @@ class NoLearning(Rule):
 _MIN_SCORE_GAIN = 0.02
 #: Progress anywhere in the run: the best level beating the early one by this many thresholds.
 _BEST_GAIN_FACTOR = 2
+
+
+class LossAtChance(Rule):
+    """A cross-entropy loss sits at ln(C) for a few classes all run, noisy but flat: the model never learns.
+
+    What it detects: a cross-entropy-like loss (``loss``, ``ce``, ``nll``, ``cls_loss`` ...; train,
+    val or test) of at least ``min_points`` (5) finite points of which, after the first,
+    ``min_share`` (90%) lie within ``ln_tol`` (3%) of ln(C) and the last fifth is no more than 2%
+    below the first fifth, for C from 2 to ``max_classes`` (5): the logged class count or, without
+    one, the C the level points to. Many classes are left to ST001 (a loss near ln(10) that does not
+    move is judged as no learning) and larger ln(C) values are too close together to guess. When the same
+    split logs an accuracy, it must agree: its 5th-95th percentile spread at most
+    ``max_acc_spread`` (0.06) and its level within 0.15 of 1/C or above it (the majority class's
+    share). Unlike CL002 (an exactly pinned loss, ``collapse``) the loss may wobble: per-batch losses
+    of a model that has not learned vary with each batch's label mix. ST001 misses such runs when the
+    noise hides the absence of progress; the level ln(C) tells. The onset is the start of the run.
+
+    Why it matters: a loss at ln(C) means the model puts equal probability on every class, or
+    answers with the class prior; with an accuracy at the majority share it predicts one class. Labels
+    that do not reach the loss, a frozen or dead network, a learning rate far too small or too large,
+    inputs that carry no signal (unnormalized, shuffled against labels).
+
+    Does not count: a loss that falls below the band for more than 10% of the run, an accuracy that
+    moves, C above ``max_classes`` without a logged class count, losses that never were near ln(C),
+    a run that learned first and fell back (CL004).
+
+    Example: case "binary_never_learns" in tests/rule_cases/ST002.toml: a binary classifier, 30
+    epochs: loss 0.693 +- 0.004, val_loss 0.692 +- 0.002, accuracy 0.51-0.53, val_accuracy 0.51-0.54 ->
+    "Training loss stays at 0.692 ~ ln(2) for the whole run (30 points): the model never left chance
+    for 2 classes".
+    """
+
+    code = "ST002"
+    kind = "stagnation"
+    severity = "warning"
+    name = "loss-at-chance"
+    #: the chance level of a loss is ln(C) itself: a loss scaled by 10 is no longer at chance
+    invariances = frozenset({"step_shift"})
+
+    ln_tol: float = 0.03
+    min_share: float = 0.9
+    max_classes: int = 5
+    max_acc_spread: float = 0.06
+    min_points: int = 5
+
+    def check(self, ctx: RunView) -> list[Finding]:
+        out: list[Finding] = []
+        for s in ctx.series.values():
+            if s.role != "loss" or s.split not in ("train", "val", "test") or s.n_finite < self.min_points:
+                continue
+            if not _CE_RE.search(s.metric):
+                continue
+            f = self._series(ctx, s)
+            if f is not None:
+                out.append(f)
+        return out
+
+    def _series(self, ctx: RunView, s: Series) -> Finding | None:
+        _, v = s.finite_view()
+        level = float(np.median(v[1:]))
+        c = ctx.n_classes
+        if c is None or abs(level - math.log(c)) > self.ln_tol * math.log(c):
+            c = ln_classes(level, max_classes=self.max_classes, rel_tol=self.ln_tol)
+        if c is None or c > self.max_classes:
+            return None
+        stay = stays_in_band(v, math.log(c), rel_tol=self.ln_tol, min_share=self.min_share, min_points=self.min_points)
+        if stay is None:
+            return None
+        acc = self._accuracy(ctx, s.split)
+        if acc is not None:
+            a = acc.finite_view()[1] / (100.0 if acc.percent else 1.0)
+            if a.size >= 3:
+                spread = float(np.percentile(a[1:], 95) - np.percentile(a[1:], 5))
+                if spread > self.max_acc_spread or float(np.median(a[1:])) < 1.0 / c - _ACC_BELOW_CHANCE:
+                    return None
+        n = len(s)
+        msg = (
+            f"{s.label} stays at {fmt(level)} ~ ln({c}) for the whole run ({s.n_finite} points): "
+            f"the model never left chance for {c} classes"
+        )
+        ev = {
+            "value_before": stay.early,
+            "value_after": stay.late,
+            "ln_classes": math.log(c),
+            "n_classes": c,
+            "chance_level": 1.0 / c,
+            "share_at_chance": stay.share,
+            "points": s.n_finite,
+        }
+        return self.finding(ctx, s, start=0, end=n - 1, message=msg, evidence=ev)
+
+    @staticmethod
+    def _accuracy(ctx: RunView, split: str) -> Series | None:
+        for s in sorted(ctx.series.values(), key=lambda s: s.metric):
+            if s.split == split and s.role == "score" and _ACC_RE.search(s.metric) and not is_per_class_metric(s.metric):
+                return s
+        return None
+
+
+#: An accuracy this far below 1/C does not fit a model at chance (ST002).
+_ACC_BELOW_CHANCE = 0.15

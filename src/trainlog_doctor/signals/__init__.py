@@ -7,6 +7,8 @@
 * :mod:`.excursions`: short spikes and dips that come back;
 * :mod:`.periodic`: persistent periodic swings;
 * :mod:`.levels`: pinned tails, chance bands and class counts;
+* :mod:`.short`: verdicts on series too short for a noise estimate (a short-run turn, sparse
+  evaluation jumps, a band kept around ln(C), a final-point jump);
 * :mod:`.lr`: learning-rate schedule questions;
 * :mod:`.segments`: shape labels of segments from the shipped tree model (``segment_model.npz``);
   :mod:`.segment_training` fits that model with scikit-learn (training only, never at runtime).
