@@ -652,15 +652,7 @@ def _yaml_scalar(text: str) -> Any:
         return False
     if low in ("null", "~", "none"):
         return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return value if math.isfinite(value) else text
+    return number_or_text(text)
 
 
 def read_flat_yaml(path: Path, limit: int = 256 * 1024) -> dict[str, Any]:
@@ -694,6 +686,19 @@ _META_KEYS: dict[str, tuple[str, ...]] = {
     "optimizer": ("optimizer", "optim", "optimizer_name"),
     "epochs": ("epochs", "max_epochs", "num_epochs"),
 }
+
+
+def number_or_text(text: str) -> Any:
+    """``text`` as an int or a finite float when it reads as one, else the text itself."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
 
 
 def run_facts(hparams: Mapping[str, Any]) -> dict[str, Any]:

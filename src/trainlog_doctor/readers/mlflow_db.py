@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame, from_columns
-from trainlog_doctor.readers._csv import run_facts
+from trainlog_doctor.readers._csv import number_or_text, run_facts
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
 from trainlog_doctor.run.names import infer_split, series_names
 
@@ -112,7 +112,7 @@ def _read_runs(conn: sqlite3.Connection, path: Path, run_id: str) -> list[RunDat
             meta["run_name"] = str(name)[:200]
         run_params = params.get(uuid, {})
         if run_params:
-            meta.update(run_facts({k: _scalar(v) for k, v in run_params.items()}))
+            meta.update(run_facts({k: number_or_text(v) for k, v in run_params.items()}))
             meta["params"] = run_params
         if tags.get(uuid):
             meta["tags"] = dict(list(tags[uuid].items())[:200])
@@ -182,16 +182,3 @@ def _float(v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         return math.nan
-
-
-def _scalar(text: str) -> Any:
-    """A param value as a number when it reads as one (MLflow stores every param as text)."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        f = float(text)
-    except ValueError:
-        return text
-    return f if math.isfinite(f) else text

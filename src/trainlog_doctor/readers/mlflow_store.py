@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import conform, empty_frame
-from trainlog_doctor.readers._csv import read_flat_yaml, run_facts
+from trainlog_doctor.readers._csv import number_or_text, read_flat_yaml, run_facts
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 from trainlog_doctor.run.names import infer_split, series_names
 
@@ -236,24 +236,11 @@ def _read_value(f: Path) -> str | None:
         return None
 
 
-def _scalar(text: str) -> Any:
-    """A param value as int or float when it reads as one, else the text."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return value if math.isfinite(value) else text
-
-
 def _run_meta(run: Path) -> dict[str, Any]:
     """Run facts from ``meta.yaml``, the params, the tags and the experiment's ``meta.yaml``."""
     meta: dict[str, Any] = {}
     own = read_flat_yaml(run / META)
-    params = {name: _scalar(v) for name, f in _named_files(run / "params") if (v := _read_value(f)) is not None}
+    params = {name: number_or_text(v) for name, f in _named_files(run / "params") if (v := _read_value(f)) is not None}
     tags = {name: v for name, f in _named_files(run / "tags") if (v := _read_value(f)) is not None}
     if params:
         meta.update(run_facts(params))
