@@ -78,18 +78,19 @@ class MlflowDbReader:
         except (sqlite3.Error, ValueError) as exc:
             raise LogReadError(f"cannot open the MLflow database: {exc}") from None
         try:
-            if not TABLES <= _tables(conn):
+            tables = _tables(conn)
+            if not TABLES <= tables:
                 raise LogReadError("not an MLflow database: no runs/metrics/params/tags tables")
-            return _read_runs(conn, path, run_id)
+            return _read_runs(conn, path, run_id, with_experiments="experiments" in tables)
         except sqlite3.Error as exc:
             raise LogReadError(f"MLflow database unreadable: {exc}") from None
         finally:
             conn.close()
 
 
-def _read_runs(conn: sqlite3.Connection, path: Path, run_id: str) -> list[RunData]:
+def _read_runs(conn: sqlite3.Connection, path: Path, run_id: str, *, with_experiments: bool) -> list[RunData]:
     experiments: dict[Any, str] = {}
-    if "experiments" in _tables(conn):
+    if with_experiments:
         experiments = {e: str(n) for e, n in conn.execute("SELECT experiment_id, name FROM experiments")}
     rows = conn.execute(
         "SELECT run_uuid, name, status, experiment_id FROM runs "
