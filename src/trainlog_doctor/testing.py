@@ -624,19 +624,18 @@ def rule_checks(rule_cls: type[Rule], examples: Sequence[Example] = ()) -> Itera
         if out:
             raise ConformanceError(f"{target}: findings on an empty view: {out}")
 
-    def odd_data() -> None:
+    def well_formed_on(runs: Sequence[Example]) -> None:
         rule = rule_cls()
-        for ex in odd:
+        for ex in runs:
             view = build_view(ex.frame, ex.meta)
             for f in _run_rule(rule, view, ex.name):
                 check_finding(rule, view, f, ex.name)
 
+    def odd_data() -> None:
+        well_formed_on(odd)
+
     def findings_well_formed() -> None:
-        rule = rule_cls()
-        for ex in examples:
-            view = build_view(ex.frame, ex.meta)
-            for f in _run_rule(rule, view, ex.name):
-                check_finding(rule, view, f, ex.name)
+        well_formed_on(examples)
 
     def deterministic() -> None:
         rule = rule_cls()
