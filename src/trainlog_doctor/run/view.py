@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.model.frame import SPLITS
+from trainlog_doctor.run.config import RunConfig, config_from_meta
 from trainlog_doctor.run.facts import RunFacts, data_time_share, memory_growth, run_facts
 from trainlog_doctor.run.names import PRIMARY_LOSS_NAMES, PRIMARY_SCORE_NAMES, is_per_class_metric
 from trainlog_doctor.run.series import (
@@ -62,6 +63,11 @@ class RunView:
             return (exact, -s.n_finite, m)
 
         return sorted(cands, key=rank)[0]
+
+    @cached_property
+    def config(self) -> RunConfig:
+        """The run's configuration as normalized facts (optimizer, LR, batch size ...) from its meta."""
+        return config_from_meta(self.meta)
 
     @cached_property
     def primary_loss(self) -> Series | None:
