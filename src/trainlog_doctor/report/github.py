@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import polars as pl
-
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Report, RunReport
 from trainlog_doctor.report.formats import OutputFormat
 
@@ -52,6 +50,8 @@ def _source_file(run: RunReport, f: Finding) -> str:
     """The file the finding's series came from (a run directory holds several), else the run path."""
     frame = run.frame
     if frame is not None and frame.height and "source" in frame.columns:
+        import polars as pl  # a frame exists, so polars is loaded already
+
         try:
             src = (
                 frame.filter((pl.col("metric") == f.metric) & (pl.col("split") == f.split))

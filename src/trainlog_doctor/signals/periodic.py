@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import uniform_filter1d
+
+from trainlog_doctor.signals.transforms import window_means
 
 __all__ = ["Swing", "find_oscillation", "find_swing", "fisher_p", "peak_to_peak", "swing_at_period"]
 
@@ -56,7 +57,11 @@ def _moving_average(y: np.ndarray, w: int) -> np.ndarray:
     """Centered moving average over ``w`` points, mirrored at the ends (a point reflection would
     double a swing caught at the last point)."""
     w = max(1, min(int(w), y.size))
-    return uniform_filter1d(y.astype(np.float64), size=w, mode="mirror")
+    lo = w // 2  # the window of point i covers i - lo .. i + w - 1 - lo
+    hi = w - 1 - lo
+    y = y.astype(np.float64)
+    padded = np.concatenate([y[lo:0:-1], y, y[-2 : -hi - 2 : -1]]) if y.size > 1 else y
+    return window_means(padded, w)
 
 
 def _detrended_range(y: np.ndarray, w: int, stride: int = 1) -> np.ndarray:
