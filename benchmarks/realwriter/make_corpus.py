@@ -6,9 +6,10 @@ Usage (in a venv with torch, keras 3, pytorch-lightning, transformers, mlflow, w
     python benchmarks/realwriter/make_corpus.py --labels      # regenerate benchmarks/labels/realwriter.tsv
 
 Each run of ``scenarios.toml`` (scenario x writer) is trained into ``OUT/<run>/`` with its own seed; a run whose
-``OUT/<run>/.done`` exists is skipped (resumable). Nothing is downloaded: data are scikit-learn's bundled
+``OUT.meta/done/<run>`` exists is skipped (resumable). Nothing is downloaded: data are scikit-learn's bundled
 digits and breast-cancer sets, models are built from code or configs (HF ViT with random weights).
-When every run is built, ``OUT/READY`` holds the run count. Failed runs are listed in ``OUT/FAILED``.
+When every run is built, ``OUT/READY`` holds the run count; failed runs are listed in ``OUT.meta/FAILED``.
+``OUT.meta/truth/<run>.json`` keeps what the torch loop and Keras logged (the fixtures' ground truth).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table import RunSpec, runs, write_labels  # noqa: E402
 
 DEFAULT_OUT = Path("/work/cache/realwriter")
+TRUTH: list[dict[str, Any]] = []  # the values the current run logged (torch loop and Keras)
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits",
     "normalize": True,
@@ -91,7 +93,8 @@ class Data:
             idx = rng.choice(len(xtr), size=p["train_size"], replace=False)
             xtr, ytr = xtr[idx], ytr[idx]
         if p["normalize"]:
-            mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
+            mu, sd = xtr.mean(0), xtr.std(0)
+            sd = np.where(sd < 1e-3, 1.0, sd)  # digits has pixels that are always 0 in training
             xtr, xva = (xtr - mu) / sd, (xva - mu) / sd
         if p["label_noise"]:
             flip = rng.random(len(ytr)) < p["label_noise"]
@@ -173,6 +176,11 @@ class Sink:
 
     def epoch(self, step: int, epoch: int, values: dict[str, float]) -> None: ...
 
+    def record(self, kind: str, step: int, epoch: int, values: dict[str, float]) -> None:
+        """Write through to the sink and keep what was logged (the fixtures' ground truth)."""
+        TRUTH.append({"at": kind, "step": step, "epoch": epoch, **values})
+        (self.step if kind == "step" else self.epoch)(step, epoch, values)
+
     def close(self) -> None: ...
 
 
@@ -185,7 +193,7 @@ class SummaryWriterSink(Sink):
 
     def step(self, step: int, epoch: int, values: dict[str, float]) -> None:
         for k, v in values.items():
-            self.w.add_scalar(f"train/{k}", v, step)
+            self.w.add_scalar(f"train/{k}_step", v, step)
 
     def epoch(self, step: int, epoch: int, values: dict[str, float]) -> None:
         for k, v in values.items():
@@ -227,7 +235,7 @@ class MlflowSink(Sink):
         mlflow.log_params({k: str(v) for k, v in p.items()})
 
     def step(self, step: int, epoch: int, values: dict[str, float]) -> None:
-        self.mlflow.log_metrics({f"train_{k}": v for k, v in values.items()}, step=step)
+        self.mlflow.log_metrics({f"train_{k}_step": v for k, v in values.items()}, step=step)
 
     def epoch(self, step: int, epoch: int, values: dict[str, float]) -> None:
         self.mlflow.log_metrics({**values, "epoch": float(epoch)}, step=step)
@@ -244,7 +252,7 @@ class WandbSink(Sink):
         self.run = wandb.init(project="realwriter", name=spec.name, dir=str(out), mode="offline", config=p)
 
     def step(self, step: int, epoch: int, values: dict[str, float]) -> None:
-        self.run.log({f"train/{k}": v for k, v in values.items()}, step=step)
+        self.run.log({f"train/{k}_step": v for k, v in values.items()}, step=step)
 
     def epoch(self, step: int, epoch: int, values: dict[str, float]) -> None:
         self.run.log({**{k.replace("_", "/", 1): v for k, v in values.items()}, "epoch": epoch}, step=step)
@@ -350,7 +358,7 @@ def train_torch(out: Path, spec: RunSpec, p: dict[str, Any], data: Data) -> None
                 tot_loss += lv * len(idx)
                 tot_acc += float((logits.argmax(1) == yb).float().sum())
                 if step % p["log_every"] == 0:
-                    sink.step(step, epoch, {"loss": lv, "lr": opt.param_groups[0]["lr"]})
+                    sink.record("step", step, epoch, {"loss": lv, "lr": opt.param_groups[0]["lr"]})
             vl, va = evaluate(model, data.val_x(epoch, p), data.yva)
             values = {
                 "train_loss": tot_loss / n,
@@ -362,7 +370,7 @@ def train_torch(out: Path, spec: RunSpec, p: dict[str, Any], data: Data) -> None
             if p["slow_epoch"] >= 0:
                 values["data_time"] = data_time / steps_per_epoch
                 values["epoch_time"] = time.perf_counter() - t0
-            sink.epoch(step, epoch, values)
+            sink.record("epoch", step, epoch, values)
             if sched_plateau is not None:
                 sched_plateau.step(vl)
             if p["early_stop"]:
@@ -523,6 +531,8 @@ def train_keras(out: Path, spec: RunSpec, p: dict[str, Any], data: Data) -> None
         callbacks=callbacks,
         verbose=0,
     )
+    TRUTH.extend({"at": "epoch", "epoch": i, **{k: float(v[i]) for k, v in history.history.items()}}
+                 for i in range(len(history.epoch)))
     if spec.writer == "keras_json":
         with (out / "history.json").open("w") as fh:
             json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, fh)
@@ -624,6 +634,11 @@ ENGINES: dict[str, Callable[[Path, RunSpec, dict[str, Any], Data], None]] = {
 }
 
 
+def meta(root: Path, what: str) -> Path:
+    """``OUT.meta/<what>``: build markers and logged values, beside the corpus (the tool reads every file in it)."""
+    return root.with_name(root.name + ".meta") / what
+
+
 def build(spec: RunSpec, root: Path) -> float:
     """Train one run into ``root/<run>`` (replacing a partial one); return the seconds it took."""
     out = root / spec.name
@@ -632,8 +647,14 @@ def build(spec: RunSpec, root: Path) -> float:
     out.mkdir(parents=True)
     p = {**DEFAULTS, **spec.scenario.params}
     t0 = time.perf_counter()
+    TRUTH.clear()
     ENGINES[spec.writer](out, spec, p, Data(p, spec.seed))
-    (out / ".done").write_text(json.dumps({"scenario": spec.scenario.id, "writer": spec.writer, "seed": spec.seed}) + "\n")
+    if TRUTH:
+        meta(root, "truth").mkdir(parents=True, exist_ok=True)
+        (meta(root, "truth") / f"{spec.name}.json").write_text(json.dumps(TRUTH))
+    meta(root, "done").mkdir(parents=True, exist_ok=True)
+    marker = {"scenario": spec.scenario.id, "writer": spec.writer, "seed": spec.seed}
+    (meta(root, "done") / spec.name).write_text(json.dumps(marker) + "\n")
     return time.perf_counter() - t0
 
 
@@ -655,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failed = []
     for i, spec in enumerate(specs, 1):
-        if (args.out / spec.name / ".done").exists():
+        if (meta(args.out, "done") / spec.name).exists():
             continue
         try:
             secs = build(spec, args.out)
@@ -663,8 +684,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             failed.append(spec.name)
             print(f"[{i}/{len(specs)}] {spec.name}: FAILED\n{traceback.format_exc()}", flush=True)
-    done = sum((args.out / s.name / ".done").exists() for s in runs())
-    (args.out / "FAILED").write_text("".join(f"{n}\n" for n in failed))
+    done = sum((meta(args.out, "done") / s.name).exists() for s in runs())
+    meta(args.out, "FAILED").write_text("".join(f"{n}\n" for n in failed))
     if not args.only and done == len(runs()):
         (args.out / "READY").write_text(f"{done}\n")
     print(f"{done}/{len(runs())} runs built; {len(failed)} failed")
