@@ -12,7 +12,8 @@ Detection is scored with the code of ``bench_real_logs.py`` (imported): only war
 count; an expectation (``a|b`` = either kind) is found when a finding of its kind is reported on the run;
 precision counts (run, reported kind) pairs (true when the kind meets an expectation, false when it is
 forbidden or reported on a healthy run); 95% intervals are percentile bootstrap over runs. The labels have
-no onsets, so position is not checked.
+no onsets, so position is not checked. A run is healthy when nothing was injected; a faulty run whose
+effect no finding kind describes (``bad_init_large``) has no expectation and counts for cause ranking only.
 
 Cause ranking (issue 12 item 6), on the faulty runs: the *primary card* is the run's most severe
 warning/error finding (first in report order on ties), the card a user reads first; the injected cause (or
@@ -65,6 +66,17 @@ ADAM_ONLY = {"adam-epsilon-blowup"}
 
 
 @dataclass
+class RunLabel(Label):
+    """A corpus label: a run is healthy when nothing was injected (a faulty run may expect no kind)."""
+
+    injected: bool = False
+
+    @property
+    def healthy(self) -> bool:
+        return not self.injected
+
+
+@dataclass
 class Case:
     row: dict[str, str]
     label: Label
@@ -82,7 +94,7 @@ def run_case(corpus: Path, row: dict[str, str]) -> Case:
     from trainlog_doctor.api import analyze
 
     path = corpus / row["run"]
-    label = Label(row["run"], row["part"], _expectations(row["expect"]), _kinds(row["forbid"]))
+    label = RunLabel(row["run"], row["part"], _expectations(row["expect"]), _kinds(row["forbid"]), injected=bool(row["cause"]))
     t0 = time.perf_counter()
     res = RunResult(row["run"], [], [])
     formats: list[str] = []

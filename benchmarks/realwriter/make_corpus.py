@@ -549,7 +549,7 @@ def train_hf(out: Path, spec: RunSpec, p: dict[str, Any], data: Data) -> None:
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, ViTConfig, ViTForImageClassification
 
     torch.manual_seed(spec.seed)
-    small = p["hidden"] == [2]
+    small = max(p["hidden"]) <= 2
     width = 8 if small else (64 if max(p["hidden"]) >= 256 else 32)
     config = ViTConfig(
         image_size=8,
