@@ -549,16 +549,16 @@ def train_hf(out: Path, spec: RunSpec, p: dict[str, Any], data: Data) -> None:
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, ViTConfig, ViTForImageClassification
 
     torch.manual_seed(spec.seed)
-    small = max(p["hidden"]) <= 2
-    width = 8 if small else (64 if max(p["hidden"]) >= 256 else 32)
+    small = max(p["hidden"]) <= 2  # a width-8 ViT still learns digits (loss 0.68, accuracy 0.80): width 2
+    width = 2 if small else (64 if max(p["hidden"]) >= 256 else 32)
     config = ViTConfig(
         image_size=8,
         patch_size=2,
         num_channels=1,
         hidden_size=width,
         num_hidden_layers=1 if small else 2,
-        num_attention_heads=2,
-        intermediate_size=2 * width if not small else 4,
+        num_attention_heads=1 if small else 2,
+        intermediate_size=2 * width,
         num_labels=data.n_classes,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
