@@ -21,11 +21,11 @@ from typing import ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
+from trainlog_doctor.readers._config import beside
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
     first_row_numeric,
-    hparams_meta,
     is_metric_like,
     load_csv,
     nonfinite_to_null,
@@ -70,15 +70,16 @@ class LightningCsvReader:
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per run (normally one: Lightning writes a new ``version_N`` per launch)."""
         table = load_csv(path)
-        meta = hparams_meta(path, ("hparams.yaml",))
+        config_warnings: list[str] = []
+        meta = beside(path, ("hparams.yaml",), config_warnings, table="hparams")
         df = table.frame
         empty = table.check_rows()
         if empty is not None:
-            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings])]
+            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings, *config_warnings])]
         step_col = find_column(df.columns, "step")
         epoch_col = find_column(df.columns, "epoch")
         wall_col = find_column(df.columns, *_WALL_TIME_NAMES)
-        warnings = list(table.warnings)
+        warnings = [*table.warnings, *config_warnings]
 
         if step_col is not None:
             df = nonfinite_to_null(df, step_col)

@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
+from trainlog_doctor.readers._config import beside
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
-    hparams_meta,
     load_csv,
     nonfinite_to_null,
     reset_starts,
@@ -73,13 +73,15 @@ class UltralyticsCsvReader:
             writer, base = "yolov5", 0
         else:
             writer, base = "ultralytics", 1
-        meta: dict[str, Any] = {"writer": writer, "epoch_base": base, **hparams_meta(path, _YOLO_YAMLS)}
+        config_warnings: list[str] = []
+        config = beside(path, _YOLO_YAMLS, config_warnings, table="hparams")
+        meta: dict[str, Any] = {"writer": writer, "epoch_base": base, **config}
         empty = table.check_rows()
         if empty is None and epoch_col not in df.columns:
             empty = "no numeric epoch values"
         if empty is not None:
-            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings])]
-        warnings = list(table.warnings)
+            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings, *config_warnings])]
+        warnings = [*table.warnings, *config_warnings]
         df = nonfinite_to_null(df, epoch_col)
         missing = df.get_column(epoch_col).null_count()
         if missing:
