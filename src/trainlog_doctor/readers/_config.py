@@ -181,6 +181,16 @@ def _literal(node: ast.expr, names: Mapping[str, Any], budget: list[int], depth:
                 raise _Skip
             kwargs[kw.arg] = _literal(kw.value, names, budget, depth + 1)
         return kwargs
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" and not node.keywords:
+        bounds = [_literal(arg, names, budget, depth + 1) for arg in node.args]  # mmcv dumps gpu_ids = range(0, 2)
+        if 1 <= len(bounds) <= 3 and all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+            try:
+                r = range(*bounds)
+                if len(r) <= MAX_LIST:
+                    return list(r)
+            except (ValueError, OverflowError):  # a zero step, a length past sys.maxsize
+                pass
+        raise _Skip
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _literal(node.operand, names, budget, depth + 1)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -272,6 +282,15 @@ def flatten(obj: Any, *, max_keys: int = MAX_KEYS, max_depth: int = MAX_DEPTH) -
 
 # ---- reader helpers ---------------------------------------------------------------------------------
 
+
+def without_label_maps(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """A flat Hugging Face model config without ``id2label``/``label2id`` (one key per class), ``num_labels`` counted."""
+    labels = sum(1 for k in flat if k.startswith("id2label."))
+    out = {k: v for k, v in flat.items() if not k.startswith(("id2label.", "label2id."))}
+    if labels and "num_labels" not in out:
+        out["num_labels"] = labels
+    return out
+
 _SURFACE: dict[str, tuple[str, ...]] = {
     "lr": ("lr", "learning_rate", "lr0", "base_lr", "initial_lr"),
     "batch_size": ("batch_size", "batch", "train_batch_size"),
@@ -357,4 +376,5 @@ __all__ = [
     "parse_yaml",
     "read_bounded",
     "surface_facts",
+    "without_label_maps",
 ]

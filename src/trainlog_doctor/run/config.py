@@ -55,7 +55,8 @@ FACT_KEYS: dict[str, tuple[str, ...]] = {
     "warmup_ratio": ("warmup_ratio",),
     "scheduler": (
         "lr_scheduler_type", "solver.lr_scheduler_name", "lr_config.policy", "lr_scheduler.type",
-        "lr_scheduler.class_path", "lr_scheduler", "scheduler", "lr_schedule", "=lr_policy", "=cos_lr",
+        "lr_scheduler.class_path", "lr_multiplier.scheduler._target_", "lr_scheduler", "scheduler", "lr_schedule",
+        "=lr_policy", "=cos_lr",
     ),
     "lr_milestones": ("solver.steps", "lr_config.step", "milestones", "lr_steps", "lr_milestones"),
     "lr_gamma": ("solver.gamma", "lr_config.gamma", "lr_gamma", "=gamma", "lr_decay_rate"),
@@ -65,7 +66,7 @@ FACT_KEYS: dict[str, tuple[str, ...]] = {
         "gradient_clipping",
     ),
     "precision": (
-        "precision", "mixed_precision", "solver.amp.enabled", "fp16.loss_scale", "amp", "dtype_policy",
+        "precision", "mixed_precision", "amp.enabled", "fp16.loss_scale", "=amp", "dtype_policy",
     ),
     "train_samples": ("train_samples", "num_train_samples", "n_train", "train_size", "num_examples", "=samples"),
     "num_classes": ("num_classes", "n_classes", "num_labels", "=nc", "=classes"),
