@@ -120,9 +120,12 @@ class _Skip(Exception):
 
 
 def parse_python_config(text: str) -> tuple[dict[str, Any], int]:
-    """The ``name = <literal>`` assignments of an mmcv-style ``.py`` config, and how many statements were skipped.
+    """The ``name = <literal>`` assignments of an mmcv-style ``.py`` config, and how many expressions were skipped.
 
-    Nothing is executed: the text is parsed with :func:`ast.parse` and only literal values are built.
+    Nothing is executed: the text is parsed with :func:`ast.parse` and only literal values are built
+    (arithmetic on numbers, ``dict(...)``, ``range(...)`` and names assigned earlier included). A
+    statement that is not such an assignment is skipped, and so is a value inside a dict that is not
+    a literal (the rest of the dict is kept); both are counted.
     """
     try:
         tree = ast.parse(text, mode="exec")
@@ -130,7 +133,7 @@ def parse_python_config(text: str) -> tuple[dict[str, Any], int]:
         raise ConfigError("not a Python config that parses") from None
     names: dict[str, Any] = {}
     skipped = 0
-    budget = [MAX_AST_NODES]
+    budget = [MAX_AST_NODES, 0]  # nodes left, values left out inside dicts
     for stmt in tree.body:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a docstring
@@ -151,7 +154,24 @@ def parse_python_config(text: str) -> tuple[dict[str, Any], int]:
             raise ConfigError("Python config nested too deeply") from None
         if budget[0] <= 0:
             raise ConfigError(f"Python config over {MAX_AST_NODES} expression nodes")
-    return names, skipped
+    return names, skipped + budget[1]
+
+
+_ARITHMETIC_OPS: dict[type[ast.operator], Any] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+}
+
+
+def _put(out: dict[Any, Any], key: Any, node: ast.expr, names: Mapping[str, Any], budget: list[int], depth: int) -> None:
+    """``out[key]`` = the literal value of ``node``; a value that is not a literal is left out and counted."""
+    try:
+        out[key] = _literal(node, names, budget, depth + 1)
+    except _Skip:
+        budget[1] += 1
 
 
 def _literal(node: ast.expr, names: Mapping[str, Any], budget: list[int], depth: int) -> Any:
@@ -172,14 +192,14 @@ def _literal(node: ast.expr, names: Mapping[str, Any], budget: list[int], depth:
             key = _literal(k, names, budget, depth + 1)
             if isinstance(key, list):
                 raise _Skip
-            out[key] = _literal(v, names, budget, depth + 1)
+            _put(out, key, v, names, budget, depth)
         return out
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
         kwargs: dict[str, Any] = {}
         for kw in node.keywords:
             if kw.arg is None:  # dict(**other)
                 raise _Skip
-            kwargs[kw.arg] = _literal(kw.value, names, budget, depth + 1)
+            _put(kwargs, kw.arg, kw.value, names, budget, depth)
         return kwargs
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" and not node.keywords:
         bounds = [_literal(arg, names, budget, depth + 1) for arg in node.args]  # mmcv dumps gpu_ids = range(0, 2)
@@ -196,6 +216,18 @@ def _literal(node: ast.expr, names: Mapping[str, Any], budget: list[int], depth:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return -v if isinstance(node.op, ast.USub) else v
         raise _Skip
+    if isinstance(node, ast.BinOp) and isinstance(node.op, tuple(_ARITHMETIC_OPS)):  # lr=0.01 / 2, warmup_ratio=1.0 / 2000
+        left = _literal(node.left, names, budget, depth + 1)
+        right = _literal(node.right, names, budget, depth + 1)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+            raise _Skip
+        try:
+            result = _ARITHMETIC_OPS[type(node.op)](left, right)
+        except (ArithmeticError, ValueError):
+            raise _Skip from None
+        if isinstance(result, float) and not math.isfinite(result) or abs(result) >= 2**63:
+            raise _Skip
+        return result
     if isinstance(node, ast.Name) and node.id in names:
         return names[node.id]  # an earlier assignment of this file (max_epochs = 12; ... max_epochs=max_epochs)
     raise _Skip
@@ -217,7 +249,7 @@ def load_config(path: Path) -> tuple[Any, list[str]]:
         return parse_json(text), []
     if suffix == ".py":
         values, skipped = parse_python_config(text)
-        notes = [f"{skipped} statement(s) that are not literal assignments skipped (never executed)"] if skipped else []
+        notes = [f"{skipped} statement(s) or value(s) that are not literals skipped (never executed)"] if skipped else []
         return values, notes
     raise ConfigError(f"unknown config kind {suffix or '(no suffix)'}")
 

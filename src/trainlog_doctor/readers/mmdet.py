@@ -260,7 +260,7 @@ def header_config(text: str, warnings: list[str]) -> dict[str, Any]:
         warnings.append(f"config in the header ignored: {exc}")
         return {}
     if skipped:
-        warnings.append(f"config in the header: {skipped} statement(s) that are not literal assignments skipped (never executed)")
+        warnings.append(f"config in the header: {skipped} statement(s) or value(s) that are not literals skipped (not executed)")
     return _config_meta(names, warnings, "config in the header")
 
 
