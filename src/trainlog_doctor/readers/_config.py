@@ -36,14 +36,14 @@ MAX_AST_NODES = 200_000
 
 Scalar = str | int | float | bool | None
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ConfigError(Exception):
     """A config file that cannot be read; the message is the one-line reason."""
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """The safe loader, with every unknown tag read as the mapping, list or scalar it tags."""
 
 
@@ -52,7 +52,7 @@ def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    return loader.construct_scalar(node)
 
 
 _Loader.add_multi_constructor("!", _untagged)
@@ -265,7 +265,7 @@ def _scalar(v: Any) -> Scalar:
         return str(v)
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63:
         return float(v)
-    return v  # type: ignore[no-any-return]
+    return v
 
 
 def _is_scalar(v: Any) -> bool:
