@@ -480,3 +480,51 @@ def test_sample_overfitting_lightning_hparams(sample_logs: Path) -> None:
     (run,) = LightningCsvReader().read(d / "metrics.csv", "r")
     cfg = _config(run)
     assert (cfg.optimizer, cfg.lr, cfg.batch_size, cfg.weight_decay) == ("adam", 0.001, 16, 0.0)
+
+
+LIGHTNING_CLI_CONFIG = """\
+seed_everything: 42
+trainer:
+  accelerator: gpu
+  precision: bf16-mixed
+  max_epochs: 20
+  accumulate_grad_batches: 2
+  gradient_clip_val: 1.0
+  gradient_clip_algorithm: norm
+model:
+  class_path: mypkg.LitClassifier
+  init_args:
+    num_classes: 100
+data:
+  class_path: mypkg.CIFARData
+  init_args:
+    batch_size: 128
+    num_workers: 8
+optimizer:
+  class_path: torch.optim.SGD
+  init_args:
+    lr: 0.1
+    momentum: 0.9
+    weight_decay: 0.0005
+    nesterov: true
+lr_scheduler:
+  class_path: torch.optim.lr_scheduler.OneCycleLR
+  init_args:
+    max_lr: 0.1
+    total_steps: 7820
+"""
+
+
+def test_lightning_cli_config_yaml(tmp_path: Path) -> None:
+    d = tmp_path / "lightning_logs" / "version_0"
+    d.mkdir(parents=True)
+    (d / "metrics.csv").write_text("epoch,step,train_loss,val_loss\n0,49,2.0,\n0,49,,1.9\n")
+    (d / "config.yaml").write_text(LIGHTNING_CLI_CONFIG)
+    (run,) = LightningCsvReader().read(d / "metrics.csv", "v0")
+    cfg = _config(run)
+    assert cfg.known() == {
+        "optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0005, "batch_size": 128, "grad_accum": 2,
+        "epochs": 20.0, "max_steps": 7820, "scheduler": "onecycle", "grad_clip": 1.0, "clips_gradients": True,
+        "precision": "bf16", "num_classes": 100,
+    }
+    assert cfg.origin["lr"] == "config.optimizer.init_args.lr"

@@ -10,7 +10,10 @@ Every ``log_metrics`` call is its own sparse row, so empty cells are the rule, n
   (``train_loss_step`` -> metric ``loss_step``, split ``train``). The split is inferred from the name
   without the suffix.
 * A new run starts only where ``step`` goes back (epoch-end rows repeat the last step) or where the
-  header is repeated. ``hparams.yaml`` next to the file fills ``meta``.
+  header is repeated. ``hparams.yaml`` next to the file fills ``meta`` (``lr``, ``batch_size``,
+  ``optimizer``, ``epochs`` and every setting under ``hparams``, nested ones as dotted keys), and
+  the ``config.yaml`` LightningCLI saves there goes to ``config`` (``optimizer.class_path``,
+  ``trainer.precision`` ...); both are read with the bounded safe loader of ``readers/_config.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-from trainlog_doctor.readers._config import beside
+from trainlog_doctor.readers._config import beside, config_table
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
@@ -72,6 +75,9 @@ class LightningCsvReader:
         table = load_csv(path)
         config_warnings: list[str] = []
         meta = beside(path, ("hparams.yaml",), config_warnings, table="hparams")
+        cli = config_table(path.with_name("config.yaml"), config_warnings)  # LightningCLI's saved config
+        if cli:
+            meta["config"] = cli
         df = table.frame
         empty = table.check_rows()
         if empty is not None:
