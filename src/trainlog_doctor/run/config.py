@@ -147,17 +147,19 @@ def _flat(table: Mapping[str, Any], skip: tuple[str, ...] = ()) -> Iterator[tupl
         yield key, value
 
 
-Tables = list[tuple[str, list[tuple[str, str, Any]]]]
+Rows = list[tuple[str, str, Any]]
+Tables = list[tuple[str, Rows, dict[str, list[int]]]]
 
 
 def _tables(meta: Mapping[str, Any]) -> Tables:
-    """Per table (top level first): its prefix and ``(normalized key, original key, value)`` rows."""
+    """Per table (top level first): its prefix, ``(normalized key, original key, value)`` rows and their tail index."""
     own = (*META_TABLES, "text")
-    out: Tables = [("", [(k.lower().replace("/", "."), k, v) for k, v in _flat(meta, own)])]
-    for name in META_TABLES:
-        sub = meta.get(name)
-        if isinstance(sub, Mapping):
-            out.append((name + ".", [(k.lower().replace("/", "."), k, v) for k, v in _flat(sub)]))
+    subs: list[tuple[str, Mapping[str, Any], tuple[str, ...]]] = [("", meta, own)]
+    subs += [(name + ".", sub, ()) for name in META_TABLES if isinstance(sub := meta.get(name), Mapping)]
+    out: Tables = []
+    for prefix, table, skip in subs:
+        rows = [(k.lower().replace("/", "."), k, v) for k, v in _flat(table, skip)]
+        out.append((prefix, rows, _tails(rows)))
     return out
 
 
@@ -175,16 +177,27 @@ def _foreign(key: str, pattern: str, fact: str) -> bool:
     return any(_FOREIGN_SECTION.search(p) or p in extra for p in parents)
 
 
+def _tails(rows: Rows) -> dict[str, list[int]]:
+    """Row positions by every dotted tail of their key (``a.b.c`` -> ``c``, ``b.c``, ``a.b.c``)."""
+    index: dict[str, list[int]] = {}
+    for pos, (key, _, _) in enumerate(rows):
+        parts = key.split(".")
+        for i in range(len(parts)):
+            index.setdefault(".".join(parts[i:]), []).append(pos)
+    return index
+
+
 def _candidates(tables: Tables, fact: str) -> Iterator[tuple[Any, str]]:
     """Values for ``fact``, best first: table by table, then by pattern, then shallower keys."""
     patterns = FACT_KEYS[fact]
-    for prefix, rows in tables:
-        hits: list[tuple[int, int, int, Any, str]] = []
-        for pos, (key, original, value) in enumerate(rows):
-            for rank, pattern in enumerate(patterns):
-                if _matches(key, pattern) and not _foreign(key, pattern, fact):
-                    hits.append((rank, key.count("."), pos, value, prefix + original))
-                    break
+    for prefix, rows, index in tables:
+        best: dict[int, tuple[int, int, int]] = {}
+        for rank, pattern in enumerate(patterns):
+            for pos in index.get(pattern.lstrip("="), ()):
+                key = rows[pos][0]
+                if pos not in best and _matches(key, pattern) and not _foreign(key, pattern, fact):
+                    best[pos] = (rank, key.count("."), pos)
+        hits = [(*order, rows[pos][2], prefix + rows[pos][1]) for pos, order in best.items()]
         for _, _, _, value, origin in sorted(hits, key=lambda h: h[:3]):
             yield value, origin
 
@@ -285,7 +298,7 @@ def _precision(v: Any, key: str) -> str | None:
 
 def _hf_precision(tables: Tables) -> tuple[str, str] | None:
     """Hugging Face's ``fp16``/``bf16`` flags read together (either true, or both false = fp32)."""
-    for prefix, rows in tables:
+    for prefix, rows, _ in tables:
         flags = {key: (value, prefix + original) for key, original, value in rows if key in ("fp16", "bf16")}
         if not flags:
             continue
@@ -300,7 +313,7 @@ def _hf_precision(tables: Tables) -> tuple[str, str] | None:
 def _mmengine(tables: Tables) -> dict[str, tuple[Any, str]]:
     """Facts only mmengine's layout says: ``AmpOptimWrapper`` (mixed precision), the main ``param_scheduler``."""
     out: dict[str, tuple[Any, str]] = {}
-    for prefix, rows in tables:
+    for prefix, rows, _ in tables:
         schedulers: list[tuple[int, Any, str]] = []
         for key, original, value in rows:
             if key == "optim_wrapper.type" and isinstance(value, str) and "amp" in value.lower():
@@ -344,7 +357,7 @@ def _convert(fact: str, raw: Any, key: str) -> Any:
 
 def _clipping(tables: Tables) -> tuple[bool, float | None, str] | None:
     """Whether the config clips gradients, and the threshold; ``None`` when it does not say."""
-    for prefix, rows in tables:
+    for prefix, rows, _ in tables:
         for key, original, value in rows:
             if key.endswith("solver.clip_gradients.enabled"):
                 if _false(value):
