@@ -310,6 +310,9 @@ def _hf_precision(tables: Tables) -> tuple[str, str] | None:
     return None
 
 
+_PARAM_SCHEDULER = re.compile(r"param_scheduler(?:\.(\d+))?\.type")
+
+
 def _mmengine(tables: Tables) -> dict[str, tuple[Any, str]]:
     """Facts only mmengine's layout says: ``AmpOptimWrapper`` (mixed precision), the main ``param_scheduler``."""
     out: dict[str, tuple[Any, str]] = {}
@@ -318,7 +321,7 @@ def _mmengine(tables: Tables) -> dict[str, tuple[Any, str]]:
         for key, original, value in rows:
             if key == "optim_wrapper.type" and isinstance(value, str) and "amp" in value.lower():
                 out.setdefault("precision", ("mixed", prefix + original))
-            m = re.fullmatch(r"param_scheduler(?:\.(\d+))?\.type", key)
+            m = _PARAM_SCHEDULER.fullmatch(key) if key.startswith("param_scheduler") else None
             if m:
                 schedulers.append((int(m.group(1) or 0), value, prefix + original))
         if schedulers and "scheduler" not in out:
