@@ -528,3 +528,22 @@ def test_lightning_cli_config_yaml(tmp_path: Path) -> None:
         "precision": "bf16", "num_classes": 100,
     }
     assert cfg.origin["lr"] == "config.optimizer.init_args.lr"
+
+
+def test_lightning_tensorboard_logger_hparams_yaml(tmp_path: Path) -> None:
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    d = tmp_path / "lightning_logs" / "version_1"
+    writer = EventFileWriter(str(d))
+    for step, loss in enumerate((2.0, 1.5, 1.2)):
+        value = summary_pb2.Summary.Value(tag="train_loss", simple_value=loss)
+        writer.add_event(event_pb2.Event(wall_time=1.7e9 + step, step=step, summary=summary_pb2.Summary(value=[value])))
+    writer.close()
+    (d / "hparams.yaml").write_text(LIGHTNING_HPARAMS)
+    reader = TfEventsReader()
+    assert d / "hparams.yaml" in reader.unit_files(d)  # a changed config invalidates the audit cache
+    (run,) = reader.read(d, "r")
+    assert run.meta["optimizer"] == "AdamW" and run.meta["batch_size"] == 64 and run.meta["lr"] == 3e-4
+    cfg = _config(run)
+    assert (cfg.optimizer, cfg.beta2, cfg.grad_clip, cfg.precision, cfg.dropout) == ("adamw", 0.999, 0.5, "fp16", 0.1)
