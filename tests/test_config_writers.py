@@ -547,3 +547,22 @@ def test_lightning_tensorboard_logger_hparams_yaml(tmp_path: Path) -> None:
     assert run.meta["optimizer"] == "AdamW" and run.meta["batch_size"] == 64 and run.meta["lr"] == 3e-4
     cfg = _config(run)
     assert (cfg.optimizer, cfg.beta2, cfg.grad_clip, cfg.precision, cfg.dropout) == ("adamw", 0.999, 0.5, "fp16", 0.1)
+
+
+def test_audit_cache_key_covers_the_config_files_beside_a_log(tmp_path: Path) -> None:
+    from trainlog_doctor.audit.units import unit_files
+    from trainlog_doctor.readers.discover import discover
+
+    d = tmp_path / "lightning_logs" / "version_0"
+    d.mkdir(parents=True)
+    (d / "metrics.csv").write_text("epoch,step,train_loss,val_loss\n0,49,2.0,\n0,49,,1.9\n")
+    (d / "hparams.yaml").write_text("lr: 0.1\n")
+    ckpt = tmp_path / "hf" / "checkpoint-100"
+    ckpt.mkdir(parents=True)
+    _trainer_state(ckpt)
+    (tmp_path / "hf" / "training_args.json").write_text("{}")
+    files = {c.run_id: unit_files(c) for c in discover([tmp_path]) if c.reader is not None}
+    assert files == {
+        "lightning_logs/version_0": [d / "metrics.csv", d / "hparams.yaml"],
+        "hf/checkpoint-100": [ckpt / "trainer_state.json", tmp_path / "hf" / "training_args.json"],
+    }

@@ -386,6 +386,11 @@ def merged_tables(paths: Iterable[Path], warnings: list[str]) -> dict[str, Any]:
     return out
 
 
+def existing(paths: Iterable[Path]) -> list[Path]:
+    """The paths that exist (for a reader's ``side_files``: the config files it reads beside a log)."""
+    return [p for p in paths if os.path.lexists(p)]
+
+
 def beside(path: Path, names: Sequence[str], warnings: list[str], *, table: str) -> dict[str, Any]:
     """Meta from the config files ``names`` beside ``path``: the surfaced facts and ``{table: flat config}``."""
     flat = merged_tables((path.with_name(n) for n in names), warnings)
@@ -400,6 +405,7 @@ __all__ = [
     "ConfigError",
     "beside",
     "config_table",
+    "existing",
     "flatten",
     "load_config",
     "merged_tables",

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-from trainlog_doctor.readers._config import config_table
+from trainlog_doctor.readers._config import config_table, existing
 from trainlog_doctor.readers._frame import wide_to_long
 from trainlog_doctor.readers._jsonlines import (
     has_name_collisions,
@@ -63,6 +63,10 @@ class Detectron2Reader:
     def sniff(self, path: Path, head: bytes) -> bool:
         """The first line is a JSON object with an ``"iteration"`` key (or starts like a sorted detectron2 line)."""
         return sniff_first_line(head, lambda line: _is_metrics_line(line, path.name))
+
+    def side_files(self, path: Path) -> list[Path]:
+        """The ``config.yaml`` :meth:`read` reads beside ``path`` (for the audit's cache key)."""
+        return existing([path.with_name("config.yaml")])
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per launch appended to the file."""

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame, from_columns
-from trainlog_doctor.readers._config import config_table, without_label_maps
+from trainlog_doctor.readers._config import config_table, existing, without_label_maps
 from trainlog_doctor.readers._frame import split_on_reset
 from trainlog_doctor.readers._jsonlines import (
     decode,
@@ -54,6 +54,7 @@ _TOP_META = {
     "best_global_step": "best_global_step",
 }
 _INDEX_KEYS = frozenset({"step", "epoch"})
+_SIDE_FILES = ("training_args.json", "config.json", "all_results.json", "train_results.json")
 
 
 def is_summary_row(row: dict[str, Any]) -> bool:
@@ -76,6 +77,10 @@ class HfTrainerStateReader:
             return line.startswith(b"{") and b'"log_history"' in head
         except Exception:
             return False
+
+    def side_files(self, path: Path) -> list[Path]:
+        """The files :func:`files_beside` reads (for the audit's cache key)."""
+        return existing(d / n for d in _beside_dirs(path) for n in _SIDE_FILES)
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` (more only if ``step`` goes back inside ``log_history``)."""

@@ -24,7 +24,7 @@ from typing import ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-from trainlog_doctor.readers._config import beside, config_table
+from trainlog_doctor.readers._config import beside, config_table, existing
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
@@ -69,6 +69,10 @@ class LightningCsvReader:
             lambda header: is_lightning_header(header, path),
             suffixes=(".csv", ".tsv", ".txt", ".log", ""),
         )
+
+    def side_files(self, path: Path) -> list[Path]:
+        """The config files :meth:`read` reads beside ``path`` (for the audit's cache key)."""
+        return existing(path.with_name(n) for n in ("hparams.yaml", "config.yaml"))
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per run (normally one: Lightning writes a new ``version_N`` per launch)."""

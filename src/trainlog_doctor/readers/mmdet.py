@@ -69,6 +69,10 @@ class MmdetJsonReader:
         """The first line is a JSON object opening with ``"env_info"`` (header) or ``"mode"`` (a log row)."""
         return sniff_first_line(head, lambda line: bool(_FIRST_KEY.match(line)))
 
+    def side_files(self, path: Path) -> list[Path]:
+        """The ``.py`` configs :func:`dumped_config` may read beside ``path`` (for the audit's cache key)."""
+        return _py_files(path.parent)
+
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` (header facts in ``meta``); an empty frame for a header-only file."""
         df, warnings = load_object_lines(path)
@@ -266,17 +270,21 @@ def header_config(text: str, warnings: list[str]) -> dict[str, Any]:
 
 def dumped_config(directory: Path, warnings: list[str]) -> dict[str, Any]:
     """The config mmcv dumps into the work dir (``<work_dir>/<config name>.py``): the first ``.py`` defining an optimizer."""
-    try:
-        candidates = sorted(p for p in islice(directory.iterdir(), 10_000) if p.suffix == ".py")[:MAX_DUMPED_CONFIGS]
-    except OSError:
-        return {}
-    for p in candidates:
+    for p in _py_files(directory):
         notes: list[str] = []
         table = config_table(p, notes)
         if table and any(k.split(".", 1)[0] in ("optimizer", "optim_wrapper") for k in table):
             warnings.extend(notes)
             return {**_surface(table), "config": table, "config_file": p.name}
     return {}
+
+
+def _py_files(directory: Path) -> list[Path]:
+    """The first :data:`MAX_DUMPED_CONFIGS` ``.py`` files of ``directory`` by name (among its first 10,000 entries)."""
+    try:
+        return sorted(p for p in islice(directory.iterdir(), 10_000) if p.suffix == ".py")[:MAX_DUMPED_CONFIGS]
+    except OSError:
+        return []
 
 
 def _config_meta(names: dict[str, Any], warnings: list[str], label: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-from trainlog_doctor.readers._config import beside
+from trainlog_doctor.readers._config import beside, existing
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
@@ -60,6 +60,10 @@ class UltralyticsCsvReader:
     def sniff(self, path: Path, head: bytes) -> bool:
         """A CSV with an ``epoch`` column and YOLO column names (or YOLOv5 fixed-width padding)."""
         return sniff_csv(path, head, is_ultralytics_header, suffixes=(".csv", ".txt", ""))
+
+    def side_files(self, path: Path) -> list[Path]:
+        """The config files :meth:`read` reads beside ``path`` (for the audit's cache key)."""
+        return existing(path.with_name(n) for n in _YOLO_YAMLS)
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per run (re-runs appended to the file are split on the epoch restart)."""
