@@ -199,3 +199,60 @@ def test_mmdet_header_over_the_size_limit(tmp_path: Path) -> None:
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     (run,) = MmdetJsonReader().read(log, "r")
     assert "lr" not in run.meta and any("over the 1048576 limit" in w for w in run.warnings)
+
+
+def test_hostile_config_tree_in_a_memory_capped_subprocess(tmp_path: Path) -> None:
+    """Every writer's config file made hostile at once; ``analyze`` runs under a 3 GiB address-space cap."""
+    import os
+    import subprocess
+    import sys
+
+    from test_config_writers import _detectron2_metrics, _trainer_state
+
+    root = tmp_path / "runs"
+    bomb = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for prev, name in zip("abcdefghi", "bcdefghij", strict=True):
+        bomb.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    lightning = root / "lightning_logs" / "version_0"
+    lightning.mkdir(parents=True)
+    (lightning / "metrics.csv").write_text("epoch,step,train_loss,val_loss\n0,9,2.0,\n0,9,,1.9\n1,19,1.5,\n1,19,,1.6\n")
+    (lightning / "hparams.yaml").write_text("\n".join(bomb) + "\n")
+    (lightning / "config.yaml").write_bytes(bytes(range(256)) * 100)
+    d2 = root / "detectron2"
+    d2.mkdir()
+    _detectron2_metrics(d2)
+    (d2 / "config.yaml").write_text("SOLVER:\n  BASE_LR: 0.1\n" + "#" * (5 << 20) + "\n")
+    hf = root / "hf"
+    hf.mkdir()
+    _trainer_state(hf)
+    (hf / "training_args.json").write_text('{\n  "a": ' + "[" * 100_000 + "]" * 100_000 + "\n}")  # indented like the writer's
+    (hf / "config.json").write_text('{\n  "model_type": "bert",\n  "n": ' + "9" * 5000 + "\n}")
+    mm = root / "mmdet"
+    mm.mkdir()
+    header = {"env_info": "GPU 0: T4", "config": "optimizer = dict(type='SGD', lr=0.02)\n" + "\n" * 200_000 + "x = ("}
+    row = {"mode": "train", "epoch": 1, "iter": 50, "lr": 0.02, "loss": 1.2, "time": 0.3}
+    (mm / "20240101_000000.log.json").write_text(json.dumps(header) + "\n" + json.dumps(row) + "\n")
+    (mm / "cfg.py").write_text("import os\noptimizer = dict(type='SGD', lr=__import__('os').getcwd())\n")
+    out = tmp_path / "report.json"
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "from trainlog_doctor.cli import main\n"
+        "sys.argv = ['trainlog-doctor', 'analyze', sys.argv[1], '--format', 'json', '-o', sys.argv[2], '--fail-on', 'never']\n"
+        "main()\n"
+    )
+    t0 = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.run([sys.executable, "-c", code, str(root), str(out)], capture_output=True, text=True, timeout=300, env=env)
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    runs = {r["run_id"]: r for r in json.loads(out.read_text())["runs"]}
+    assert set(runs) == {"lightning_logs/version_0", "detectron2", "hf", "mmdet"}
+    assert all(r["status"] == "ok" for r in runs.values()), {k: r["status"] for k, r in runs.items()}
+    warned = {k: [w for w in r["warnings"] if w.startswith("config")] for k, r in runs.items()}
+    assert any("binary data" in w for w in warned["lightning_logs/version_0"])
+    assert any("over 2000 keys" in w for w in warned["lightning_logs/version_0"])  # the alias bomb hit the key bound
+    assert any("over the 1048576-byte limit" in w for w in warned["detectron2"])
+    assert any("nested too deeply" in w for w in warned["hf"]) and any("config.json ignored" in w for w in warned["hf"])
+    assert "config in the header ignored: not a Python config that parses" in warned["mmdet"]
+    assert "lr" not in runs["mmdet"]["meta"]  # neither the broken header nor the dumped file's call gives one
+    assert seconds < 60, seconds  # the whole CLI run, start-up included

@@ -169,8 +169,8 @@ def test_hf_checkpoint_with_training_args_model_config_and_results(tmp_path: Pat
              "attention_probs_dropout_prob": 0.1, "layer_norm_eps": 1e-12, "id2label": {"0": "NEG", "1": "POS", "2": "NEU"},
              "label2id": {"NEG": 0, "POS": 1, "NEU": 2}}
     (ckpt / "config.json").write_text(json.dumps(model, indent=2))
-    (tmp_path / "out" / "all_results.json").write_text(json.dumps({"epoch": 1.0, "train_loss": 0.4, "train_samples": 12000,
-                                                                  "eval_samples": 1000}))
+    results = {"epoch": 1.0, "train_loss": 0.4, "train_samples": 12000, "eval_samples": 1000}
+    (tmp_path / "out" / "all_results.json").write_text(json.dumps(results, indent=4, sort_keys=True))
     (run,) = HfTrainerStateReader().read(path, "r")
     assert run.meta["train_samples"] == 12000 and run.meta["config"]["num_labels"] == 3
     assert not any(k.startswith("id2label") for k in run.meta["config"])
