@@ -11,7 +11,7 @@ and param names may contain ``/``: they are nested directories (``metrics/train/
 * ``meta``: ``run_name`` (``meta.yaml`` or the ``mlflow.runName`` tag), ``status`` (``FINISHED``,
   ``FAILED``, ``KILLED`` ...), ``experiment`` (the experiment's ``meta.yaml`` one level up),
   ``optimizer``/``lr``/``batch_size``/``epochs`` lifted from the params, the raw params under ``params``.
-* YAML is read line by line as flat ``key: scalar`` pairs (no YAML library, tags are never executed).
+* YAML is read with the bounded safe loader of ``readers/_config.py`` (tags are read as plain data, never executed).
   ``mlflow`` itself is not needed.
 * Damage: a metric line that does not parse is skipped (one warning per file with the count); a run
   with no metric points is read as empty with a warning; a directory without ``meta.yaml`` or

@@ -8,8 +8,10 @@ Naming: ``train/box_loss`` -> ``box_loss``/``train``; ``val/box_loss`` -> ``box_
 ``metrics/mAP_0.5`` -> ``mAP_0.5``/``val`` (the metrics are computed on the validation set, the prefix is
 dropped, ``(B)``/``(M)`` suffixes are kept); ``x/lr0`` and ``lr/pg0`` keep their names, split ``other``.
 ``epoch`` is kept as written (``meta["epoch_base"]`` says 0 or 1) and ``step`` = ``epoch``. Re-runs
-appended to one file (epoch restarts) become separate runs. ``opt.yaml``/``args.yaml`` next to the
-file fill ``meta`` (``lr``, ``batch_size``, ``optimizer``, ``epochs``).
+appended to one file (epoch restarts) become separate runs. ``hyp.yaml``/``opt.yaml`` (YOLOv5) and
+``args.yaml`` (ultralytics) next to the file fill ``meta`` (``lr``, ``batch_size``, ``optimizer``,
+``epochs``, and every setting under ``hparams``, nested ones as dotted keys), read with the bounded
+safe loader of ``readers/_config.py``.
 """
 
 from __future__ import annotations
