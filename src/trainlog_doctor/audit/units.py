@@ -22,7 +22,8 @@ def unit_files(cand: Candidate) -> list[Path]:
     """The files the candidate's reader reads (for a directory reader, the files of its run directory)."""
     p = cand.path
     if not p.is_dir() or not isinstance(cand.reader, DirectoryReader):
-        return [p]
+        side = getattr(cand.reader, "side_files", None)  # config files a file reader reads beside the log
+        return [p, *side(p)] if side is not None else [p]
     return cand.reader.unit_files(p)
 
 

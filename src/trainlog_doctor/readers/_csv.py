@@ -637,57 +637,6 @@ def to_long(
     return long
 
 
-_YAML_LINE = re.compile(r"^([A-Za-z_][\w.\-]*)\s*:\s*(.*?)\s*$")
-
-
-def _yaml_scalar(text: str) -> Any:
-    if " #" in text:
-        text = text.split(" #", 1)[0].rstrip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    low = text.lower()
-    if low in ("true", "yes"):
-        return True
-    if low in ("false", "no"):
-        return False
-    if low in ("null", "~", "none"):
-        return None
-    return number_or_text(text)
-
-
-def read_flat_yaml(path: Path, limit: int = 256 * 1024) -> dict[str, Any]:
-    """Top-level ``key: scalar`` pairs of a small YAML file (nested blocks and lists are skipped).
-
-    Enough for Lightning ``hparams.yaml`` and YOLO ``opt.yaml``/``args.yaml``; empty on any problem.
-    """
-    try:
-        if not path.is_file() or path.stat().st_size > limit:
-            return {}
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}
-    out: dict[str, Any] = {}
-    for line in text.splitlines():
-        if not line or line[0] in " \t#-" or line.startswith("!!"):
-            continue
-        m = _YAML_LINE.match(line)
-        if not m or not m.group(2) or m.group(2).startswith(("!!", "|", ">", "&", "*")):
-            continue
-        value = _yaml_scalar(m.group(2))
-        if isinstance(value, str) and value.startswith(("[", "{")):
-            continue
-        out[m.group(1)] = value
-    return out
-
-
-_META_KEYS: dict[str, tuple[str, ...]] = {
-    "lr": ("lr", "learning_rate", "lr0", "base_lr", "initial_lr"),
-    "batch_size": ("batch_size", "batch", "train_batch_size"),
-    "optimizer": ("optimizer", "optim", "optimizer_name"),
-    "epochs": ("epochs", "max_epochs", "num_epochs"),
-}
-
-
 def number_or_text(text: str) -> Any:
     """``text`` as an int or a finite float when it reads as one, else the text itself."""
     try:
@@ -701,34 +650,6 @@ def number_or_text(text: str) -> Any:
     return value if math.isfinite(value) else text
 
 
-def run_facts(hparams: Mapping[str, Any]) -> dict[str, Any]:
-    """Lift ``lr``, ``batch_size``, ``optimizer``, ``epochs`` out of a flat hparams mapping."""
-    out: dict[str, Any] = {}
-    lowered = {k.lower(): v for k, v in hparams.items()}
-    for fact, keys in _META_KEYS.items():
-        for k in keys:
-            v = lowered.get(k)
-            if v is None or isinstance(v, bool):
-                continue
-            if fact == "optimizer" and not isinstance(v, str):
-                continue
-            if fact != "optimizer" and not isinstance(v, (int, float)):
-                continue
-            out[fact] = v
-            break
-    return out
-
-
-def hparams_meta(path: Path, names: Sequence[str]) -> dict[str, Any]:
-    """Run facts and ``hparams`` from the flat YAML files ``names`` beside ``path`` (later ones win), else ``{}``."""
-    hparams: dict[str, Any] = {}
-    for name in names:
-        hparams.update(read_flat_yaml(path.with_name(name)))
-    if not hparams:
-        return {}
-    return {**run_facts(hparams), "hparams": hparams}
-
-
 __all__ = [
     "CsvHeader",
     "CsvTable",
@@ -737,14 +658,12 @@ __all__ = [
     "find_header",
     "first_row_numeric",
     "has_index_column",
-    "hparams_meta",
     "is_metric_like",
     "load_csv",
     "nonfinite_to_null",
+    "number_or_text",
     "parse_csv",
-    "read_flat_yaml",
     "reset_starts",
-    "run_facts",
     "segment_runs",
     "segments",
     "sniff_csv",

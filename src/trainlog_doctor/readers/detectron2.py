@@ -16,7 +16,12 @@
     training continued); an evaluation-only row right after it (``detectron2_02`` 300) stays in the run;
   - going back only part of the way is a resume from a checkpoint: same run, the later values win;
   - a line identical to the line before it (a double flush) is dropped.
-* ``meta``: ``lr_max``.
+* ``meta``: ``lr_max``; ``config.yaml`` beside the file (what ``default_setup`` writes into the
+  output directory: a yacs ``CfgNode`` dump, ``SOLVER.BASE_LR`` ..., or a LazyConfig dump,
+  ``optimizer._target_`` ...) goes to ``config`` as dotted keys, for the last run of the file (the
+  launch that wrote it). A yacs config names no optimizer: detectron2's ``build_optimizer`` is SGD,
+  so ``optimizer`` is ``SGD`` there (``optimizer_source`` says so); ``num_classes`` comes from the
+  head of the configured ``META_ARCHITECTURE``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
+from trainlog_doctor.readers._config import config_table, existing
 from trainlog_doctor.readers._frame import wide_to_long
 from trainlog_doctor.readers._jsonlines import (
     has_name_collisions,
@@ -57,6 +63,10 @@ class Detectron2Reader:
     def sniff(self, path: Path, head: bytes) -> bool:
         """The first line is a JSON object with an ``"iteration"`` key (or starts like a sorted detectron2 line)."""
         return sniff_first_line(head, lambda line: _is_metrics_line(line, path.name))
+
+    def side_files(self, path: Path) -> list[Path]:
+        """The ``config.yaml`` :meth:`read` reads beside ``path`` (for the audit's cache key)."""
+        return existing([path.with_name("config.yaml")])
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per launch appended to the file."""
@@ -93,6 +103,9 @@ class Detectron2Reader:
                 frame = keep_last(frame)
             run_warnings = (list(warnings) if k == 0 else []) + split.resume_warnings(k, "iteration")
             runs.append(RunData(frame, suffix=suffix, meta=_meta(part), warnings=run_warnings))
+        config_warnings: list[str] = []
+        runs[-1].meta.update(config_meta(path.with_name("config.yaml"), config_warnings))
+        runs[0].warnings.extend(config_warnings)
         return runs
 
 
@@ -183,3 +196,31 @@ def _meta(part: pl.DataFrame) -> dict[str, Any]:
     lr = part["lr"].cast(pl.Float64).drop_nulls().drop_nans()
     lr = lr.filter(lr.is_finite())
     return {"lr_max": float(lr.max())} if lr.len() else {}  # type: ignore[arg-type]
+
+
+#: ``MODEL.META_ARCHITECTURE`` -> the config section whose ``NUM_CLASSES`` the model uses.
+_CLASS_SECTIONS = {
+    "GeneralizedRCNN": "MODEL.ROI_HEADS.NUM_CLASSES",
+    "ProposalNetwork": None,
+    "RetinaNet": "MODEL.RETINANET.NUM_CLASSES",
+    "SemanticSegmentor": "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
+    "PanopticFPN": "MODEL.ROI_HEADS.NUM_CLASSES",
+}
+
+
+def config_meta(path: Path, warnings: list[str]) -> dict[str, Any]:
+    """The run's ``config.yaml`` as meta: ``config`` (dotted keys) and the facts only detectron2's defaults tell."""
+    config = config_table(path, warnings)
+    if not config:
+        return {}
+    meta: dict[str, Any] = {"config": config}
+    if "SOLVER.BASE_LR" in config and not any(k.split(".")[-1].lower() == "optimizer" for k in config):
+        meta["optimizer"] = "SGD"
+        meta["optimizer_source"] = "detectron2 default (solver.build_optimizer builds torch.optim.SGD)"
+    arch = config.get("MODEL.META_ARCHITECTURE")
+    if isinstance(arch, str) and arch in _CLASS_SECTIONS:
+        key = _CLASS_SECTIONS[arch]
+        n = config.get(key) if key else None
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            meta["num_classes"] = n
+    return meta

@@ -9,7 +9,10 @@
 * ``step`` is the global step, ``epoch`` the fractional epoch as written.
 * ``meta``: ``batch_size`` (per device), ``num_train_epochs``, ``max_steps``, ``logging_steps``,
   ``eval_steps``, ``best_metric``, ``best_model_checkpoint``, ``lr`` (only when the logged learning
-  rate is constant) and ``lr_max``.
+  rate is constant) and ``lr_max``; from the files beside it (or in the output dir above a
+  ``checkpoint-N`` directory, see :func:`files_beside`): ``args`` (``training_args.json``), ``config``
+  (the model's ``config.json``) and ``train_samples`` (``all_results.json``), read with the bounded
+  loaders of :mod:`trainlog_doctor.readers._config`; ``training_args.bin`` (a pickle) is never opened.
 * A truncated file keeps the complete ``log_history`` rows before the cut (with a warning).
 """
 
@@ -24,6 +27,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame, from_columns
+from trainlog_doctor.readers._config import config_table, existing, without_label_maps
 from trainlog_doctor.readers._frame import split_on_reset
 from trainlog_doctor.readers._jsonlines import (
     decode,
@@ -50,6 +54,7 @@ _TOP_META = {
     "best_global_step": "best_global_step",
 }
 _INDEX_KEYS = frozenset({"step", "epoch"})
+_SIDE_FILES = ("training_args.json", "config.json", "all_results.json", "train_results.json")
 
 
 def is_summary_row(row: dict[str, Any]) -> bool:
@@ -72,6 +77,10 @@ class HfTrainerStateReader:
             return line.startswith(b"{") and b'"log_history"' in head
         except Exception:
             return False
+
+    def side_files(self, path: Path) -> list[Path]:
+        """The files :func:`files_beside` reads (for the audit's cache key)."""
+        return existing(d / n for d in _beside_dirs(path) for n in _SIDE_FILES)
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` (more only if ``step`` goes back inside ``log_history``)."""
@@ -101,6 +110,7 @@ class HfTrainerStateReader:
             raise LogReadError("log_history is not a list")
 
         meta = top_level_meta(state)
+        meta.update(files_beside(path, warnings))
         rows: list[dict[str, Any]] = []
         n_bad = 0
         for row in history:
@@ -186,6 +196,45 @@ def top_level_meta(state: dict[str, Any]) -> dict[str, Any]:
             patience = early["args"].get("early_stopping_patience")
             if is_number(patience):
                 meta["early_stopping_patience"] = patience
+    return meta
+
+
+def _beside_dirs(path: Path) -> list[Path]:
+    """The state file's directory, then the output dir above a ``checkpoint-N`` directory."""
+    here = path.parent
+    return [here, here.parent] if here.name.startswith("checkpoint-") else [here]
+
+
+def files_beside(path: Path, warnings: list[str]) -> dict[str, Any]:
+    """Meta from what the Trainer and its scripts save beside ``trainer_state.json``.
+
+    ``training_args.json`` -> ``args`` (the ``TrainingArguments``), ``config.json`` of a model
+    (``model_type``/``architectures``) -> ``config`` with ``num_labels`` counted from ``id2label`` when
+    absent, ``all_results.json``/``train_results.json`` -> the ``*_samples`` counts. ``training_args.bin``
+    is a pickle: never opened, said in a warning when no JSON copy stands in for it.
+    """
+    meta: dict[str, Any] = {}
+    dirs = _beside_dirs(path)
+    for d in dirs:
+        args = config_table(d / "training_args.json", warnings)
+        if args:
+            meta["args"] = args
+            break
+    else:
+        pickled = next((d / "training_args.bin" for d in dirs if (d / "training_args.bin").is_file()), None)
+        if pickled is not None:
+            warnings.append("training_args.bin not read: a pickle is never unpickled (save training_args.json to use it)")
+    for d in dirs:
+        model = config_table(d / "config.json", warnings)
+        if model and ("model_type" in model or "architectures" in model):
+            meta["config"] = without_label_maps(model)
+            break
+    for d in dirs:
+        for name in ("all_results.json", "train_results.json"):
+            results = config_table(d / name, warnings)
+            for k, v in (results or {}).items():
+                if k.endswith("_samples") and is_number(v):
+                    meta.setdefault(k, v)
     return meta
 
 

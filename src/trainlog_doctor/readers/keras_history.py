@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
-from trainlog_doctor.readers._csv import is_metric_like, run_facts
+from trainlog_doctor.readers._config import surface_facts
+from trainlog_doctor.readers._csv import is_metric_like
 from trainlog_doctor.readers._frame import wide_to_long
 from trainlog_doctor.readers._jsonlines import decode
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
@@ -70,7 +71,7 @@ class KerasHistoryReader:
             params = data.get("params")
             if isinstance(params, dict):
                 flat = {str(k): v for k, v in params.items() if isinstance(v, (str, int, float, bool)) or v is None}
-                meta = {**run_facts(flat), "params": flat}
+                meta = {**surface_facts(flat), "params": flat}
             data = data["history"]
         warnings: list[str] = []
         if isinstance(data, dict):

@@ -10,7 +10,10 @@ Every ``log_metrics`` call is its own sparse row, so empty cells are the rule, n
   (``train_loss_step`` -> metric ``loss_step``, split ``train``). The split is inferred from the name
   without the suffix.
 * A new run starts only where ``step`` goes back (epoch-end rows repeat the last step) or where the
-  header is repeated. ``hparams.yaml`` next to the file fills ``meta``.
+  header is repeated. ``hparams.yaml`` next to the file fills ``meta`` (``lr``, ``batch_size``,
+  ``optimizer``, ``epochs`` and every setting under ``hparams``, nested ones as dotted keys), and
+  the ``config.yaml`` LightningCLI saves there goes to ``config`` (``optimizer.class_path``,
+  ``trainer.precision`` ...); both are read with the bounded safe loader of ``readers/_config.py``.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from typing import ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
+from trainlog_doctor.readers._config import beside, config_table, existing
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
     first_row_numeric,
-    hparams_meta,
     is_metric_like,
     load_csv,
     nonfinite_to_null,
@@ -67,18 +70,26 @@ class LightningCsvReader:
             suffixes=(".csv", ".tsv", ".txt", ".log", ""),
         )
 
+    def side_files(self, path: Path) -> list[Path]:
+        """The config files :meth:`read` reads beside ``path`` (for the audit's cache key)."""
+        return existing(path.with_name(n) for n in ("hparams.yaml", "config.yaml"))
+
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per run (normally one: Lightning writes a new ``version_N`` per launch)."""
         table = load_csv(path)
-        meta = hparams_meta(path, ("hparams.yaml",))
+        config_warnings: list[str] = []
+        meta = beside(path, ("hparams.yaml",), config_warnings, table="hparams")
+        cli = config_table(path.with_name("config.yaml"), config_warnings)  # LightningCLI's saved config
+        if cli:
+            meta["config"] = cli
         df = table.frame
         empty = table.check_rows()
         if empty is not None:
-            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings])]
+            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings, *config_warnings])]
         step_col = find_column(df.columns, "step")
         epoch_col = find_column(df.columns, "epoch")
         wall_col = find_column(df.columns, *_WALL_TIME_NAMES)
-        warnings = list(table.warnings)
+        warnings = [*table.warnings, *config_warnings]
 
         if step_col is not None:
             df = nonfinite_to_null(df, step_col)

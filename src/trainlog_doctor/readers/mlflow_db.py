@@ -29,7 +29,8 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame, from_columns
-from trainlog_doctor.readers._csv import number_or_text, run_facts
+from trainlog_doctor.readers._config import surface_facts
+from trainlog_doctor.readers._csv import number_or_text
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path, suffix_for
 from trainlog_doctor.run.names import infer_split, series_names
 
@@ -113,7 +114,7 @@ def _read_runs(conn: sqlite3.Connection, path: Path, run_id: str, *, with_experi
             meta["run_name"] = str(name)[:200]
         run_params = params.get(uuid, {})
         if run_params:
-            meta.update(run_facts({k: number_or_text(v) for k, v in run_params.items()}))
+            meta.update(surface_facts({k: number_or_text(v) for k, v in run_params.items()}))
             meta["params"] = run_params
         if tags.get(uuid):
             meta["tags"] = dict(list(tags[uuid].items())[:200])

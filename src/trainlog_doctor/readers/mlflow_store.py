@@ -11,7 +11,7 @@ and param names may contain ``/``: they are nested directories (``metrics/train/
 * ``meta``: ``run_name`` (``meta.yaml`` or the ``mlflow.runName`` tag), ``status`` (``FINISHED``,
   ``FAILED``, ``KILLED`` ...), ``experiment`` (the experiment's ``meta.yaml`` one level up),
   ``optimizer``/``lr``/``batch_size``/``epochs`` lifted from the params, the raw params under ``params``.
-* YAML is read line by line as flat ``key: scalar`` pairs (no YAML library, tags are never executed).
+* YAML is read with the bounded safe loader of ``readers/_config.py`` (tags are read as plain data, never executed).
   ``mlflow`` itself is not needed.
 * Damage: a metric line that does not parse is skipped (one warning per file with the count); a run
   with no metric points is read as empty with a warning; a directory without ``meta.yaml`` or
@@ -29,7 +29,8 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import conform, empty_frame
-from trainlog_doctor.readers._csv import number_or_text, read_flat_yaml, run_facts
+from trainlog_doctor.readers._config import config_table, surface_facts
+from trainlog_doctor.readers._csv import number_or_text
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 from trainlog_doctor.run.names import infer_split, series_names
 
@@ -94,7 +95,7 @@ class MlflowStoreReader:
         if not (run / META).is_file():
             raise LogReadError("not an MLflow run: no meta.yaml")
         warnings: list[str] = []
-        meta = _run_meta(run)
+        meta = _run_meta(run, warnings)
         metric_files = _named_files(run / "metrics")
         if not metric_files and not (run / "metrics").is_dir():
             warnings.append("no metrics/ directory: the run logged no metrics")
@@ -236,14 +237,14 @@ def _read_value(f: Path) -> str | None:
         return None
 
 
-def _run_meta(run: Path) -> dict[str, Any]:
+def _run_meta(run: Path, warnings: list[str]) -> dict[str, Any]:
     """Run facts from ``meta.yaml``, the params, the tags and the experiment's ``meta.yaml``."""
     meta: dict[str, Any] = {}
-    own = read_flat_yaml(run / META)
+    own = config_table(run / META, warnings) or {}
     params = {name: number_or_text(v) for name, f in _named_files(run / "params") if (v := _read_value(f)) is not None}
     tags = {name: v for name, f in _named_files(run / "tags") if (v := _read_value(f)) is not None}
     if params:
-        meta.update(run_facts(params))
+        meta.update(surface_facts(params))
         meta["params"] = params
     name = own.get("run_name") or tags.get("mlflow.runName")
     if isinstance(name, str) and name:
@@ -255,7 +256,7 @@ def _run_meta(run: Path) -> dict[str, Any]:
         value = own.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             meta[key] = value / 1000.0
-    experiment = read_flat_yaml(run.parent / META)
+    experiment = config_table(run.parent / META, warnings, label="the experiment's meta.yaml") or {}
     if isinstance(experiment.get("name"), str) and experiment["name"]:
         meta["experiment"] = experiment["name"][:200]
     if tags:

@@ -1,8 +1,13 @@
 """mmdetection 2.x / mmcv ``work_dirs/<cfg>/<timestamp>.log.json`` (``TextLoggerHook``).
 
-* The header line (``env_info``, ``config``, ``seed``, ``exp_name``) goes to ``meta``; from the config
-  text: ``optimizer`` (type), ``lr``, ``momentum``, ``weight_decay``, ``batch_size`` (``samples_per_gpu``),
-  ``grad_clip`` (``max_norm`` or ``None``), ``lr_policy``, ``warmup_iters``, ``max_epochs``.
+* The header line (``env_info``, ``config``, ``seed``, ``exp_name``) goes to ``meta``. The config text
+  (mmcv's ``Config.pretty_text``, Python source) is parsed with :func:`ast.parse` and only its literal
+  assignments are read, never executed (:func:`~trainlog_doctor.readers._config.parse_python_config`;
+  anything else is skipped with a warning); all of it goes to ``config`` as dotted keys, and
+  ``optimizer`` (type), ``lr``, ``momentum``, ``weight_decay``, ``batch_size`` (``samples_per_gpu``),
+  ``grad_clip`` (``max_norm`` or ``None``), ``lr_policy``, ``warmup_iters``, ``max_epochs`` to the top.
+  Without a config in the header, the config mmcv dumps into the work directory (a ``.py`` beside
+  the log defining ``optimizer`` or ``optim_wrapper``) is read the same way.
 * ``epoch`` is 1-based and ``iter`` restarts every epoch, so the x axis is rebuilt:
   ``step`` = global iteration = (iterations of the epochs before) + ``iter``, where an epoch's length is
   the ``iter`` of its validation row when that row sits right after the last logged train iteration
@@ -21,13 +26,22 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
+from trainlog_doctor.readers._config import (
+    MAX_CONFIG_BYTES,
+    MAX_DEPTH,
+    MAX_KEYS,
+    ConfigError,
+    config_table,
+    flatten,
+    parse_python_config,
+)
 from trainlog_doctor.readers._frame import wide_to_long
 from trainlog_doctor.readers._jsonlines import (
     has_name_collisions,
@@ -42,7 +56,7 @@ from trainlog_doctor.run.names import infer_split
 _HEADER_KEYS = ("env_info", "config")
 MAX_EPOCH_SPAN = 100_000
 _FIRST_KEY = re.compile(rb'^\{\s*"(?:env_info|mode)"\s*:')
-_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+MAX_DUMPED_CONFIGS = 8
 
 
 class MmdetJsonReader:
@@ -55,12 +69,18 @@ class MmdetJsonReader:
         """The first line is a JSON object opening with ``"env_info"`` (header) or ``"mode"`` (a log row)."""
         return sniff_first_line(head, lambda line: bool(_FIRST_KEY.match(line)))
 
+    def side_files(self, path: Path) -> list[Path]:
+        """The ``.py`` configs :func:`dumped_config` may read beside ``path`` (for the audit's cache key)."""
+        return _py_files(path.parent)
+
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` (header facts in ``meta``); an empty frame for a header-only file."""
         df, warnings = load_object_lines(path)
         if df is None:
             return [RunData(empty_frame(), warnings=["empty file"])]
-        meta = header_meta(df)
+        meta = header_meta(df, warnings)
+        if "config" not in meta:
+            meta.update(dumped_config(path.parent, warnings))
         if "mode" not in df.columns or df.schema["mode"] != pl.Utf8:
             if meta:
                 return [RunData(empty_frame(), meta=meta, warnings=[*warnings, "header only: no log rows"])]
@@ -207,7 +227,7 @@ def _filled(part: pl.DataFrame, columns: list[str]) -> list[str]:
     return [c for c, n in zip(columns, counts, strict=True) if n < part.height]
 
 
-def header_meta(df: pl.DataFrame) -> dict[str, Any]:
+def header_meta(df: pl.DataFrame, warnings: list[str]) -> dict[str, Any]:
     """Run facts from the header line (first row with ``env_info`` or ``config``)."""
     cols = [c for c in _HEADER_KEYS if c in df.columns and df.schema[c] == pl.Utf8]
     if not cols:
@@ -223,65 +243,109 @@ def header_meta(df: pl.DataFrame) -> dict[str, Any]:
             meta[key] = v
     config = row.get("config")
     if isinstance(config, str):
-        meta.update(config_meta(config))
+        meta.update(header_config(config, warnings))
     env = row.get("env_info")
     if isinstance(env, str):
-        gpu = re.search(r"^GPU ([\d,]+): (.+)$", env, re.MULTILINE)
+        gpu = re.search(r"^GPU ([\d,]+): ([^\n]{1,200})$", env[:MAX_CONFIG_BYTES], re.MULTILINE)
         if gpu:
             meta["gpus"] = len(gpu.group(1).split(","))
             meta["gpu_name"] = gpu.group(2).strip()
     return meta
 
 
-def _dict_body(text: str, name: str) -> str | None:
-    """The text inside ``name = dict( ... )`` (balanced parentheses), or ``None``."""
-    m = re.search(rf"(?m)^\s*{re.escape(name)}\s*=\s*dict\(", text)
-    if not m:
-        return None
-    depth, start = 1, m.end()
-    for i in range(start, len(text)):
-        ch = text[i]
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start:i]
-    return text[start:]
+def header_config(text: str, warnings: list[str]) -> dict[str, Any]:
+    """The header's config text (mmcv's ``Config.pretty_text``): surfaced facts and the flat config under ``config``."""
+    if len(text) > MAX_CONFIG_BYTES:
+        warnings.append(f"config in the header ignored: {len(text)} characters, over the {MAX_CONFIG_BYTES} limit")
+        return {}
+    try:
+        names, skipped = parse_python_config(text)
+    except ConfigError as exc:
+        warnings.append(f"config in the header ignored: {exc}")
+        return {}
+    if skipped:
+        warnings.append(f"config in the header: {skipped} statement(s) or value(s) that are not literals skipped (not executed)")
+    return _config_meta(names, warnings, "config in the header")
+
+
+def dumped_config(directory: Path, warnings: list[str]) -> dict[str, Any]:
+    """The config mmcv dumps into the work dir (``<work_dir>/<config name>.py``): the first ``.py`` defining an optimizer."""
+    for p in _py_files(directory):
+        notes: list[str] = []
+        table = config_table(p, notes)
+        if table and any(k.split(".", 1)[0] in ("optimizer", "optim_wrapper") for k in table):
+            warnings.extend(notes)
+            return {**_surface(table), "config": table, "config_file": p.name}
+    return {}
+
+
+def _py_files(directory: Path) -> list[Path]:
+    """The first :data:`MAX_DUMPED_CONFIGS` ``.py`` files of ``directory`` by name (among its first 10,000 entries)."""
+    try:
+        return sorted(p for p in islice(directory.iterdir(), 10_000) if p.suffix == ".py")[:MAX_DUMPED_CONFIGS]
+    except OSError:
+        return []
+
+
+def _config_meta(names: dict[str, Any], warnings: list[str], label: str) -> dict[str, Any]:
+    flat, cut = flatten(names)
+    if cut:
+        warnings.append(f"{label}: over {MAX_KEYS} keys or {MAX_DEPTH} levels, the rest ignored")
+    if not flat:
+        return {}
+    return {**_surface(flat), "config": flat}
 
 
 def config_meta(config: str) -> dict[str, Any]:
-    """Optimizer, lr, batch size, clipping and schedule facts from an mmcv config dump."""
+    """Optimizer, lr, batch size, clipping and schedule facts from an mmcv config dump (empty when it does not parse)."""
+    try:
+        names, _ = parse_python_config(config)
+    except ConfigError:
+        return {}
+    flat, _ = flatten(names)
+    return _surface(flat)
+
+
+#: Surfaced fact -> the flat config keys that hold it (mmcv 2.x first, then mmengine's layout).
+_SURFACED: dict[str, tuple[str, ...]] = {
+    "optimizer": ("optimizer.type", "optim_wrapper.optimizer.type"),
+    "lr": ("optimizer.lr", "optim_wrapper.optimizer.lr"),
+    "momentum": ("optimizer.momentum", "optim_wrapper.optimizer.momentum"),
+    "weight_decay": ("optimizer.weight_decay", "optim_wrapper.optimizer.weight_decay"),
+    "batch_size": ("data.samples_per_gpu", "data.train_dataloader.samples_per_gpu", "train_dataloader.batch_size"),
+    "grad_clip": ("optimizer_config.grad_clip", "optim_wrapper.clip_grad"),
+    "lr_policy": ("lr_config.policy",),
+    "warmup_iters": ("lr_config.warmup_iters",),
+    "max_epochs": ("runner.max_epochs", "total_epochs", "train_cfg.max_epochs", "max_epochs"),
+}
+_FLOATS = frozenset({"lr", "momentum", "weight_decay"})
+_INTS = frozenset({"batch_size", "warmup_iters", "max_epochs"})
+
+
+def _surface(flat: dict[str, Any]) -> dict[str, Any]:
+    """The facts of :data:`_SURFACED` from a flat mmcv config (``grad_clip`` is ``None`` when the config says so)."""
     meta: dict[str, Any] = {}
-    opt = _dict_body(config, "optimizer")
-    if opt is not None:
-        m = re.search(r"type\s*=\s*['\"]([\w.]+)['\"]", opt)
-        if m:
-            meta["optimizer"] = m.group(1)
-        for key in ("lr", "momentum", "weight_decay"):
-            m = re.search(rf"\b{key}\s*=\s*{_NUMBER}", opt)
-            if m:
-                meta[key] = float(m.group(1))
-    m = re.search(r"\bsamples_per_gpu\s*=\s*(\d+)", config)
-    if m:
-        meta["batch_size"] = int(m.group(1))
-    opt_cfg = _dict_body(config, "optimizer_config")
-    if opt_cfg is not None:
-        if re.search(r"grad_clip\s*=\s*None", opt_cfg):
-            meta["grad_clip"] = None
-        else:
-            m = re.search(rf"grad_clip\s*=\s*dict\([^)]*max_norm\s*=\s*{_NUMBER}", opt_cfg)
-            if m:
-                meta["grad_clip"] = float(m.group(1))
-    lr_cfg = _dict_body(config, "lr_config")
-    if lr_cfg is not None:
-        m = re.search(r"policy\s*=\s*['\"](\w+)['\"]", lr_cfg)
-        if m:
-            meta["lr_policy"] = m.group(1)
-        m = re.search(r"warmup_iters\s*=\s*(\d+)", lr_cfg)
-        if m:
-            meta["warmup_iters"] = int(m.group(1))
-    m = re.search(r"\bmax_epochs\s*=\s*(\d+)", config) or re.search(r"(?m)^total_epochs\s*=\s*(\d+)", config)
-    if m:
-        meta["max_epochs"] = int(m.group(1))
+    for fact, keys in _SURFACED.items():
+        for key in keys:
+            if fact == "grad_clip":
+                if key in flat and flat[key] is None:
+                    meta[fact] = None
+                    break
+                norm = flat.get(key + ".max_norm")
+                if isinstance(norm, (int, float)) and not isinstance(norm, bool):
+                    meta[fact] = float(norm)
+                    break
+                continue
+            v = flat.get(key)
+            if v is None or isinstance(v, bool):
+                continue
+            if fact in _FLOATS and isinstance(v, (int, float)):
+                meta[fact] = float(v)
+            elif fact in _INTS and isinstance(v, int):
+                meta[fact] = v
+            elif fact in ("optimizer", "lr_policy") and isinstance(v, str):
+                meta[fact] = v
+            else:
+                continue
+            break
     return meta

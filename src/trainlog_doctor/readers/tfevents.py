@@ -15,9 +15,12 @@ How a run directory is read:
   ``epoch = step``; otherwise when a tag ``epoch`` or ``train/epoch`` exists (Lightning, HF) every point
   gets the epoch logged at the latest step at or before its own (the first one for earlier points);
   tf.keras ``epoch_*`` tags always get ``epoch = step``. Otherwise ``epoch`` is null.
-* Text summaries go to ``meta["text"][tag]`` (cut to 2000 characters); hparams plugin data to
-  ``meta["hparams"]``, with ``optimizer``, ``batch_size`` and ``lr`` surfaced when present (also from
-  the HF ``args`` text summary).
+* Text summaries go to ``meta["text"][tag]`` (cut to 2000 characters); hparams plugin data (the
+  ``session_start_info`` of ``add_hparams``: name -> value) to ``meta["hparams"]``, with ``optimizer``,
+  ``batch_size`` and ``lr`` surfaced when present (also from the HF ``args`` text summary). Hugging
+  Face's ``args`` and ``model_config`` text summaries are JSON: their settings go to ``meta["args"]``
+  and ``meta["config"]`` as dotted keys (bounded like every config, see ``readers/_config.py``), and
+  the ``hparams.yaml`` Lightning's ``TensorBoardLogger`` saves beside its event file to ``meta["hparams"]``.
 
 Damage: a record with a bad data CRC is skipped (warning with the count); a bad length CRC loses the
 framing, so reading stops there (warning); a short last record is reported as truncation; a file that
@@ -53,6 +56,7 @@ import numpy as np
 import polars as pl
 
 from trainlog_doctor.model.frame import SCHEMA, conform, empty_frame
+from trainlog_doctor.readers._config import MAX_CONFIG_BYTES, config_table, flatten, without_label_maps
 from trainlog_doctor.readers._reduce import (
     MAX_RUN_POINTS,
     MAX_SERIES_POINTS,
@@ -529,13 +533,36 @@ def _text(meta: dict[str, Any], tag: str, t: Any) -> None:
     if len(text) > TEXT_LIMIT:
         text = text[:TEXT_LIMIT] + "…"
     meta.setdefault("text", {})[tag] = text
-    if tag.split("/")[0] == "args" and parts:
+    table = _JSON_TEXT_TABLES.get(tag.split("/")[0])
+    if table is not None and parts and len(parts[0]) <= MAX_CONFIG_BYTES:
         try:
             args = json.loads(parts[0])
         except (ValueError, RecursionError):
             return
         if isinstance(args, dict):
-            _surface(meta, args, overwrite=False)
+            flat, _ = flatten(args)
+            meta.setdefault(table, {}).update(without_label_maps(flat) if table == "config" else flat)
+            if table == "args":
+                _surface(meta, args, overwrite=False)
+
+
+HPARAMS_YAML = "hparams.yaml"
+
+
+def _hparams_yaml(run_dir: Path, meta: dict[str, Any], warnings: list[str]) -> None:
+    """Lightning's ``TensorBoardLogger`` saves the hyper-parameters as ``hparams.yaml`` beside its event file.
+
+    Its settings (nested ones as dotted keys) go to ``meta["hparams"]`` over the hparams plugin's flattened,
+    stringified copy; ``optimizer``, ``batch_size``, ``lr`` are surfaced when the events did not give them.
+    """
+    table = config_table(run_dir / HPARAMS_YAML, warnings)
+    if table:
+        meta.setdefault("hparams", {}).update(table)
+        _surface(meta, {k: v for k, v in table.items() if "." not in k}, overwrite=False)
+
+
+#: Text summaries holding a JSON config (Hugging Face's ``TensorBoardCallback``) -> the meta table they fill.
+_JSON_TEXT_TABLES = {"args": "args", "model_config": "config"}
 
 
 def _hparams(meta: dict[str, Any], content: bytes) -> None:
@@ -683,8 +710,12 @@ class TfEventsReader:
         return list(runs)
 
     def unit_files(self, path: Path) -> list[Path]:
-        """The event files of the run (split subdirectories included), sorted."""
-        return sorted({f for f, _ in event_files(path)})
+        """The event files of the run (split subdirectories included) and its ``hparams.yaml``, sorted."""
+        files = {f for f, _ in event_files(path)}
+        yaml_file = (path if path.is_dir() else path.parent) / HPARAMS_YAML
+        if yaml_file.is_file():
+            files.add(yaml_file)
+        return sorted(files)
 
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """Merge every event file of the run into one :class:`RunData` (see the module docstring)."""
@@ -717,6 +748,7 @@ class TfEventsReader:
                     meta.setdefault(k, v)
             decoded.append((f, split, dec))
         del read
+        _hparams_yaml(base, meta, warnings)
         warnings[:0] = budget_warnings(run)
         warnings.extend(f"skipped {e}" for e in errors)
         frame, merged = _merge(decoded, run_id, run)

@@ -8,8 +8,10 @@ Naming: ``train/box_loss`` -> ``box_loss``/``train``; ``val/box_loss`` -> ``box_
 ``metrics/mAP_0.5`` -> ``mAP_0.5``/``val`` (the metrics are computed on the validation set, the prefix is
 dropped, ``(B)``/``(M)`` suffixes are kept); ``x/lr0`` and ``lr/pg0`` keep their names, split ``other``.
 ``epoch`` is kept as written (``meta["epoch_base"]`` says 0 or 1) and ``step`` = ``epoch``. Re-runs
-appended to one file (epoch restarts) become separate runs. ``opt.yaml``/``args.yaml`` next to the
-file fill ``meta`` (``lr``, ``batch_size``, ``optimizer``, ``epochs``).
+appended to one file (epoch restarts) become separate runs. ``hyp.yaml``/``opt.yaml`` (YOLOv5) and
+``args.yaml`` (ultralytics) next to the file fill ``meta`` (``lr``, ``batch_size``, ``optimizer``,
+``epochs``, and every setting under ``hparams``, nested ones as dotted keys), read with the bounded
+safe loader of ``readers/_config.py``.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
+from trainlog_doctor.readers._config import beside, existing
 from trainlog_doctor.readers._csv import (
     CsvHeader,
     find_column,
-    hparams_meta,
     load_csv,
     nonfinite_to_null,
     reset_starts,
@@ -61,6 +63,10 @@ class UltralyticsCsvReader:
         """A CSV with an ``epoch`` column and YOLO column names (or YOLOv5 fixed-width padding)."""
         return sniff_csv(path, head, is_ultralytics_header, suffixes=(".csv", ".txt", ""))
 
+    def side_files(self, path: Path) -> list[Path]:
+        """The config files :meth:`read` reads beside ``path`` (for the audit's cache key)."""
+        return existing(path.with_name(n) for n in _YOLO_YAMLS)
+
     def read(self, path: Path, run_id: str) -> list[RunData]:
         """One :class:`RunData` per run (re-runs appended to the file are split on the epoch restart)."""
         table = load_csv(path)
@@ -73,13 +79,15 @@ class UltralyticsCsvReader:
             writer, base = "yolov5", 0
         else:
             writer, base = "ultralytics", 1
-        meta: dict[str, Any] = {"writer": writer, "epoch_base": base, **hparams_meta(path, _YOLO_YAMLS)}
+        config_warnings: list[str] = []
+        config = beside(path, _YOLO_YAMLS, config_warnings, table="hparams")
+        meta: dict[str, Any] = {"writer": writer, "epoch_base": base, **config}
         empty = table.check_rows()
         if empty is None and epoch_col not in df.columns:
             empty = "no numeric epoch values"
         if empty is not None:
-            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings])]
-        warnings = list(table.warnings)
+            return [RunData(empty_frame(), meta=meta, warnings=[empty, *table.warnings, *config_warnings])]
+        warnings = [*table.warnings, *config_warnings]
         df = nonfinite_to_null(df, epoch_col)
         missing = df.get_column(epoch_col).null_count()
         if missing:

@@ -14,15 +14,17 @@ Where the history comes from, in this order:
    read as a text log (:mod:`trainlog_doctor.readers.text_log`), plus the final values in
    ``files/wandb-summary.json`` for quantities the console did not print; a warning says which.
 
-``files/config.yaml`` (``key: {value: ...}`` blocks, read line by line, tags never executed) fills
-``meta`` when the binary file gives no config: ``lr``, ``batch_size``, ``optimizer``, ``epochs`` and the
-raw values under ``config``.
+``files/config.yaml`` (``key: {value: ...}`` blocks, read with the bounded safe YAML loader of
+:mod:`trainlog_doctor.readers._config`, tags never executed) fills ``meta`` when the binary file gives
+no config: ``lr``, ``batch_size``, ``optimizer``, ``epochs`` and the values under ``config``, nested
+settings as dotted keys.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import struct
 import zlib
@@ -33,7 +35,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from trainlog_doctor.model.frame import conform, empty_frame
-from trainlog_doctor.readers._csv import _yaml_scalar, run_facts
+from trainlog_doctor.readers._config import MAX_KEYS, ConfigError, flatten, load_config, surface_facts
 from trainlog_doctor.readers._jsonlines import decode
 from trainlog_doctor.readers.base import LogReadError, RunData, display_path
 from trainlog_doctor.readers.text_log import TextLogReader
@@ -132,7 +134,7 @@ class WandbRunReader:
             else:
                 frame, config = _read_binary(binary, pb, run_id, display_path(run), warnings)
                 if config:
-                    meta.update(run_facts(config))
+                    meta.update(surface_facts(config))
                     meta["config"] = config
                 meta["history_source"] = binary.name
         if frame is None:
@@ -141,9 +143,9 @@ class WandbRunReader:
             if binary is None:
                 warnings.append("history from files/output.log and the summary: the run has no run-<id>.wandb file")
         if "config" not in meta:
-            config = _read_config_yaml(run / "files" / "config.yaml")
+            config = _read_config_yaml(run / "files" / "config.yaml", warnings)
             if config:
-                meta.update(run_facts(config))
+                meta.update(surface_facts(config))
                 meta["config"] = config
         return [RunData(frame=frame, meta=meta, warnings=warnings)]
 
@@ -256,6 +258,9 @@ def _read_binary(path: Path, pb: Any, run_id: str, source: str, warnings: list[s
                     value = value.encode("utf-8", "replace").decode("utf-8")
                 if value is None or isinstance(value, (str, int, float, bool)):
                     config[key] = value
+                elif isinstance(value, dict) and len(config) < MAX_KEYS:  # nested settings as dotted keys
+                    nested, _ = flatten({key: value}, max_keys=MAX_KEYS - len(config))
+                    config.update(nested)
         elif kind == "history":
             values: dict[str, float] = {}
             for item in record.history.item:
@@ -346,28 +351,22 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _read_config_yaml(path: Path) -> dict[str, Any]:
-    """``key: {value: scalar}`` pairs of W&B's ``config.yaml`` (line by line; nested values and tags skipped)."""
+def _read_config_yaml(path: Path, warnings: list[str]) -> dict[str, Any]:
+    """W&B's ``config.yaml`` (``key: {desc: ..., value: ...}`` blocks) as a flat config; wandb's own ``_`` keys left out."""
     try:
-        if not path.is_file() or path.stat().st_size > MAX_SMALL_FILE:
+        if not os.path.lexists(path):
             return {}
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        raw, _ = load_config(path)
+    except ConfigError as exc:
+        warnings.append(f"config files/config.yaml ignored: {exc}")
         return {}
-    out: dict[str, Any] = {}
-    key: str | None = None
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if not line[0].isspace():
-            m = re.match(r"^([A-Za-z_][\w.\-/]{0,200}):\s*$", line)
-            key = m.group(1) if m and not m.group(1).startswith("_") else None
-            continue
-        m = re.match(r"^\s{1,8}value:\s(.{1,1000})$", line)
-        if key is not None and m:
-            raw = m.group(1).strip()
-            if raw.startswith(("!", "&", "*", "|", ">", "[", "{")):
-                continue
-            out[key] = _yaml_scalar(raw)
-            key = None
-    return out
+    if not isinstance(raw, dict):
+        warnings.append("config files/config.yaml ignored: not a mapping of settings")
+        return {}
+    values = {
+        str(k): v["value"] for k, v in raw.items() if not str(k).startswith("_") and isinstance(v, dict) and "value" in v
+    }
+    flat, cut = flatten(values)
+    if cut:
+        warnings.append(f"config files/config.yaml: over {MAX_KEYS} keys, the rest ignored")
+    return flat
