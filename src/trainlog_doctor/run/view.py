@@ -97,12 +97,13 @@ class RunView:
 
     @cached_property
     def n_classes(self) -> int | None:
-        """Number of classes when the run's meta says so (``num_classes``, ``n_classes``, ``num_labels``)."""
+        """Number of classes when the run's meta or configuration says so (``num_classes``, ``num_labels`` ...)."""
         for key in ("num_classes", "n_classes", "num_labels", "classes", "nc"):
             v = self.meta.get(key)
             if isinstance(v, (int, float)) and not isinstance(v, bool) and 2 <= v <= 1_000_000:
                 return int(v)
-        return None
+        configured = self.config.num_classes
+        return configured if configured is not None and 2 <= configured <= 1_000_000 else None
 
     # ---- learning rate at a step ---------------------------------------------------------------------
 
