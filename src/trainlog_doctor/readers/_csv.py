@@ -580,7 +580,7 @@ def _as_dtype(series: pl.Series, dtype: pl.DataType) -> pl.Series:
         return series
     if dtype == pl.Int64 and series.dtype == pl.Float64 and not series.null_count():
         arr = series.to_numpy()
-        if np.isfinite(arr).all():
+        if np.isfinite(arr).all() and (not arr.size or np.abs(arr).max() < 2.0**63):  # else polars: null, not a wrapped int
             return pl.Series(values=np.floor(arr).astype(np.int64), dtype=pl.Int64)
     return series.cast(dtype, strict=False)
 
