@@ -15,7 +15,8 @@ error). Two things stand in for the runner:
   installs this checkout without downloading the dependencies again);
 * ``gh``: a stand-in on ``PATH`` that records its arguments and the comment body instead of posting.
 
-Prints a JSON summary (each step's exit status, the action's outputs, what ``gh`` was asked to do,
+Prints a JSON summary (each step's exit status and how many ``::error``/``::warning``/``::notice``
+workflow commands it printed, the action's outputs, what ``gh`` was asked to do,
 where ``trainlog_doctor`` was imported from) and exits with the action's exit status (the first
 failing step's, else 0).
 """
@@ -51,7 +52,9 @@ for a in "$@"; do
 done
 printf '%s\\n' "$*" >> "$log"
 if [ -n "$body" ]; then printf 'body-chars=%s\\n' "$(wc -c < "$body")" >> "$log"; fi
-case " $* " in *" --edit-last "*) if [ "${FAKE_GH_HAS_COMMENT:-0}" != "1" ]; then echo "no comment to edit" >&2; exit 1; fi ;; esac
+case " $* " in
+  *" --edit-last "*) if [ "${FAKE_GH_HAS_COMMENT:-0}" != "1" ]; then echo "no comment to edit" >&2; exit 1; fi ;;
+esac
 exit 0
 """
 
@@ -152,8 +155,10 @@ def run_action(inputs: dict[str, str], *, pr_number: int | None, has_comment: bo
                               capture_output=True, text=True, check=False)
         if step.get("id"):
             context["steps"][step["id"]] = {"outputs": read_outputs(files["output"])}
-        steps.append({"name": step.get("name"), "exit": proc.returncode, "stdout": proc.stdout[-4000:],
-                      "stderr": proc.stderr[-4000:]})
+        commands = {kind: sum(line.startswith(f"::{kind} ") for line in proc.stdout.splitlines())
+                    for kind in ("error", "warning", "notice")}
+        steps.append({"name": step.get("name"), "exit": proc.returncode, "workflow_commands": commands,
+                      "stdout": proc.stdout[-4000:], "stderr": proc.stderr[-4000:]})
         if proc.returncode:
             status = proc.returncode
             break  # the runner stops at the first failing step

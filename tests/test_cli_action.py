@@ -60,8 +60,8 @@ def test_action_steps_run_locally() -> None:
     assert code == 1 == result["status"], result  # the samples hold error findings; fail-on defaults to error
     assert [s["exit"] for s in result["steps"]] == [0, 0, 0, 0, 1]  # only the verdict fails, after the rest ran
     assert "/python/lib/" in result["trainlog_doctor_imported_from"]  # the installed copy, not the source tree
-    annotate = steps["Annotate"]["stdout"]
-    assert annotate.count("::error ") >= 1 and "::warning " in annotate
+    commands = steps["Annotate"]["workflow_commands"]
+    assert commands["error"] == 6 and commands["warning"] == 10  # the samples' findings, as annotations
     assert result["outputs"]["exit-code"] == "1"
     summary = Path(result["outputs"]["summary"]).name
     assert summary == "trainlog-doctor.md" and result["step_summary_chars"] > 1000

@@ -266,7 +266,7 @@ class ProgressBar:
 
     def __init__(self) -> None:
         self.runs = 0
-        self.bar = click.progressbar(length=1, label="auditing", file=sys.stderr, show_pos=True,
+        self.bar = click.progressbar(length=1, label="auditing logs", file=sys.stderr, show_pos=True,
                                      item_show_func=lambda _: f"{self.runs} run(s)")
 
     def update(self, done: int, total: int, runs: int) -> None:
