@@ -143,6 +143,11 @@ def test_html_on_a_terminal_goes_to_report_html(tmp_path: Path) -> None:
     assert "<html" not in shown.lower() and len(shown) < 2000
     assert "wrote report.html" in shown and (cwd / "report.html").as_uri() in shown
     assert (cwd / "report.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, shown = _in_terminal(["analyze", str(root / "good"), "--format", "html", "--output", "-"], elsewhere)
+    assert code == 0 and "<!doctype html>" in shown  # asked for standard output: it gets the page
+    assert not (elsewhere / "report.html").exists()
 
 
 def test_html_in_a_pipe_goes_to_standard_output(tmp_path: Path) -> None:

@@ -66,10 +66,15 @@ def use_color(stream: object) -> bool:
         return True
     if os.environ.get("TERM") == "dumb":
         return False
+    return is_terminal(stream)
+
+
+def is_terminal(stream: object) -> bool:
+    """True when ``stream`` is a terminal (False for pipes, files, closed or detached streams)."""
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty and isatty())
-    except ValueError:  # a closed stream
+    except (ValueError, OSError):
         return False
 
 
@@ -164,12 +169,14 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
 
     cfg = _config()
     check_paths_exist(paths)
-    if output is not None and str(output) == "-":
+    to_stdout = output is not None and str(output) == "-"  # asked for explicitly: even HTML on a terminal
+    if to_stdout:
         output = None
     fmt = fmt or (format_for_extension(output.suffix) if output else None) or cfg.get("format") or "text"
     fail_on = fail_on or cfg.get("fail_on") or "error"
     chosen = selection(select, ignore, cfg)
-    output = output or default_output(fmt)
+    if output is None and not to_stdout:
+        output = default_output(fmt)
     if output is not None:
         ensure_outside_inputs(output, list(paths))
     notes: list[str] = []
@@ -196,7 +203,7 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
 def default_output(fmt: str) -> Path | None:
     """Where a report goes without ``--output``: ``report.html`` for HTML when standard output is a
     terminal (a page is no use printed there), else standard output (None)."""
-    if fmt == "html" and sys.stdout.isatty():
+    if fmt == "html" and is_terminal(sys.stdout):
         return TERMINAL_HTML
     return None
 
