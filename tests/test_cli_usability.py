@@ -66,6 +66,13 @@ def test_unknown_select_is_a_usage_error_with_suggestions(tmp_path: Path) -> Non
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
+def test_unknown_rule_code_suggests_the_closest() -> None:
+    code, out, err = _invoke(["rule", "DV01"])
+    assert code == 2 and out == "" and "unknown rule 'DV01'; did you mean DV001 or DV002?" in err
+    code, out, _ = _invoke(["rule", "dv001"])
+    assert code == 0 and out.startswith("DV001: loss-divergence")
+
+
 def test_valid_selectors_still_work(tmp_path: Path) -> None:
     root = _tree(tmp_path)
     code, out, _ = _invoke(["analyze", str(root), "--select", "DV,non_finite", "--format", "json"])

@@ -97,19 +97,22 @@ def check_selectors(select: Sequence[str] | None, ignore: Sequence[str] | None =
             try:
                 select_rules([entry], None)
             except ValueError:
-                raise SelectorError(f"{option}: unknown rule selector {entry!r}; {_suggest(entry, codes)}") from None
+                raise SelectorError(f"{option}: unknown rule selector {entry!r}; {suggest_rules(entry, codes)}") from None
 
 
-def _suggest(entry: str, codes: list[str]) -> str:
-    """'did you mean ...' with the codes, prefixes or kinds closest to ``entry`` (difflib), else the choices."""
+def suggest_rules(entry: str, codes: list[str], *, selectors: bool = True) -> str:
+    """'did you mean ...' with the names closest to ``entry`` (difflib), else the choices. The names are
+    the rule ``codes`` and, with ``selectors``, their prefixes and the kinds too."""
     from trainlog_doctor.rules import KINDS
 
     prefixes = sorted({c.rstrip("0123456789") for c in codes})
-    names = [*codes, *prefixes, *(k.upper() for k in KINDS)]  # compared upper-cased, shown as written
-    shown = dict(zip(names, [*codes, *prefixes, *KINDS], strict=True))
-    close = [shown[n] for n in difflib.get_close_matches(entry.strip().upper(), names, n=3, cutoff=0.5)]
+    written = [*codes, *prefixes, *KINDS] if selectors else list(codes)
+    shown = {name.upper(): name for name in written}  # compared upper-cased, shown as written
+    close = [shown[n] for n in difflib.get_close_matches(entry.strip().upper(), list(shown), n=3, cutoff=0.5)]
     if close:
         return f"did you mean {' or '.join(close)}? (`trainlog-doctor rules` lists them)"
+    if not selectors:
+        return "`trainlog-doctor rules` lists the codes"
     return f"use a code or prefix ({', '.join(prefixes)}), a kind ({', '.join(KINDS)}) or ALL"
 
 

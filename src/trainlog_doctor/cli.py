@@ -163,7 +163,8 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
 
     Exit status: 0 when no finding is at or above --fail-on (default: error), 1 when one is, 2 on a
     usage error or when nothing could be read. --format html with no --output on a terminal writes
-    report.html in the current directory (and says so) instead of printing the page.
+    report.html in the current directory (and says so) instead of printing the page. Text and concise
+    output are coloured on a terminal (NO_COLOR: never, FORCE_COLOR: always; never in files).
     """
     from trainlog_doctor.api import analyze as run_analyze
 
@@ -339,13 +340,14 @@ def rules_cmd() -> None:
 @click.argument("code")
 def rule_cmd(code: str) -> None:
     """Show one rule's documentation, its candidate causes and their fixes."""
+    from trainlog_doctor.api import suggest_rules
     from trainlog_doctor.knowledge import causes_for_kind, fix
-    from trainlog_doctor.rules import get_rule
+    from trainlog_doctor.rules import RULES, get_rule
 
     try:
         rule = get_rule(code.upper())
     except KeyError:
-        raise SafeUsageError(f"unknown rule {code!r}; see `trainlog-doctor rules`") from None
+        raise SafeUsageError(f"unknown rule {code!r}; {suggest_rules(code, [r.code for r in RULES], selectors=False)}") from None
     click.echo(f"{rule.code}: {rule.name}  (kind: {rule.kind}, default severity: {rule.severity})\n")
     click.echo(rule.doc())
     params = rule.default_params()
