@@ -241,7 +241,7 @@ def test_no_progress_bar_without_a_terminal(cli_audit: tuple[Path, Any, dict[str
     _, res, _ = cli_audit
     text = res.stderr if hasattr(res, "stderr") else res.output
     assert "\r" not in text and "auditing" not in text
-    assert re.search(r"audited 21 run\(s\) in [\d.]+ s \(20 analyzed, 0 from cache", text), text
+    assert re.search(r"audited 21 run\(s\) from 20 log\(s\) in [\d.]+ s \(20 analyzed, 0 from cache", text), text
 
 
 def test_index_escapes_run_names(cli_audit: tuple[Path, Any, dict[str, str]]) -> None:
@@ -322,7 +322,7 @@ def test_cache_follows_rule_options_and_progress_is_reported(tree: Path, serial_
     out = tmp_path / "out"
     shutil.copytree(serial_audit[0], out)  # a warm cache made without options
     seen: list[tuple[int, int]] = []
-    sel = run_audit(tree, out, workers=1, options={"select": ["non_finite"]}, progress=lambda d, t: seen.append((d, t)))
+    sel = run_audit(tree, out, workers=1, options={"select": ["non_finite"]}, progress=lambda d, t, _runs: seen.append((d, t)))
     assert sel.analyzed == N_UNITS
     kinds = {f["kind"] for e in sel.entries for f in e.run["findings"]}
     assert kinds == {"non_finite"}

@@ -78,7 +78,7 @@ def test_help_lists_the_registered_formats_without_loading_renderers() -> None:
         "from trainlog_doctor.cli import main\n"
         "out = CliRunner().invoke(main, ['analyze', '--help']).output\n"
         "heavy = ('jinja2', 'numpy', 'scipy', 'trainlog_doctor.report.charts')\n"
-        "print('[text|json|markdown|github|html]' in out, [m for m in heavy if m in sys.modules])\n"
+        "print('[text|concise|json|markdown|github|html]' in out, [m for m in heavy if m in sys.modules])\n"
         "from trainlog_doctor.model.report import Report\n"
         "from trainlog_doctor.report.formats import render\n"
         "render(Report(), 'text'); render(Report(), 'markdown')\n"

@@ -547,7 +547,7 @@ def test_chromium_screenshot_and_injection(tmp_path: Path) -> None:
 
 
 def test_every_registered_format_renders_the_demo_report() -> None:
-    assert format_names() == ("text", "json", "markdown", "github", "html")
+    assert format_names() == ("text", "concise", "json", "markdown", "github", "html")
     assert len(FORMAT_MODULES) == len(format_names())
     for name in format_names():
         out = render(demo_report(), name)

@@ -14,11 +14,18 @@ if TYPE_CHECKING:
     from trainlog_doctor.model.report import Report
 
 
-def analyze(paths: Any, **options: Any) -> Report:
-    """Read, diagnose and explain every run under ``paths``; see :func:`trainlog_doctor.api.analyze`."""
+def analyze(paths: Any, *, select: Any = None, ignore: Any = None, workers: int = 1, keep_frames: bool = True,
+            warnings: list[str] | None = None) -> Report:
+    """Read, diagnose and explain every run under ``paths`` (files, run directories or trees).
+
+    ``select``/``ignore``: rule codes, code prefixes (``"DV"``), kinds or ``"ALL"``, as a list or one
+    comma-separated string; ``workers``: processes; ``keep_frames``: keep each run's frame and view
+    (the HTML and Markdown reports draw them); ``warnings``: a list that receives discovery problems.
+    Full details: :func:`trainlog_doctor.api.analyze`. Returns a :class:`~trainlog_doctor.model.report.Report`.
+    """
     from trainlog_doctor.api import analyze as _analyze
 
-    return _analyze(paths, **options)
+    return _analyze(paths, select=select, ignore=ignore, workers=workers, keep_frames=keep_frames, warnings=warnings)
 
 
 def load(paths: Any) -> pl.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +19,11 @@ from trainlog_doctor.readers.discover import Candidate, discover
 from trainlog_doctor.run import RunView
 
 PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+Selectors = str | Sequence[str] | None
+
+
+class SelectorError(ValueError):
+    """A ``select``/``ignore`` entry names no rule; the message suggests the closest codes or kinds."""
 
 
 def _as_paths(paths: PathsLike) -> list[str]:
@@ -29,15 +35,38 @@ def _as_paths(paths: PathsLike) -> list[str]:
 def analyze(
     paths: PathsLike,
     *,
-    select: Sequence[str] | None = None,
-    ignore: Sequence[str] | None = None,
+    select: Selectors = None,
+    ignore: Selectors = None,
     workers: int = 1,
     keep_frames: bool = True,
     warnings: list[str] | None = None,
 ) -> Report:
-    """Diagnose every run under ``paths``. One broken run never stops the others."""
+    """Diagnose every run under ``paths``. One broken run never stops the others.
+
+    Args:
+        paths: a log file, a run directory or a tree of runs, or several of them. A path that cannot
+            be read becomes a run entry with ``status == "error"`` and the reason.
+        select: only the rules these entries name: a code (``"DV001"``), a code prefix (``"DV"``), a
+            kind (``"spike"``) or ``"ALL"``; a list, or one string (commas separate entries, so
+            ``"DV,SP001"`` is two). None: every rule.
+        ignore: skip the rules these entries name (same forms as ``select``); the more specific entry
+            wins when a rule matches both, ``ignore`` on ties.
+        workers: worker processes for the runs (1: this process).
+        keep_frames: keep each run's normalized frame, run view and change points on its
+            :class:`RunReport` (the HTML and Markdown reports draw them; False saves memory).
+        warnings: a list that receives one line per problem met while discovering runs (unreadable
+            directories, symlink loops); None: they are dropped.
+
+    Returns:
+        a :class:`Report` with one :class:`RunReport` per run found, in discovery order.
+
+    Raises:
+        SelectorError: an entry of ``select`` or ``ignore`` names no rule (raised before anything is read).
+    """
+    sel, ign = selectors(select), selectors(ignore)
+    check_selectors(sel, ign)
     cands = discover(_as_paths(paths), warn=warnings)
-    options = {"select": list(select) if select else None, "ignore": list(ignore) if ignore else None}
+    options = {"select": sel, "ignore": ign}
     runs: list[RunReport] = []
     if workers > 1 and len(cands) > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:  # never plain fork
@@ -47,6 +76,44 @@ def analyze(
         for cand in cands:
             runs.extend(analyze_candidate(cand, options, keep_frames=keep_frames))
     return Report(runs=runs)
+
+
+def selectors(value: Selectors) -> list[str] | None:
+    """``select``/``ignore`` as a list of entries: one string is split at commas (never into letters)."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    out = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+    return out or None
+
+
+def check_selectors(select: Sequence[str] | None, ignore: Sequence[str] | None = None) -> None:
+    """Raise :class:`SelectorError` for the first entry that names no rule, with the closest names."""
+    from trainlog_doctor.rules import RULES, select_rules
+
+    codes = [r.code for r in RULES]
+    for option, entries in (("select", select), ("ignore", ignore)):
+        for entry in entries or ():
+            try:
+                select_rules([entry], None)
+            except ValueError:
+                raise SelectorError(f"{option}: unknown rule selector {entry!r}; {suggest_rules(entry, codes)}") from None
+
+
+def suggest_rules(entry: str, codes: list[str], *, selectors: bool = True) -> str:
+    """'did you mean ...' with the names closest to ``entry`` (difflib), else the choices. The names are
+    the rule ``codes`` and, with ``selectors``, their prefixes and the kinds too."""
+    from trainlog_doctor.rules import KINDS
+
+    prefixes = sorted({c.rstrip("0123456789") for c in codes})
+    written = [*codes, *prefixes, *KINDS] if selectors else list(codes)
+    shown = {name.upper(): name for name in written}  # compared upper-cased, shown as written
+    close = [shown[n] for n in difflib.get_close_matches(entry.strip().upper(), list(shown), n=3, cutoff=0.5)]
+    if close:
+        return f"did you mean {' or '.join(close)}? (`trainlog-doctor rules` lists them)"
+    if not selectors:
+        return "`trainlog-doctor rules` lists the codes"
+    return f"use a code or prefix ({', '.join(prefixes)}), a kind ({', '.join(KINDS)}) or ALL"
 
 
 def _analyze_one(cand: Candidate, options: dict[str, Any], keep_frames: bool) -> list[RunReport]:

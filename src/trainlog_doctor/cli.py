@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from trainlog_doctor import __version__
-from trainlog_doctor.config import MAX_WORKERS
+from trainlog_doctor.config import FAIL_ON, MAX_WORKERS
 from trainlog_doctor.report.files import replace_text
 from trainlog_doctor.report.formats import format_for_extension, format_names, get_format, render
 from trainlog_doctor.report.text import terminal_line
 
-FAIL_ON = ("error", "warning", "never")
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+#: Where ``--format html`` goes when no ``--output`` is given and standard output is a terminal.
+TERMINAL_HTML = Path("report.html")
 
 
 def _split_codes(values: tuple[str, ...] | list[str] | None) -> list[str] | None:
@@ -22,6 +26,56 @@ def _split_codes(values: tuple[str, ...] | list[str] | None) -> list[str] | None
         return None
     out = [c.strip() for v in values for c in v.split(",") if c.strip()]
     return out or None
+
+
+def selection(select: tuple[str, ...], ignore: tuple[str, ...], cfg: dict) -> dict[str, list[str] | None]:  # type: ignore[type-arg]
+    """``--select``/``--ignore`` (else the config's), checked before anything is read: a selector that
+    names no rule is a usage error with the closest codes suggested."""
+    from trainlog_doctor.api import SelectorError, check_selectors
+
+    chosen = {"select": _split_codes(select) or cfg.get("select"), "ignore": _split_codes(ignore) or cfg.get("ignore")}
+    try:
+        check_selectors(chosen["select"], chosen["ignore"])
+    except SelectorError as exc:
+        raise SafeUsageError(f"--{exc}") from None
+    return chosen
+
+
+def check_paths_exist(paths: tuple[str, ...] | list[str]) -> None:
+    """A path that does not exist is a usage error (a typo), not an unreadable run; the closest
+    name in its folder is suggested. A dangling symlink exists (it is listed as unreadable)."""
+    for raw in paths:
+        if os.path.lexists(raw):
+            continue
+        path = Path(raw)
+        try:
+            siblings = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
+        except OSError:
+            siblings = []
+        close = difflib.get_close_matches(path.name, siblings, n=1)
+        hint = f" (did you mean {path.parent / close[0]}?)" if close else ""
+        raise SafeUsageError(f"{raw}: no such file or directory{hint}")
+
+
+def use_color(stream: object) -> bool:
+    """Colour for ``stream``: never with ``NO_COLOR`` set (or ``TERM=dumb``), always with ``FORCE_COLOR``
+    set, else only on a terminal (https://no-color.org; the same order as Python 3.13's own)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    return is_terminal(stream)
+
+
+def is_terminal(stream: object) -> bool:
+    """True when ``stream`` is a terminal (False for pipes, files, closed or detached streams)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (ValueError, OSError):
+        return False
 
 
 class SafeUsageError(click.UsageError):
@@ -95,7 +149,7 @@ def _tolerant_streams() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--format", "fmt", type=click.Choice(format_names()), default=None,
-              help="Report format (default: from the --output extension, else text).")
+              help="Report format (default: from the --output extension, else text; concise: one line per finding).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to FILE instead of standard output ('-': standard output).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
@@ -105,44 +159,65 @@ def _tolerant_streams() -> None:
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None, help="Parallel processes (default 1).")
 def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_on: str | None,
             select: tuple[str, ...], ignore: tuple[str, ...], workers: int | None) -> None:
-    """Diagnose the runs in PATH... (log files or directory trees)."""
+    """Diagnose the runs in PATH... (log files or directory trees).
+
+    Exit status: 0 when no finding is at or above --fail-on (default: error), 1 when one is, 2 on a
+    usage error or when nothing could be read. --format html with no --output on a terminal writes
+    report.html in the current directory (and says so) instead of printing the page. Text and concise
+    output are coloured on a terminal (NO_COLOR: never, FORCE_COLOR: always; never in files).
+    """
     from trainlog_doctor.api import analyze as run_analyze
 
     cfg = _config()
-    if output is not None and str(output) == "-":
+    check_paths_exist(paths)
+    to_stdout = output is not None and str(output) == "-"  # asked for explicitly: even HTML on a terminal
+    if to_stdout:
         output = None
     fmt = fmt or (format_for_extension(output.suffix) if output else None) or cfg.get("format") or "text"
-    if fmt not in format_names():
-        raise SafeUsageError(f"unknown format {fmt!r} in config")
     fail_on = fail_on or cfg.get("fail_on") or "error"
-    if fail_on not in FAIL_ON:
-        raise SafeUsageError(f"fail_on must be one of {', '.join(FAIL_ON)}")
+    chosen = selection(select, ignore, cfg)
+    if output is None and not to_stdout:
+        output = default_output(fmt)
     if output is not None:
         ensure_outside_inputs(output, list(paths))
     notes: list[str] = []
     report = run_analyze(
         list(paths),
-        select=_split_codes(select) or cfg.get("select"),
-        ignore=_split_codes(ignore) or cfg.get("ignore"),
+        select=chosen["select"],
+        ignore=chosen["ignore"],
         workers=workers or int(cfg.get("workers", 1)),
         keep_frames=get_format(fmt).needs_view,
         warnings=notes,
     )
     for note in notes:
         warn(note)
-    text = render(report, fmt)
     if output is None:
-        click.echo(text, nl=False)
+        color = use_color(sys.stdout)
+        click.echo(render(report, fmt, color=color), nl=False, color=color)
     else:
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            replace_text(output, text, errors="backslashreplace")
-        except OSError as exc:
-            raise click.ClickException(terminal_line(f"cannot write {output}: {exc.strerror or exc}")) from exc
-        click.echo(terminal_line(f"wrote {output} ({len(report.runs)} run(s))"), err=True)
+        write_report(output, render(report, fmt), len(report.runs))
     if not report.runs:
         click.echo(terminal_line("trainlog-doctor: no training logs found in " + ", ".join(paths)), err=True)
     sys.exit(exit_code(report, fail_on))
+
+
+def default_output(fmt: str) -> Path | None:
+    """Where a report goes without ``--output``: ``report.html`` for HTML when standard output is a
+    terminal (a page is no use printed there), else standard output (None)."""
+    if fmt == "html" and is_terminal(sys.stdout):
+        return TERMINAL_HTML
+    return None
+
+
+def write_report(output: Path, text: str, n_runs: int) -> None:
+    """Write the report by rename and say where on stderr (with a file URL for a page to open)."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        replace_text(output, text, errors="backslashreplace")
+    except OSError as exc:
+        raise click.ClickException(terminal_line(f"cannot write {output}: {exc.strerror or exc}")) from exc
+    where = f"{output}; open {output.resolve().as_uri()} in a browser" if output.suffix.lower() in (".html", ".htm") else output
+    click.echo(terminal_line(f"wrote {where} ({n_runs} run(s))"), err=True)
 
 
 @main.command()
@@ -159,9 +234,12 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="never", show_default=True)
 def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_cache: bool,
           select: tuple[str, ...], ignore: tuple[str, ...], timeout: float | None, fail_on: str) -> None:
-    """Audit every run under ROOT in parallel into an output directory with an index page."""
+    """Audit every run under ROOT in parallel into an output directory with an index page.
+
+    Exit status: 0 (also when --since finds nothing new), 1 with a finding at or above --fail-on
+    (default: never), 2 on a usage error or when no run could be read.
+    """
     from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, AuditError, parse_since, run_audit, stderr_is_tty
-    from trainlog_doctor.model.report import SEVERITY_RANK
 
     cfg = _config()
     ensure_outside_inputs(out_dir, [str(root)])
@@ -169,39 +247,84 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
         since_ts = parse_since(since) if since else None
     except ValueError as exc:
         raise SafeUsageError(str(exc)) from exc
-    bar = None
-    progress = None
-    if stderr_is_tty():
-        bar = click.progressbar(length=1, label="auditing", file=sys.stderr, show_pos=True)
-
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
-    options = {"select": _split_codes(select) or cfg.get("select"), "ignore": _split_codes(ignore) or cfg.get("ignore")}
+    options = selection(select, ignore, cfg)
+    bar = ProgressBar() if stderr_is_tty() else None
     try:
         result = run_audit(root, out_dir, workers=workers or cfg.get("workers"), since=since_ts,
-                           use_cache=not no_cache, options=options, progress=progress,
+                           use_cache=not no_cache, options=options, progress=bar.update if bar else None,
                            timeout=DEFAULT_RUN_TIMEOUT if timeout is None else timeout)
     except AuditError as exc:
         raise SafeUsageError(str(exc)) from exc
     finally:
         if bar is not None:
-            bar.render_finish()
+            bar.finish()
     for note in result.warnings:
         warn(note)
     runs = [e.run for e in result.entries]
-    n_err = sum(r["status"] == "error" for r in runs)
-    click.echo(
-        f"audited {len(runs)} run(s) in {result.seconds:.1f} s ({result.analyzed} analyzed, {result.cached} from cache, "
-        f"{n_err} unreadable): {terminal_line(out_dir / 'index.html')}",
-        err=True,
+    if not runs and since is not None:
+        click.echo(terminal_line(f"nothing new under {root} since {since}: no run was audited"), err=True)
+        sys.exit(EXIT_OK)
+    for line in audit_summary(runs, result, out_dir):
+        click.echo(line, err=True)
+    sys.exit(audit_exit_code(runs, fail_on))
+
+
+class ProgressBar:
+    """The audit's progress bar on stderr: logs done of all, and the runs found in them so far."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.bar = click.progressbar(length=1, label="auditing logs", file=sys.stderr, show_pos=True,
+                                     item_show_func=lambda _: f"{self.runs} run(s)")
+
+    def update(self, done: int, total: int, runs: int) -> None:
+        self.runs = runs
+        self.bar.length = max(total, 1)
+        self.bar.update(done - self.bar.pos, current_item=runs)
+
+    def finish(self) -> None:
+        self.bar.render_finish()
+
+
+def audit_summary(runs: list[dict], result, out_dir: Path) -> list[str]:  # type: ignore[type-arg,no-untyped-def]
+    """The closing lines of an audit: findings by code (most severe first), then one line with the runs
+    (counted as the index page counts them: read fine, and unreadable or empty), time and where."""
+    from trainlog_doctor.model.report import SEVERITY_RANK
+
+    by_code: dict[tuple[str, str, str], list[int]] = {}
+    for i, run in enumerate(runs):
+        for f in run["findings"]:
+            by_code.setdefault((f["code"], f["kind"], f["severity"]), []).append(i)
+    lines = []
+    if by_code:
+        sev = {s: sum(len(v) for k, v in by_code.items() if k[2] == s) for s in ("error", "warning", "info")}
+        n_with = len({i for v in by_code.values() for i in v})
+        counts = f"{sev['error']} error(s), {sev['warning']} warning(s), {sev['info']} info"
+        lines.append(f"findings: {counts} in {n_with} of {len(runs)} run(s)")
+        order = sorted(by_code.items(), key=lambda kv: (-SEVERITY_RANK[kv[0][2]], -len(kv[1]), kv[0][0]))
+        for (code, kind, severity), idx in order:
+            lines.append(f"  {code}  {kind:<12} {severity:<8} {len(idx):>4} finding(s) in {len(set(idx))} run(s)")
+    else:
+        lines.append(f"findings: none in {len(runs)} run(s)")
+    unreadable = sum(r["status"] in ("error", "empty") for r in runs)
+    lines.append(
+        f"audited {len(runs)} run(s) from {result.analyzed + result.cached} log(s) in {result.seconds:.1f} s "
+        f"({result.analyzed} analyzed, {result.cached} from cache): {len(runs) - unreadable} read fine, "
+        f"{unreadable} unreadable or empty; index: {terminal_line(out_dir / 'index.html')}"
     )
-    if not runs or n_err == len(runs):
-        sys.exit(EXIT_USAGE)
-    if fail_on != "never":
-        worst = max((SEVERITY_RANK[f["severity"]] for r in runs for f in r["findings"]), default=-1)
-        sys.exit(EXIT_FINDINGS if worst >= SEVERITY_RANK[fail_on] else EXIT_OK)
+    return lines
+
+
+def audit_exit_code(runs: list[dict], fail_on: str) -> int:  # type: ignore[type-arg]
+    """2 when no run could be read; else 1 when a finding is at or above ``fail_on``, 0 otherwise."""
+    from trainlog_doctor.model.report import SEVERITY_RANK
+
+    if not runs or all(r["status"] == "error" for r in runs):
+        return EXIT_USAGE
+    if fail_on == "never":
+        return EXIT_OK
+    worst = max((SEVERITY_RANK[f["severity"]] for r in runs for f in r["findings"]), default=-1)
+    return EXIT_FINDINGS if worst >= SEVERITY_RANK[fail_on] else EXIT_OK
 
 
 @main.command("rules")
@@ -217,13 +340,14 @@ def rules_cmd() -> None:
 @click.argument("code")
 def rule_cmd(code: str) -> None:
     """Show one rule's documentation, its candidate causes and their fixes."""
+    from trainlog_doctor.api import suggest_rules
     from trainlog_doctor.knowledge import causes_for_kind, fix
-    from trainlog_doctor.rules import get_rule
+    from trainlog_doctor.rules import RULES, get_rule
 
     try:
         rule = get_rule(code.upper())
     except KeyError:
-        raise SafeUsageError(f"unknown rule {code!r}; see `trainlog-doctor rules`") from None
+        raise SafeUsageError(f"unknown rule {code!r}; {suggest_rules(code, [r.code for r in RULES], selectors=False)}") from None
     click.echo(f"{rule.code}: {rule.name}  (kind: {rule.kind}, default severity: {rule.severity})\n")
     click.echo(rule.doc())
     params = rule.default_params()

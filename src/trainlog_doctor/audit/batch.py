@@ -22,8 +22,8 @@ from trainlog_doctor.readers.discover import Candidate, discover
 #: Default limit on one run's analysis in an audit (seconds); 0 or None: no limit.
 DEFAULT_RUN_TIMEOUT = 600.0
 
-#: ``progress(done, total)``, called as runs finish.
-Progress = Callable[[int, int], None]
+#: ``progress(done, total, runs)``, called as logs finish: logs done, logs in all, runs found in the done ones.
+Progress = Callable[[int, int, int], None]
 
 
 def run_audit(
@@ -40,7 +40,7 @@ def run_audit(
     """Audit every run under ``root`` into ``out_dir`` (index.html, runs/*.html, summary.json, cache.json).
 
     ``since`` (a POSIX time) keeps only runs with a file modified at or after it; ``use_cache=False``
-    re-analyzes everything; ``progress(done, total)`` is called as runs finish; a run whose analysis
+    re-analyzes everything; ``progress(done, total, runs)`` is called as logs finish; a run whose analysis
     takes longer than ``timeout`` seconds is listed with an error (None or 0: no limit). Raises
     :class:`AuditError` when the output cannot be written or overlaps the input.
     """
@@ -84,17 +84,19 @@ def run_audit(
 
     total = len(cands)
     done = len(results)
+    runs_done = sum(len(e) for e in results.values())  # a log may hold several runs (appended ones)
     if progress:
-        progress(done, total)
+        progress(done, total, runs_done)
     sizes = {i: signature_bytes(sigs[i]) for i, _ in todo}
     todo.sort(key=lambda ic: (-sizes[ic[0]], ic[0]))  # biggest first: no straggler at the end
 
     def finished(i: int, entries: list[AuditEntry]) -> None:
-        nonlocal done
+        nonlocal done, runs_done
         results[i] = entries
         done += 1
+        runs_done += len(entries)
         if progress:
-            progress(done, total)
+            progress(done, total, runs_done)
 
     stats = RunStats()
     used_workers = min(n_workers, len(todo)) if len(todo) > 1 else 1

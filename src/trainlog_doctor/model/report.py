@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import importlib
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -139,25 +141,115 @@ class RunReport:
         }
 
 
-@dataclass
+#: The columns of :meth:`Report.findings_frame`, in order, with their polars types.
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.Utf8(),
+    "path": pl.Utf8(),
+    "code": pl.Utf8(),
+    "kind": pl.Utf8(),
+    "severity": pl.Utf8(),
+    "metric": pl.Utf8(),
+    "split": pl.Utf8(),
+    "start_step": pl.Int64(),
+    "end_step": pl.Int64(),
+    "start_epoch": pl.Float64(),
+    "end_epoch": pl.Float64(),
+    "message": pl.Utf8(),
+    "top_cause": pl.Utf8(),
+    "top_fix": pl.Utf8(),
+}
+
+
+@dataclass(repr=False)
 class Report:
-    """All runs of one invocation."""
+    """All runs of one invocation.
+
+    In a notebook the report shows itself inline (:meth:`_repr_html_`, the HTML report in a sandboxed
+    frame); :meth:`to_html`, :meth:`to_json`, :meth:`to_markdown` and :meth:`to_text` give the
+    command line's formats, :meth:`findings_frame` one polars row per finding.
+    """
 
     runs: list[RunReport] = field(default_factory=list)
 
     def findings(self) -> list[tuple[RunReport, Finding]]:
+        """Every finding with its run, in run order."""
         return [(r, f) for r in self.runs for f in r.findings]
 
     def max_severity(self) -> str | None:
+        """The most severe finding's severity, or None without findings."""
         sev = [f.severity for _, f in self.findings()]
         return max(sev, key=SEVERITY_RANK.__getitem__) if sev else None
 
     def to_dict(self) -> dict[str, Any]:
+        """The schema v1 JSON report as Python objects."""
         return {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "trainlog-doctor", "version": __version__},
             "runs": [r.to_dict() for r in self.runs],
         }
+
+    def __repr__(self) -> str:
+        status = {s: sum(r.status == s for r in self.runs) for s in ("ok", "empty", "error")}
+        sev = [f.severity for _, f in self.findings()]
+        counts = ", ".join(f"{sev.count(s)} {s}" for s in ("error", "warning", "info") if s in sev)
+        return (f"<Report: {len(self.runs)} run(s) ({status['ok']} ok, {status['empty']} empty, {status['error']} unreadable), "
+                f"{len(sev)} finding(s){f' ({counts})' if counts else ''}>")
+
+    def render(self, fmt: str) -> str:
+        """The report in one of the command line's formats (``html``, ``json``, ``markdown``, ``text``, ...).
+
+        The renderers live in the ``report`` layer above this one and are looked up by name when
+        called, so the data model stays importable on its own.
+        """
+        formats = importlib.import_module("trainlog_doctor.report.formats")
+        text: str = formats.render(self, fmt)
+        return text
+
+    def to_html(self) -> str:
+        """The self-contained HTML report (one offline page; charts need the runs' views, kept by default)."""
+        return self.render("html")
+
+    def to_json(self) -> str:
+        """The schema v1 JSON report, exactly as ``--format json`` writes it."""
+        return self.render("json")
+
+    def to_markdown(self) -> str:
+        """The pull-request summary (``--format markdown``, at most 65,536 characters)."""
+        return self.render("markdown")
+
+    def to_text(self) -> str:
+        """The terminal summary (``--format text``, no colour)."""
+        return self.render("text")
+
+    def _repr_html_(self) -> str:
+        """The HTML report inline in Jupyter: in a sandboxed ``iframe`` (its styles and scripts stay inside)."""
+        page = html.escape(self.to_html(), quote=True)
+        return (f'<iframe srcdoc="{page}" sandbox="allow-scripts" title="trainlog-doctor report" '
+                'style="width:100%;height:640px;border:1px solid #ccc"></iframe>')
+
+    def findings_frame(self) -> pl.DataFrame:
+        """One row per finding (columns :data:`FINDINGS_SCHEMA`): the run, what and where it is, its message,
+        and the top-ranked cause and fix (their knowledge-base ids; null when none)."""
+        rows = [
+            {
+                "run_id": r.run_id,
+                "path": r.path,
+                "code": f.code,
+                "kind": f.kind,
+                "severity": f.severity,
+                "metric": f.metric,
+                "split": f.split,
+                "start_step": f.start_step,
+                "end_step": f.end_step,
+                "start_epoch": _num(f.start_epoch),
+                "end_epoch": _num(f.end_epoch),
+                "message": f.message,
+                "top_cause": f.causes[0].id if f.causes else None,
+                "top_fix": f.fixes[0].id if f.fixes else None,
+            }
+            for r, f in self.findings()
+        ]
+        return pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row") if rows else pl.DataFrame(schema=FINDINGS_SCHEMA)
 
 
 def _num(v: float | None) -> float | int | None:

@@ -574,14 +574,17 @@ def _constant(value: Any, n: int, dtype: pl.DataType) -> pl.Series:
     return pl.Series(values=[value], dtype=dtype).extend_constant(value, n - 1)
 
 
+_INT64_TOP = float(np.nextafter(2.0**63, 0))  # the largest float below 2**63, exact as an int64
+
+
 def _as_dtype(series: pl.Series, dtype: pl.DataType) -> pl.Series:
     """``series`` as ``dtype`` (floats floored to Int64), avoiding a polars query in the common cases."""
     if series.dtype == dtype:
         return series
     if dtype == pl.Int64 and series.dtype == pl.Float64 and not series.null_count():
         arr = series.to_numpy()
-        if np.isfinite(arr).all():
-            return pl.Series(values=np.floor(arr).astype(np.int64), dtype=pl.Int64)
+        if np.isfinite(arr).all():  # clipped to the int64 range: a garbled 1e23 is a huge step, not a wrapped one
+            return pl.Series(values=np.clip(np.floor(arr), -(2.0**63), _INT64_TOP).astype(np.int64), dtype=pl.Int64)
     return series.cast(dtype, strict=False)
 
 

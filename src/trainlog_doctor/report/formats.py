@@ -17,7 +17,7 @@ from trainlog_doctor.model.report import Report
 
 __all__ = ["FORMAT_MODULES", "OutputFormat", "format_for_extension", "format_names", "get_format", "render"]
 
-FORMAT_MODULES = ("text", "json", "markdown", "github", "html")  # modules of trainlog_doctor.report, in --help order
+FORMAT_MODULES = ("text", "concise", "json", "markdown", "github", "html")  # modules of trainlog_doctor.report, in --help order
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,14 @@ class OutputFormat:
     """One output format: its ``--format`` name, the ``--output`` extensions that choose it, its renderer.
 
     ``needs_view`` is true when the renderer reads the runs' series (``RunReport.view``), so the
-    analysis has to keep them.
+    analysis has to keep them; ``supports_color`` when ``render`` takes ``color=True`` (ANSI styles for a terminal).
     """
 
     name: str
     extensions: tuple[str, ...]
-    render: Callable[[Report], str]
+    render: Callable[..., str]
     needs_view: bool = False
+    supports_color: bool = False
 
 
 @cache
@@ -61,6 +62,7 @@ def format_for_extension(extension: str) -> str | None:
     return next((f.name for f in _formats().values() if ext in f.extensions), None)
 
 
-def render(report: Report, name: str) -> str:
-    """``report`` in the format called ``name``."""
-    return get_format(name).render(report)
+def render(report: Report, name: str, *, color: bool = False) -> str:
+    """``report`` in the format called ``name`` (styled for a colour terminal when ``color`` and the format can)."""
+    fmt = get_format(name)
+    return fmt.render(report, color=True) if color and fmt.supports_color else fmt.render(report)

@@ -1,9 +1,32 @@
-"""Short terminal summary (``--format text``)."""
+"""Short terminal summary (``--format text``), optionally coloured, and its helpers for the terminal.
+
+Colour is ANSI styling from Click added after the text was made safe (log-derived names never carry
+escape sequences); the caller decides when (a terminal, ``NO_COLOR``, ``FORCE_COLOR``).
+"""
 
 from __future__ import annotations
 
-from trainlog_doctor.model.report import SEVERITY_RANK, Report
+import click
+
+from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Report, RunReport
 from trainlog_doctor.report.formats import OutputFormat
+
+#: How each severity and run status is styled on a colour terminal (Click ``style`` keywords).
+STYLES: dict[str, dict[str, object]] = {
+    "error": {"fg": "red", "bold": True},
+    "warning": {"fg": "yellow"},
+    "info": {"fg": "cyan"},
+    "clean": {"fg": "green"},
+    "unreadable": {"fg": "red"},
+    "head": {"bold": True},
+    "code": {"bold": True},
+    "dim": {"dim": True},
+}
+
+
+def paint(text: str, style: str, color: bool) -> str:
+    """``text`` in the named style of :data:`STYLES` when ``color``, else unchanged."""
+    return click.style(text, **STYLES[style]) if color else text  # type: ignore[arg-type]
 
 
 def _clean(s: object, limit: int = 300) -> str:
@@ -42,6 +65,13 @@ def _where(f) -> str:  # type: ignore[no-untyped-def]
     return "whole run"
 
 
+def _onset(f: Finding) -> str:
+    """Where a finding starts, for a one-line location: ``epoch 3.41``, ``step 140``, or empty (whole run)."""
+    if f.start_epoch is not None:
+        return f"epoch {_epoch(f.start_epoch)}"
+    return f"step {f.start_step}" if f.start_step is not None else ""
+
+
 def _title(text: str) -> str:
     """The headline of a knowledge-base entry ("Title: explanation" -> "Title")."""
     head, sep, _ = text.partition(": ")
@@ -56,41 +86,90 @@ def _cite(sources: list[str]) -> str:
     return f"[{_clean(sources[0])}{more}]"
 
 
-def render_text(report: Report, *, causes: int = 2) -> str:
+def render_text(report: Report, *, causes: int = 2, color: bool = False) -> str:
     """One block per run: status, then each finding with where, message and the top causes and fix."""
     lines: list[str] = []
-    n_err = n_warn = 0
     for run in report.runs:
-        head = f"{_clean(run.run_id)}  [{run.format or '?'}]"
-        if run.status != "ok":
-            lines.append(f"{head}  {run.status.upper()}: {_clean(run.error or '')}")
-            continue
-        if not run.findings:
-            lines.append(f"{head}  clean ({len(run.series)} series)")
-            lines.extend(f"  note: {_clean(n)}" for n in run.notes[:3])
-            continue
-        lines.append(f"{head}  {len(run.findings)} finding(s)")
-        for f in sorted(run.findings, key=lambda f: -SEVERITY_RANK[f.severity]):
-            n_err += f.severity == "error"
-            n_warn += f.severity == "warning"
-            lines.append(
-                f"  {f.severity:<7} {f.code} {f.kind:<11} {_clean(f.split)}/{_clean(f.metric)} "
-                f"at {_where(f)}: {_clean(f.message)}"
-            )
-            for c in f.causes[:causes]:
-                lines.append(f"          cause: {_clean(_title(c.text))} {_cite(c.sources)}")
-            if f.fixes:
-                lines.append(f"          fix:   {_clean(_title(f.fixes[0].text))} {_cite(f.fixes[0].sources)}")
-        for w in run.warnings[:3]:
-            lines.append(f"  note: {_clean(w)}")
-        lines.extend(f"  note: {_clean(n)}" for n in run.notes[:3])
-    ok = sum(r.status == "ok" for r in report.runs)
+        lines.extend(_run_block(run, causes, color))
     lines.append("")
-    lines.append(
-        f"{len(report.runs)} run(s): {ok} ok, {sum(r.status == 'empty' for r in report.runs)} empty, "
-        f"{sum(r.status == 'error' for r in report.runs)} unreadable; {n_err} error(s), {n_warn} warning(s)"
-    )
+    lines.append(summary_line(report, color))
     return "\n".join(_no_workflow_command(line) for line in lines) + "\n"
 
 
-FORMAT = OutputFormat("text", (".txt",), render_text)
+def _run_block(run: RunReport, causes: int, color: bool) -> list[str]:
+    head = paint(_clean(run.run_id), "head", color) + f"  [{run.format or '?'}]"
+    if run.status != "ok":
+        return [f"{head}  {paint(run.status.upper(), 'unreadable', color)}: {_clean(run.error or '')}"]
+    if not run.findings:
+        return [f"{head}  {paint('clean', 'clean', color)} ({len(run.series)} series)",
+                *(f"  note: {_clean(n)}" for n in run.notes[:3])]
+    lines = [f"{head}  {len(run.findings)} finding(s)  {paint(_clean(run.path), 'dim', color)}"]
+    for f in sorted(run.findings, key=lambda f: -SEVERITY_RANK[f.severity]):
+        lines.append(
+            f"  {paint(f'{f.severity:<7}', f.severity, color)} {paint(f.code, 'code', color)} {f.kind:<11} "
+            f"{_clean(f.split)}/{_clean(f.metric)} at {_where(f)}: {_clean(f.message)}"
+        )
+        for c in f.causes[:causes]:
+            lines.append(f"          cause: {_clean(_title(c.text))} {_cite(c.sources)}")
+        if f.fixes:
+            lines.append(f"          fix:   {_clean(_title(f.fixes[0].text))} {_cite(f.fixes[0].sources)}")
+    lines.extend(f"  note: {_clean(w)}" for w in run.warnings[:3])
+    lines.extend(f"  note: {_clean(n)}" for n in run.notes[:3])
+    return lines
+
+
+def severity_counts(findings: list[Finding]) -> dict[str, int]:
+    """How many findings of each severity, most severe first."""
+    return {sev: sum(f.severity == sev for f in findings) for sev in ("error", "warning", "info")}
+
+
+def summary_line(report: Report, color: bool = False) -> str:
+    """The last line: runs read fine, empty and unreadable, then the findings by severity."""
+    counts = severity_counts([f for _, f in report.findings()])
+    ok = sum(r.status == "ok" for r in report.runs)
+    empty = sum(r.status == "empty" for r in report.runs)
+    bad = sum(r.status == "error" for r in report.runs)
+    found = ", ".join(paint(f"{n} {sev}(s)", sev, color and n > 0) for sev, n in counts.items() if sev != "info" or n)
+    return f"{len(report.runs)} run(s): {ok} ok, {empty} empty, {bad} unreadable; {found}"
+
+
+def concise_lines(report: Report, color: bool = False) -> list[str]:
+    """One line per finding in the style of ruff: ``path:epoch 3.41: DV001 [error] train/loss: message``.
+
+    The path is the run's file or directory (with ``#2`` for the second run appended to one file);
+    unreadable and empty runs get one line each, so every run that is not clean is on the list.
+    """
+    lines: list[str] = []
+    for run in report.runs:
+        where = _clean(run.path) + _run_suffix(run)
+        if run.status != "ok":
+            lines.append(f"{where}: {paint(run.status, 'unreadable', color)}: {_clean(run.error or '')}")
+            continue
+        for f in sorted(run.findings, key=lambda f: (-SEVERITY_RANK[f.severity], f.start_step or 0)):
+            at = _onset(f)
+            lines.append(
+                f"{where}:{at + ':' if at else ''} {paint(f.code, 'code', color)} [{paint(f.severity, f.severity, color)}] "
+                f"{_clean(f.split)}/{_clean(f.metric)}: {_clean(f.message)}"
+            )
+    return lines
+
+
+def _run_suffix(run: RunReport) -> str:
+    """``#2`` when the run is the second (third ...) run appended to one file, else empty."""
+    head, sep, tail = run.run_id.rpartition("#")
+    return f"#{tail}" if sep and head and tail.isdigit() else ""
+
+
+def render_concise(report: Report, *, color: bool = False) -> str:
+    """``--format concise``: :func:`concise_lines`, then a line counting the findings (ruff's "Found N")."""
+    lines = concise_lines(report, color)
+    counts = severity_counts([f for _, f in report.findings()])
+    total = sum(counts.values())
+    detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
+    with_findings = sum(bool(r.findings) for r in report.runs)
+    tail = f"Found {total} finding(s) ({detail}) in {with_findings} of {len(report.runs)} run(s)." if total else (
+        f"No findings in {len(report.runs)} run(s).")
+    return "\n".join(_no_workflow_command(line) for line in [*lines, tail]) + "\n"
+
+
+FORMAT = OutputFormat("text", (".txt",), render_text, supports_color=True)

@@ -21,6 +21,7 @@ from trainlog_doctor.signals.levels import (
     tail_level,
 )
 from trainlog_doctor.signals.lr import frozen_from
+from trainlog_doctor.signals.transforms import median
 
 _ACC_RE = re.compile(
     r"(^|[/_])(acc|accuracy|categorical_accuracy|binary_accuracy|sparse_categorical_accuracy|acc1|top1|top_1|"
@@ -91,7 +92,7 @@ class AccuracyAtChance(SeriesRule):
         )
         if start is None:
             return []
-        level = float(np.median(v[start:])) / scale
+        level = median(v[start:]) / scale
         if level > 0.995 or level <= 0.0:
             return []
         c_meta = ctx.n_classes
@@ -176,7 +177,7 @@ class PinnedLoss(SeriesRule):
         start = pinned_tail(v, rel_tol=self.rel_tol, abs_tol=0.0, min_len=min_len, rel_sigma=self.rel_sigma)
         if start is None:
             return []
-        level = float(np.median(v[start:]))
+        level = median(v[start:])
         if abs(level) <= 1e-6 or lr_frozen(ctx, int(s.steps[idx[start]])):
             return []
         c = None

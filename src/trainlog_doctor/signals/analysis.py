@@ -25,7 +25,10 @@ __all__ = ["MAX_TREND_POINTS", "AnalysisSeries", "analysis_series"]
 #: Series longer than this are reduced to bucket medians before trend questions are asked.
 MAX_TREND_POINTS = 1500
 
-_LOG10_MAX = float(np.log10(np.finfo(np.float64).max))
+#: Linear analysis values are kept within this magnitude, so differences and sums of them stay finite.
+_LINEAR_MAX = 1e150
+
+_LOG10_MAX = float(np.nextafter(np.log10(np.finfo(np.float64).max), 0))  # log10(max) rounds up: 10**it overflows
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +37,9 @@ class AnalysisSeries:
 
     ``idx`` maps each analysed point back to its position in the original series; ``y`` is the value
     (log10 when ``logged``); ``noise`` is the robust point-to-point sigma of ``y``; ``smooth`` a
-    rolling median of ``y``.
+    rolling median of ``y``. ``scale`` is 1 except for a linear series with values beyond
+    ``1e150`` (near the float limit, where differences overflow): those are multiplied by a power of
+    two (exact) that brings them back, and :meth:`value` divides it out.
     """
 
     idx: np.ndarray
@@ -42,6 +47,7 @@ class AnalysisSeries:
     logged: bool
     noise: float
     smooth: np.ndarray
+    scale: float = 1.0
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -49,7 +55,7 @@ class AnalysisSeries:
     def value(self, y: float) -> float:
         """Back from analysis units to the metric's own units."""
         if not self.logged:
-            return float(y)
+            return float(y) / self.scale
         return float(np.power(10.0, min(float(y), _LOG10_MAX)))
 
     def pos(self, i: int) -> int:
@@ -87,11 +93,23 @@ def analysis_series(
     elif log:
         log = v.size >= 1 and bool((v > 0).all())
     y = np.log10(v) if log else v.astype(np.float64)
+    scale = 1.0 if log else _linear_scale(y)
+    if scale != 1.0:
+        y = y * scale
     if max_points is not None:
         idx, y = bucket_medians(idx, y, max_points)
     noise = robust_noise(y) if y.size >= 2 else 0.0
     sm = rolling_median(y, odd_window(y.size, frac=window_frac)) if y.size >= 3 else y.copy()
-    out = AnalysisSeries(idx=idx, y=y, logged=bool(log), noise=float(noise), smooth=np.asarray(sm, dtype=np.float64))
+    out = AnalysisSeries(idx=idx, y=y, logged=bool(log), noise=float(noise), smooth=np.asarray(sm, dtype=np.float64),
+                         scale=scale)
     for a in (out.idx, out.y, out.smooth):
         a.setflags(write=False)
     return out
+
+
+def _linear_scale(y: np.ndarray) -> float:
+    """1, or the power of two that brings values beyond :data:`_LINEAR_MAX` within it (exact in binary)."""
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    if not top > _LINEAR_MAX or not np.isfinite(top):
+        return 1.0
+    return float(2.0 ** -int(np.ceil(np.log2(top / _LINEAR_MAX))))

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from trainlog_doctor.signals.transforms import median
+
 __all__ = [
     "band_entry",
     "chance_classes",
@@ -38,7 +40,7 @@ def pinned_tail(
     n = values.size
     if n < min_len or min_len < 1:
         return None
-    level = float(np.median(values[-min_len:]))
+    level = median(values[-min_len:])
     tol = max(abs_tol, rel_tol * abs(level))
     off = np.abs(values - level) > tol
     if off[-min_len:].any():
@@ -60,7 +62,7 @@ def pinned_tail(
         return None
     if rel_sigma is not None:
         seg = values[start:][~off[start:]]
-        sigma = 1.4826 * float(np.median(np.abs(seg - np.median(seg))))
+        sigma = 1.4826 * median(np.abs(seg - median(seg)))
         if sigma > max(abs_tol, rel_sigma * abs(level)):
             return None
     return start
@@ -68,7 +70,7 @@ def pinned_tail(
 
 def tail_level(values: np.ndarray, *, tail_frac: float, min_len: int) -> float:
     """Median of the last ``tail_frac`` of ``values`` (at least ``min_len`` points)."""
-    return float(np.median(values[-max(min_len, math.ceil(tail_frac * values.size)) :]))
+    return median(values[-max(min_len, math.ceil(tail_frac * values.size)) :])
 
 
 def band_entry(
@@ -109,7 +111,7 @@ def flat_between(
     seg = values[(steps >= step_from) & (steps <= step_to)]
     if seg.size < min_points:
         return False
-    med = float(np.median(seg))
+    med = median(seg)
     return bool(float(np.max(np.abs(seg - med))) <= rel * max(abs(med), 1e-12))
 
 

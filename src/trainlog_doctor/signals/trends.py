@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlog_doctor.signals.analysis import AnalysisSeries
-from trainlog_doctor.signals.transforms import odd_window, suffix_share
+from trainlog_doctor.signals.transforms import median, odd_window, suffix_share
 
 __all__ = [
     "Progress",
@@ -216,7 +216,7 @@ def levels_around(
         around = values[max(0, j - 1) : j + 1]
     if end.size == 0 or around.size == 0:
         return None
-    return float(np.median(around)), float(np.median(end))
+    return median(around), median(end)
 
 
 # ---- a turn for the worse ------------------------------------------------------------------------
