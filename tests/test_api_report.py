@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import trainlog_doctor
 from trainlog_doctor.api import SelectorError, analyze
 from trainlog_doctor.cli import main
-from trainlog_doctor.model.report import FINDINGS_SCHEMA, Report
+from trainlog_doctor.model.report import Report, findings_schema
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 
@@ -76,7 +76,7 @@ def test_repr_html_is_the_report_in_a_sandboxed_frame(report: Report) -> None:
 def test_findings_frame_one_row_per_finding(report: Report) -> None:
     df = report.findings_frame()
     assert isinstance(df, pl.DataFrame)
-    assert df.schema == pl.Schema(FINDINGS_SCHEMA)
+    assert df.schema == pl.Schema(findings_schema())
     pairs = report.findings()
     assert df.height == len(pairs) > 0
     for row, (run, f) in zip(df.iter_rows(named=True), pairs, strict=True):
@@ -89,7 +89,7 @@ def test_findings_frame_one_row_per_finding(report: Report) -> None:
     assert div["run_id"] == "divergence_nan" and div["start_epoch"] == pytest.approx(3.414634)
     assert df.group_by("severity").len().sort("severity")["len"].sum() == df.height
     empty = Report().findings_frame()
-    assert empty.height == 0 and empty.schema == pl.Schema(FINDINGS_SCHEMA)
+    assert empty.height == 0 and empty.schema == pl.Schema(findings_schema())
 
 
 def test_analyze_documents_every_parameter() -> None:

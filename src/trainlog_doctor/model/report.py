@@ -141,23 +141,30 @@ class RunReport:
         }
 
 
-#: The columns of :meth:`Report.findings_frame`, in order, with their polars types.
-FINDINGS_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.Utf8(),
-    "path": pl.Utf8(),
-    "code": pl.Utf8(),
-    "kind": pl.Utf8(),
-    "severity": pl.Utf8(),
-    "metric": pl.Utf8(),
-    "split": pl.Utf8(),
-    "start_step": pl.Int64(),
-    "end_step": pl.Int64(),
-    "start_epoch": pl.Float64(),
-    "end_epoch": pl.Float64(),
-    "message": pl.Utf8(),
-    "top_cause": pl.Utf8(),
-    "top_fix": pl.Utf8(),
+#: The columns of :meth:`Report.findings_frame`, in order, with the names of their polars types.
+FINDINGS_COLUMNS: dict[str, str] = {
+    "run_id": "Utf8",
+    "path": "Utf8",
+    "code": "Utf8",
+    "kind": "Utf8",
+    "severity": "Utf8",
+    "metric": "Utf8",
+    "split": "Utf8",
+    "start_step": "Int64",
+    "end_step": "Int64",
+    "start_epoch": "Float64",
+    "end_epoch": "Float64",
+    "message": "Utf8",
+    "top_cause": "Utf8",
+    "top_fix": "Utf8",
 }
+
+
+def findings_schema() -> dict[str, pl.DataType]:
+    """:data:`FINDINGS_COLUMNS` as polars types (polars is imported here, not when the model loads)."""
+    import polars as pl
+
+    return {name: getattr(pl, dtype)() for name, dtype in FINDINGS_COLUMNS.items()}
 
 
 @dataclass(repr=False)
@@ -228,7 +235,7 @@ class Report:
                 'style="width:100%;height:640px;border:1px solid #ccc"></iframe>')
 
     def findings_frame(self) -> pl.DataFrame:
-        """One row per finding (columns :data:`FINDINGS_SCHEMA`): the run, what and where it is, its message,
+        """One row per finding (columns :data:`FINDINGS_COLUMNS`): the run, what and where it is, its message,
         and the top-ranked cause and fix (their knowledge-base ids; null when none)."""
         rows = [
             {
@@ -249,7 +256,10 @@ class Report:
             }
             for r, f in self.findings()
         ]
-        return pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row") if rows else pl.DataFrame(schema=FINDINGS_SCHEMA)
+        import polars as pl
+
+        schema = findings_schema()
+        return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
 def _num(v: float | None) -> float | int | None:
