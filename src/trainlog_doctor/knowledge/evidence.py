@@ -1,20 +1,24 @@
 """The evidence for one finding: what the evidence tests may look at, gathered in one record.
 
-:func:`build_evidence` collects it from the finding's own evidence, the run's facts, the run's meta
-(optimizer, batch size, regularization) and the other findings of the same run.
+:func:`build_evidence` collects it from the finding's own evidence, the run's facts, the run's configuration
+(``view.config``: optimizer, batch size, regularization), the shape of the logged learning rate and
+the other findings of the same run.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from trainlog_doctor.knowledge.thresholds import TH
 from trainlog_doctor.model.report import Finding
+from trainlog_doctor.run.series import Series
 from trainlog_doctor.run.view import RunView
+from trainlog_doctor.signals.lr import LRSchedule, lr_schedule
 
 
 @dataclass(frozen=True)
@@ -25,29 +29,44 @@ class Evidence:
     metric: str
     split: str
     onset: float | None = None  # 0..1, where in the run the event starts
+    onset_step: int | None = None
     lr: float | None = None
-    lr_origin: str = "at onset"  # or "configured" when it came from meta
+    lr_origin: str = "at onset"  # or "configured" when it came from the run's configuration
     lr_changed: bool | None = None
     lr_before: float | None = None  # lr a few points before the onset (from the log)
     lr_flat: bool | None = None  # the logged lr never changed
     lr_first: float | None = None
     lr_last_before_onset: float | None = None
+    schedule: LRSchedule | None = None  # the shape of the logged lr series
+    lr_cut_before: tuple[int, float] | None = None  # last scheduler cut before the onset (step, ratio)
+    lr_cuts_before: int = 0
+    lr_raised_before: tuple[int, float] | None = None  # last jump up before the onset (step, ratio)
+    in_warmup: bool | None = None  # the onset falls inside the warm-up
+    lr_at_best: tuple[int, float] | None = None  # (step, lr) where the train loss last made a new low before the onset
     optimizer: str | None = None
+    eps: float | None = None
+    grad_clip: float | None = None
+    precision: str | None = None
     batch_size: int | None = None
     weight_decay: float | None = None
     dropout: float | None = None
     run_epochs: float | None = None
     run_steps: int | None = None
+    steps_per_epoch: float | None = None
     co_kinds: frozenset[str] = frozenset()
     same_kind_on_train: bool = False
+    train_events_of_kind: int = 0  # findings of this kind on training curves in the run
     train_improving: bool | None = None
     ratio: float | None = None
     zscore: float | None = None
     value_after: float | None = None
     ln_classes: float | None = None
     chance_level: float | None = None
+    loss_start: float | None = None  # first logged primary training loss
     data_time_share: float | None = None
     memory_growth: tuple[float, float] | None = None  # (first-quarter, last-quarter) median
+    grad_norm_pct: tuple[float, float, float] | None = None  # p50, p90, p99 of the grad norm before the onset
+    best_val: tuple[float, float | None, int] | None = None  # (value, epoch, step) of the lowest validation loss
 
 
 def _num(v: Any) -> float | None:
@@ -80,33 +99,6 @@ def _bool(v: Any) -> bool | None:
     return None
 
 
-def _meta_get(meta: Mapping[str, Any], *keys: str) -> Any:
-    """The first present key in meta or in its ``hparams`` / ``config`` / ``args`` sub-dicts."""
-    tables: list[Mapping[str, Any]] = [meta]
-    for sub in ("hparams", "config", "args", "optimizer_config"):
-        v = meta.get(sub)
-        if isinstance(v, Mapping):
-            tables.append(v)
-    for table in tables:
-        for k in keys:
-            if k in table and table[k] is not None:
-                return table[k]
-    return None
-
-
-def _optimizer_name(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, Mapping):
-        v = v.get("type") or v.get("name")
-        if v is None:
-            return None
-    s = str(v).strip().lower()
-    s = s.rsplit(".", 1)[-1]  # torch.optim.AdamW -> adamw
-    s = re.sub(r"[^a-z0-9_]", "", s).strip("_")  # HF: adamw_torch
-    return s or None
-
-
 def _index_at(points: Sequence[tuple[int, float]], step: int) -> int:
     """Position of the last point at or before ``step`` (0 when all are after)."""
     idx = 0
@@ -118,10 +110,79 @@ def _index_at(points: Sequence[tuple[int, float]], step: int) -> int:
     return idx
 
 
+def schedule_of(view: RunView) -> LRSchedule | None:
+    """The shape of the run's logged learning rate (cached on the view; ``None`` when none is logged)."""
+    key = "knowledge.lr_schedule"
+    if key not in view._cache:
+        lr = view.lr
+        sched = None
+        if lr is not None:
+            idx, vals = lr.finite_view()
+            sched = lr_schedule(lr.steps[idx], vals, scheduler=view.config.scheduler)
+        view._cache[key] = sched
+    return view._cache[key]
+
+
+def _lr_at_best(view: RunView, loss: Series | None, step: int | None) -> tuple[int, float] | None:
+    """(step, lr) at the last new low of the training loss before ``step``."""
+    if loss is None or step is None or view.lr is None:
+        return None
+    idx, vals = loss.finite_view()
+    steps = loss.steps[idx]
+    keep = steps < step
+    if not np.any(keep):
+        return None
+    j = int(np.argmin(vals[keep]))
+    at = int(steps[keep][j])
+    lr = view.lr_at(at)
+    return (at, lr) if lr is not None and lr > 0 else None
+
+
+def _grad_norm_pct(view: RunView, step: int | None) -> tuple[float, float, float] | None:
+    cands = [s for s in view.series.values() if "grad_norm" in s.metric.lower() or s.metric.lower() in ("gnorm", "grad-norm")]
+    if not cands:
+        return None
+    s = sorted(cands, key=lambda x: (-x.n_finite, x.metric))[0]
+    idx, vals = s.finite_view()
+    steps = s.steps[idx]
+    if step is not None:
+        vals = vals[steps < step]
+    if vals.size < 5:
+        return None
+    p50, p90, p99 = np.percentile(vals, [50, 90, 99])
+    return float(p50), float(p90), float(p99)
+
+
+def _best_val(view: RunView) -> tuple[float, float | None, int] | None:
+    s = view.primary_loss_for("val") or view.primary_loss_for("test")
+    if s is None:
+        return None
+    idx, vals = s.finite_view()
+    if vals.size < 3:
+        return None
+    j = int(np.argmin(vals))
+    ep = float(s.epochs[idx][j])
+    return float(vals[j]), (ep if math.isfinite(ep) else None), int(s.steps[idx][j])
+
+
+def _steps_per_epoch(view: RunView) -> float | None:
+    s = view.primary_loss
+    if s is None:
+        return None
+    ep = s.epochs
+    ok = np.isfinite(ep)
+    if ok.sum() < 2:
+        return None
+    de = float(ep[ok][-1] - ep[ok][0])
+    ds = float(s.steps[ok][-1] - s.steps[ok][0])
+    return ds / de if de > 0 and ds > 0 else None
+
+
 def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -> Evidence:
     """Collect the evidence for one finding of the run ``view``: the finding's own evidence, the run's
-    facts and meta, and the other findings of the run (``others`` may include ``finding`` itself)."""
-    meta, facts = view.meta, view.facts
+    facts and configuration (``view.config``), the shape of its logged learning rate, and the other
+    findings of the run (``others`` may include ``finding`` itself)."""
+    cfg, facts = view.config, view.facts
     raw = finding.evidence or {}
 
     onset = _num(raw.get("onset_fraction"))
@@ -153,16 +214,33 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
                 ref = max(abs(x) for x in window) or 1.0
                 lr_changed = (max(window) - min(window)) / ref > TH.lr_change_rel
     if lr is None:
-        lr = _num(_meta_get(meta, "lr", "learning_rate", "base_lr"))
+        lr = cfg.lr
         lr_origin = "configured"
 
-    opt = _optimizer_name(_meta_get(meta, "optimizer", "optim", "optimizer_name"))
-    bs = _num(_meta_get(meta, "batch_size", "train_batch_size", "per_device_train_batch_size"))
-    wd = _num(_meta_get(meta, "weight_decay", "wd", "l2"))
-    dropout = _num(_meta_get(meta, "dropout", "dropout_rate", "hidden_dropout_prob", "drop_rate"))
+    opt = cfg.optimizer
+    bs = cfg.batch_size
+    sched = schedule_of(view)
+    step = finding.start_step
+    cut = raised = None
+    n_cuts = 0
+    in_warmup = None
+    if sched is not None and step is not None:
+        cut, raised = sched.cut_before(step), sched.raised_before(step)
+        n_cuts = sum(1 for c in sched.cuts if c[0] <= step)
+        in_warmup = sched.warmup_end is not None and step <= sched.warmup_end
+    loss = view.primary_loss
+    loss_start = None
+    if loss is not None:
+        _, lv = loss.finite_view()
+        loss_start = float(lv[0]) if lv.size else None
+    ln_c = _num(raw.get("ln_classes"))
+    n_classes = view.n_classes or cfg.num_classes
+    if ln_c is None and n_classes and n_classes >= 2:
+        ln_c = math.log(n_classes)
 
     co = frozenset(o.kind for o in others if o is not finding)
     same_on_train = any(o is not finding and o.kind == finding.kind and o.split == "train" for o in others)
+    train_events = sum(1 for o in others if o.kind == finding.kind and o.split == "train")
 
     share = view.data_time_share(finding.start_step, finding.end_step)
     if finding.metric == "data_time" and share is None:
@@ -174,6 +252,7 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
         metric=finding.metric,
         split=finding.split,
         onset=onset,
+        onset_step=step,
         lr=lr,
         lr_origin=lr_origin,
         lr_changed=lr_changed,
@@ -181,21 +260,35 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
         lr_flat=lr_flat,
         lr_first=lr_first,
         lr_last_before_onset=lr_last,
+        schedule=sched,
+        lr_cut_before=cut,
+        lr_cuts_before=n_cuts,
+        lr_raised_before=raised,
+        in_warmup=in_warmup,
+        lr_at_best=_lr_at_best(view, loss, step),
         optimizer=opt,
+        eps=cfg.eps,
+        grad_clip=cfg.grad_clip,
+        precision=cfg.precision,
         batch_size=int(bs) if bs is not None and bs >= 1 else None,
-        weight_decay=wd,
-        dropout=dropout,
+        weight_decay=cfg.weight_decay,
+        dropout=cfg.dropout,
         run_epochs=facts.max_epoch if facts.max_epoch is not None else _num(finding.end_epoch),
         run_steps=facts.max_step if facts.max_step is not None else finding.end_step,
+        steps_per_epoch=_steps_per_epoch(view),
         co_kinds=co,
         same_kind_on_train=same_on_train,
+        train_events_of_kind=train_events,
         train_improving=_bool(raw.get("train_improving")),
         ratio=_num(raw.get("ratio")),
         zscore=_num(raw.get("zscore")),
         value_after=_num(raw.get("value_after")),
-        ln_classes=_num(raw.get("ln_classes")),
+        ln_classes=ln_c,
         chance_level=_num(raw.get("chance_level")),
+        loss_start=loss_start,
         data_time_share=share,
         memory_growth=mem,
+        grad_norm_pct=_grad_norm_pct(view, step),
+        best_val=_best_val(view),
     )
 

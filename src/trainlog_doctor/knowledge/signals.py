@@ -17,6 +17,18 @@ from trainlog_doctor.model.kinds import KINDS
 Delta = tuple[float, str]
 SignalFn = Callable[[Evidence], "Delta | None"]
 SIGNALS: dict[str, tuple[SignalFn, str]] = {}
+ContradictionFn = Callable[[Evidence], "str | None"]
+#: Facts of the run that rule a cause or a fix out entirely: name -> (test, doc). A test returns the
+#: note that says which fact contradicts it, or ``None``.
+CONTRADICTIONS: dict[str, tuple[ContradictionFn, str]] = {}
+
+
+def _contradiction(name: str, doc: str) -> Callable[[ContradictionFn], ContradictionFn]:
+    def register(fn: ContradictionFn) -> ContradictionFn:
+        CONTRADICTIONS[name] = (fn, doc)
+        return fn
+
+    return register
 
 
 def _signal(name: str, doc: str) -> Callable[[SignalFn], SignalFn]:
@@ -371,3 +383,157 @@ def _memory(ev: Evidence) -> Delta | None:
         return -TH.w_weak, f"logged memory stayed flat (~{_g(b)})"
     return None
 
+
+
+# ---- the run's own schedule ------------------------------------------------------------------------
+
+
+@_signal("lr_vs_peak", "the lr at the onset against the run's own peak (near the peak supports a too-high rate)")
+def _lr_vs_peak(ev: Evidence) -> Delta | None:
+    sch = ev.schedule
+    if sch is None or ev.lr is None or ev.lr_origin != "at onset" or sch.shape == "constant":
+        return None
+    rel = ev.lr / sch.peak
+    if ev.in_warmup:
+        return TH.w, f"the onset falls in the warm-up, with the lr rising towards its peak {_g(sch.peak)} (now {_g(ev.lr)})"
+    if rel >= TH.lr_near_peak:
+        return TH.w_weak, f"lr {_g(ev.lr)} at the onset is {_pct(rel)} of the run's peak {_g(sch.peak)}"
+    if rel <= TH.lr_far_below_peak:
+        return -TH.w, f"lr {_g(ev.lr)} at the onset was already cut to {_pct(rel)} of the run's peak {_g(sch.peak)}"
+    return None
+
+
+@_signal("lr_raised_before", "the schedule raised the lr (a jump up after a constant stretch) before the onset")
+def _lr_raised(ev: Evidence) -> Delta | None:
+    r = ev.lr_raised_before
+    if r is None:
+        return None
+    return TH.w_strong, f"the lr was raised {_g(r[1])}x at step {r[0]}, before the onset"
+
+
+@_signal("lr_cut_before_plateau", "the scheduler cut the lr hard before the onset, so the rate left was tiny")
+def _lr_cut_plateau(ev: Evidence) -> Delta | None:
+    sch, cut = ev.schedule, ev.lr_cut_before
+    if sch is None or ev.lr is None or ev.lr <= 0:
+        return None
+    total = sch.peak / ev.lr
+    if cut is not None and total >= TH.lr_cut_total_low:
+        return (TH.w_strong + TH.w, f"the scheduler cut the lr {ev.lr_cuts_before} time(s) before the onset, "
+                f"to {_g(ev.lr)} ({_g(total)}x below its peak {_g(sch.peak)})")  # fmt: skip
+    if cut is not None:
+        return TH.w_weak, f"the scheduler cut the lr {_g(cut[1])}x at step {cut[0]}, before the onset"
+    return None
+
+
+@_signal("loss_start_high", f"the first training loss is {TH.loss_start_factor:g}x or more above ln(C), the untrained level")
+def _loss_start(ev: Evidence) -> Delta | None:
+    if ev.loss_start is None or not ev.ln_classes:
+        return None
+    if ev.loss_start >= TH.loss_start_factor * ev.ln_classes:
+        return TH.w, f"the run starts at loss {_g(ev.loss_start)}, far above ln(C) = {_g(ev.ln_classes)}: badly scaled inputs or weights"
+    if ev.loss_start <= 1.5 * ev.ln_classes:
+        return -TH.w_weak, f"the run starts near ln(C) = {_g(ev.ln_classes)} (loss {_g(ev.loss_start)}), as a well-scaled model does"
+    return None
+
+
+@_signal("adam_eps", "Adam's epsilon from the config: the default 1e-8 lets a tiny v_t inflate the step, >= 1e-4 bounds it")
+def _adam_eps(ev: Evidence) -> Delta | None:
+    if ev.eps is None or _family(ev.optimizer) == "sgd":
+        return None
+    if ev.eps <= TH.eps_default_max:
+        return TH.w_weak, f"epsilon {_g(ev.eps)} is the small default"
+    if ev.eps >= TH.eps_large:
+        return -TH.w, f"epsilon {_g(ev.eps)} is already large, which bounds the step"
+    return None
+
+
+@_signal("grad_clip_set", "gradient clipping is configured, which bounds single updates")
+def _grad_clip(ev: Evidence) -> Delta | None:
+    if ev.grad_clip is None:
+        return None
+    if ev.grad_clip > 0:
+        return -TH.w_weak, f"gradient clipping at {_g(ev.grad_clip)} bounds single updates"
+    return None
+
+
+@_signal("isolated_event", "a single transient on the training curve (one bad batch), not a recurring instability")
+def _isolated(ev: Evidence) -> Delta | None:
+    if ev.kind != "spike" or ev.train_events_of_kind == 0:
+        return None
+    if ev.train_events_of_kind <= TH.isolated_max:
+        return TH.w, "a single spike on the training curve that recovers: one unrepresentative batch, not a recurring instability"
+    return -TH.w_weak, f"{ev.train_events_of_kind} separate spikes on the training curves: a recurring instability"
+
+
+@_signal("recurring_event", "several transients of the same kind on the training curves")
+def _recurring(ev: Evidence) -> Delta | None:
+    if ev.kind != "spike" or ev.train_events_of_kind == 0:
+        return None
+    if ev.train_events_of_kind > TH.isolated_max:
+        return TH.w, f"{ev.train_events_of_kind} separate spikes on the training curves: the instability recurs"
+    return -TH.w, "a single spike that recovers; a step size or batch noise problem would recur"
+
+
+def _sharp(ev: Evidence) -> bool | None:
+    if ev.kind != "spike" or (ev.ratio is None and ev.zscore is None):
+        return None
+    return (ev.ratio or 0.0) >= TH.severe_ratio or (ev.zscore or 0.0) >= TH.sharp_zscore
+
+
+@_signal("sharp_transient", f"a spike of {TH.severe_ratio:g}x or {TH.sharp_zscore:g} noise units that recovers: one batch unlike the rest")
+def _sharp_transient(ev: Evidence) -> Delta | None:
+    sharp = _sharp(ev)
+    if sharp is None:
+        return None
+    if sharp:
+        size = f"{_g(ev.ratio)}x" if ev.ratio and ev.ratio >= TH.severe_ratio else f"{_g(ev.zscore or 0)} noise units"
+        return TH.w_strong, f"a jump of {size} in one step that recovers: one batch unlike the others"
+    return None
+
+
+@_signal("noise_sized", "a spike of the size ordinary step noise makes (a sharp one-batch jump counts against)")
+def _noise_sized(ev: Evidence) -> Delta | None:
+    sharp = _sharp(ev)
+    if sharp is None:
+        return None
+    if sharp:  # strong: a coarse step or a noisy gradient scales the usual swings, it does not make a 10x jump
+        return -TH.w_strong, "the jump is far larger than the step-to-step noise a step size or batch size problem makes"
+    return TH.w_weak, "the jump is of the size of ordinary step noise"
+
+
+# ---- contradictions: facts that rule a cause or a fix out --------------------------------------------
+
+
+@_contradiction("not_adam", "the optimizer is known and not in the Adam family")
+def _not_adam(ev: Evidence) -> str | None:
+    fam = _family(ev.optimizer)
+    if fam is not None and fam != "adam":
+        return f"the run uses {ev.optimizer}, not an Adam-family optimizer"
+    return None
+
+
+@_contradiction("lr_raised", "the lr was raised before the onset (so it was not too low)")
+def _c_lr_raised(ev: Evidence) -> str | None:
+    r = ev.lr_raised_before
+    if r is not None:
+        return f"the lr was raised {_g(r[1])}x at step {r[0]} before the onset"
+    if ev.in_warmup:
+        return "the onset falls in the warm-up, while the lr was still rising"
+    return None
+
+
+@_contradiction("lr_was_reduced", "the schedule had cut or decayed the lr before the onset (or was still warming up)")
+def _c_lr_reduced(ev: Evidence) -> str | None:
+    sch = ev.schedule
+    if sch is None or ev.lr is None or ev.lr <= 0 or ev.lr_origin != "at onset":
+        return None
+    if ev.in_warmup:
+        return "the onset falls in the warm-up, while the lr was still being raised"
+    if ev.lr_cut_before is not None:
+        step, ratio = ev.lr_cut_before
+        return f"the scheduler cut the lr {_g(ratio)}x at step {step}, before the onset"
+    step = ev.onset_step
+    decaying = sch.shape in ("cosine-like", "step", "plateau cuts")
+    if decaying and step is not None and step > sch.peak_step and ev.lr <= sch.peak * (1 - TH.lr_reduced_rel):
+        return f"the {sch.shape} schedule had already lowered the lr from its peak {_g(sch.peak)} to {_g(ev.lr)}"
+    return None

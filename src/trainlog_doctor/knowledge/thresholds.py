@@ -48,6 +48,30 @@ class Thresholds:
     data_time_low: float = 0.1  # at or below this: compute-bound
     memory_growth: float = 1.2  # last-quarter / first-quarter memory at or above this: growing
     memory_flat: float = 1.05
+    # The run's own schedule (signals lr_vs_peak, lr_raised_before, lr_cut_before_plateau):
+    lr_near_peak: float = 0.5  # lr at onset >= half the run's peak: the event happened near the top rate
+    lr_far_below_peak: float = 0.1  # lr at onset <= a tenth of the peak: the schedule had already cut it hard
+    lr_raise_factor: float = 2.0  # a jump up of 2x or more after a constant stretch is a raise, not noise
+    lr_reduced_rel: float = 0.05  # the lr 5% or more below its peak after the peak: the schedule reduced it
+    lr_cut_total_low: float = 100.0  # peak / lr at onset >= 100: the rate was cut to a crawl before the plateau
+    # The start of training (signal loss_start_high): an untrained classifier starts near ln(C); an
+    # initial loss several times that means badly scaled inputs or weights, not a slow optimizer.
+    loss_start_factor: float = 3.0
+    # Adam's epsilon (signal adam_eps): 1e-8 is the default of torch and Keras 3 (Keras 2: 1e-7); the
+    # seed document's fix raised it to 1e-3..1e-2, so a value >= 1e-4 already bounds the step.
+    eps_default_max: float = 1e-7
+    eps_large: float = 1e-4
+    # Isolated events (signal isolated_event): a single transient on the training curve points at one
+    # bad batch; a too-coarse step size or small batches would keep producing them.
+    isolated_max: int = 1
+    # A one-step jump this many noise units high (or severe_ratio times the level) that recovers comes
+    # from one unusual batch; too coarse a step or small batches make swings of a few noise units.
+    sharp_zscore: float = 20.0
+    # Ties (Finding.undecided): leading causes within this score of each other are not told apart.
+    undecided_margin: float = 0.1
+    # Weights: a prior is at most 1.0, so a strong test (0.5) can lift a cause over one prior step of
+    # another kind's ordering (priors differ by 0.1-0.3); two strong tests (a 10x lr jump before the
+    # onset) outweigh any prior gap. Weak tests (0.15) only break near-ties between priors.
     w_strong: float = 0.5  # score deltas
     w: float = 0.3
     w_weak: float = 0.15
