@@ -20,6 +20,8 @@ DERIVE: dict[str, Callable[[Evidence], Derived | None]] = {}
 #: The seed's Adam example cut an oscillating 5e-3 to 1e-3: a 5x cut; an order of magnitude when the
 #: rate is far above the usual range.
 LOWER_LR_CUT = 5.0
+#: The lr where the loss last improved is a safe rate only when it is clearly (1.5x) below the onset's.
+LOWER_LR_MARGIN = 1.5
 #: Warm-up: the five epochs of Goyal et al. (2017), at most a tenth of the run.
 WARMUP_EPOCHS = 5.0
 WARMUP_RUN_SHARE = 0.1
@@ -54,9 +56,13 @@ def _lower_lr(ev: Evidence) -> Derived | None:
     if ref is None or ref <= 0:
         return None
     best = ev.lr_at_best
-    if best is not None and best[1] < ref:
+    if best is not None and best[1] * LOWER_LR_MARGIN <= ref:
         value, how = best[1], (f"the lr in force when the training loss last improved ({_g(best[1])} at "
                                f"{_where_step(ev, best[0])}), below the {_g(ref)} of the onset")  # fmt: skip
+    elif best is not None:
+        value = best[1] / LOWER_LR_CUT
+        how = (f"the loss last improved at lr {_g(best[1])} ({_where_step(ev, best[0])}), close to the onset's "
+               f"{_g(ref)}, so {LOWER_LR_CUT:g}x below it")  # fmt: skip
     else:
         value, how = ref / LOWER_LR_CUT, f"the lr {_g(ref)} at the onset divided by {LOWER_LR_CUT:g}"
     if value > hi and _family(ev.optimizer) in ("adam", "sgd"):
@@ -117,9 +123,11 @@ def _clip(ev: Evidence) -> Derived | None:
     if ev.grad_norm_pct is None:
         return None
     p50, p90, p99 = ev.grad_norm_pct
-    return {"value": _round(p90), "unit": "max gradient norm",
-            "how": f"the 90th percentile of the logged gradient norm before the onset (median {_g(p50)}, "
-                   f"99th percentile {_g(p99)}): clips the outliers, leaves ordinary steps alone"}  # fmt: skip
+    how = (f"the 90th percentile of the logged gradient norm before the onset (median {_g(p50)}, "
+           f"99th percentile {_g(p99)}): clips the outliers, leaves ordinary steps alone")  # fmt: skip
+    if ev.grad_clip:
+        how += f"; the run's configuration already clips at {_g(ev.grad_clip)}"
+    return {"value": _round(p90), "unit": "max gradient norm", "how": how}
 
 
 @_derive("early-stopping")
@@ -145,8 +153,6 @@ def _warmup(ev: Evidence) -> Derived | None:
     else:
         steps = cap
         how = f"a tenth of the run's {total} steps"
-    if ev.schedule is not None and ev.schedule.warmup_end is not None:
-        how += f" (the run warmed up to step {ev.schedule.warmup_end}; lower the peak as well)"
     return {"value": max(int(round(steps)), 1), "unit": "warm-up steps", "how": how}
 
 

@@ -119,6 +119,8 @@ def _requirement_met(requires: str, ev: Evidence) -> bool:
         return ev.batch_size is not None
     if requires == "val_loss":
         return ev.best_val is not None
+    if requires == "no_warmup":
+        return ev.schedule is None or ev.schedule.warmup_end is None
     return True
 
 
