@@ -65,6 +65,7 @@ class Evidence:
     loss_start: float | None = None  # first logged primary training loss
     data_time_share: float | None = None
     memory_growth: tuple[float, float] | None = None  # (first-quarter, last-quarter) median
+    period_steps: float | None = None  # an oscillation's period in steps
     grad_norm_pct: tuple[float, float, float] | None = None  # p50, p90, p99 of the grad norm before the onset
     best_val: tuple[float, float | None, int] | None = None  # (value, epoch, step) of the lowest validation loss
 
@@ -163,6 +164,15 @@ def _best_val(view: RunView) -> tuple[float, float | None, int] | None:
     j = int(np.argmin(vals))
     ep = float(s.epochs[idx][j])
     return float(vals[j]), (ep if math.isfinite(ep) else None), int(s.steps[idx][j])
+
+
+def _period_steps(finding: Finding, view: RunView) -> float | None:
+    per = _num((finding.evidence or {}).get("period_points"))
+    s = view.get(finding.metric, finding.split)
+    if per is None or s is None or len(s) < 2:
+        return None
+    gap = float(np.median(np.diff(s.steps)))
+    return per * gap if gap > 0 else None
 
 
 def _steps_per_epoch(view: RunView) -> float | None:
@@ -288,6 +298,7 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
         loss_start=loss_start,
         data_time_share=share,
         memory_growth=mem,
+        period_steps=_period_steps(finding, view),
         grad_norm_pct=_grad_norm_pct(view, step),
         best_val=_best_val(view),
     )

@@ -430,9 +430,11 @@ def _loss_start(ev: Evidence) -> Delta | None:
     if ev.loss_start is None or not ev.ln_classes:
         return None
     if ev.loss_start >= TH.loss_start_factor * ev.ln_classes:
-        return TH.w, f"the run starts at loss {_g(ev.loss_start)}, far above ln(C) = {_g(ev.ln_classes)}: badly scaled inputs or weights"
+        return TH.w, (f"the run starts at loss {_g(ev.loss_start)}, far above ln(C) = {_g(ev.ln_classes)}: "
+                      "badly scaled inputs or weights")
     if ev.loss_start <= 1.5 * ev.ln_classes:
-        return -TH.w_weak, f"the run starts near ln(C) = {_g(ev.ln_classes)} (loss {_g(ev.loss_start)}), as a well-scaled model does"
+        return -TH.w_weak, (f"the run starts near ln(C) = {_g(ev.ln_classes)} (loss {_g(ev.loss_start)}), "
+                            "as a well-scaled model does")
     return None
 
 
@@ -480,7 +482,8 @@ def _sharp(ev: Evidence) -> bool | None:
     return (ev.ratio or 0.0) >= TH.severe_ratio or (ev.zscore or 0.0) >= TH.sharp_zscore
 
 
-@_signal("sharp_transient", f"a spike of {TH.severe_ratio:g}x or {TH.sharp_zscore:g} noise units that recovers: one batch unlike the rest")
+@_signal("sharp_transient",
+         f"a spike of {TH.severe_ratio:g}x or {TH.sharp_zscore:g} noise units that recovers: one batch unlike the rest")
 def _sharp_transient(ev: Evidence) -> Delta | None:
     sharp = _sharp(ev)
     if sharp is None:
@@ -499,6 +502,19 @@ def _noise_sized(ev: Evidence) -> Delta | None:
     if sharp:  # strong: a coarse step or a noisy gradient scales the usual swings, it does not make a 10x jump
         return -TH.w_strong, "the jump is far larger than the step-to-step noise a step size or batch size problem makes"
     return TH.w_weak, "the jump is of the size of ordinary step noise"
+
+
+@_signal("epoch_periodic", "the swing repeats once per epoch (or 2, 3, 4 times in one): the data order, not the optimizer")
+def _epoch_periodic(ev: Evidence) -> Delta | None:
+    if ev.period_steps is None or not ev.steps_per_epoch:
+        return None
+    per_epoch = ev.steps_per_epoch / ev.period_steps
+    k = round(per_epoch)
+    if 1 <= k <= 4 and abs(per_epoch - k) <= TH.period_tol * k:
+        return TH.w_strong, (f"the swing repeats every {_g(ev.period_steps)} steps, {k} time(s) per epoch of "
+                             f"{_g(ev.steps_per_epoch)} steps: it follows the order of the data")  # fmt: skip
+    return -TH.w_weak, (f"the swing's period ({_g(ev.period_steps)} steps) is not tied to the epoch "
+                        f"({_g(ev.steps_per_epoch)} steps)")
 
 
 # ---- contradictions: facts that rule a cause or a fix out --------------------------------------------

@@ -67,6 +67,9 @@ class Thresholds:
     # A one-step jump this many noise units high (or severe_ratio times the level) that recovers comes
     # from one unusual batch; too coarse a step or small batches make swings of a few noise units.
     sharp_zscore: float = 20.0
+    # Periodicity (signal epoch_periodic): class-sorted or unshuffled data repeat the same batch order
+    # every epoch, so the swing's period divides the epoch; 15% slack for rounding of the period.
+    period_tol: float = 0.15
     # Ties (Finding.undecided): leading causes within this score of each other are not told apart.
     undecided_margin: float = 0.1
     # Weights: a prior is at most 1.0, so a strong test (0.5) can lift a cause over one prior step of
