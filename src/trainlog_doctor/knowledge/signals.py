@@ -158,8 +158,8 @@ def _late(ev: Evidence) -> Delta | None:
     if ev.onset >= TH.late_fraction:
         extra = TH.w * (ev.onset - TH.late_fraction) / (1.0 - TH.late_fraction)
         return TH.w_weak + extra, f"{_where(ev)}: late"
-    if ev.onset <= TH.early_fraction:
-        return -TH.w_weak, f"{_where(ev)}: early, not late"
+    if ev.onset <= TH.early_fraction:  # a late-run mechanism (v_t decay, memory growth) needs time to build up
+        return -TH.w, f"{_where(ev)}: early, not late"
     return None
 
 
@@ -473,7 +473,7 @@ def _recurring(ev: Evidence) -> Delta | None:
         return None
     if ev.train_events_of_kind > TH.isolated_max:
         return TH.w, f"{ev.train_events_of_kind} separate spikes on the training curves: the instability recurs"
-    return -TH.w, "a single spike that recovers; a step size or batch noise problem would recur"
+    return -TH.w_weak, "a single spike that recovers; a step size or batch noise problem would recur"
 
 
 def _sharp(ev: Evidence) -> bool | None:
@@ -504,13 +504,29 @@ def _noise_sized(ev: Evidence) -> Delta | None:
     return TH.w_weak, "the jump is of the size of ordinary step noise"
 
 
-@_signal("epoch_periodic", "the swing repeats once per epoch (or 2, 3, 4 times in one): the data order, not the optimizer")
-def _epoch_periodic(ev: Evidence) -> Delta | None:
+def _epoch_multiple(ev: Evidence) -> int | None:
+    """k when the oscillation repeats k (1..4) times per epoch, 0 when its period is not tied to the epoch."""
     if ev.period_steps is None or not ev.steps_per_epoch:
         return None
     per_epoch = ev.steps_per_epoch / ev.period_steps
     k = round(per_epoch)
-    if 1 <= k <= 4 and abs(per_epoch - k) <= TH.period_tol * k:
+    return k if 1 <= k <= 4 and abs(per_epoch - k) <= TH.period_tol * k else 0
+
+
+@_signal("optimizer_not_periodic", "a swing locked to the epoch counts against an optimizer cause (step size, batch noise)")
+def _optimizer_not_periodic(ev: Evidence) -> Delta | None:
+    k = _epoch_multiple(ev)
+    if not k:
+        return None
+    return -TH.w, "the swing is locked to the epoch, which a step-size or gradient-noise problem would not be"
+
+
+@_signal("epoch_periodic", "the swing repeats once per epoch (or 2, 3, 4 times in one): the data order, not the optimizer")
+def _epoch_periodic(ev: Evidence) -> Delta | None:
+    k = _epoch_multiple(ev)
+    if k is None:
+        return None
+    if k:
         return TH.w_strong, (f"the swing repeats every {_g(ev.period_steps)} steps, {k} time(s) per epoch of "
                              f"{_g(ev.steps_per_epoch)} steps: it follows the order of the data")  # fmt: skip
     return -TH.w_weak, (f"the swing's period ({_g(ev.period_steps)} steps) is not tied to the epoch "

@@ -53,7 +53,7 @@ class Thresholds:
     lr_far_below_peak: float = 0.1  # lr at onset <= a tenth of the peak: the schedule had already cut it hard
     lr_raise_factor: float = 2.0  # a jump up of 2x or more after a constant stretch is a raise, not noise
     lr_reduced_rel: float = 0.05  # the lr 5% or more below its peak after the peak: the schedule reduced it
-    lr_cut_total_low: float = 100.0  # peak / lr at onset >= 100: the rate was cut to a crawl before the plateau
+    lr_cut_total_low: float = 30.0  # peak / lr at onset >= 30 (1.5 orders of magnitude): cut to a crawl before the plateau
     # The start of training (signal loss_start_high): an untrained classifier starts near ln(C); an
     # initial loss several times that means badly scaled inputs or weights, not a slow optimizer.
     loss_start_factor: float = 3.0

@@ -99,6 +99,24 @@ def _stretches(values: np.ndarray, rel: float) -> list[tuple[int, int]]:
     return out
 
 
+def rise_phases(values: np.ndarray, *, min_factor: float = 1.5) -> int:
+    """How many times the series climbs by ``min_factor`` or more from a low, each climb ended by a fall
+    of the same factor from its high (the upswings of a cyclic schedule, gradual or stepped)."""
+    count, rising = 0, False
+    low = high = float(values[0]) if values.size else 0.0
+    for v in values[1:]:
+        v = float(v)
+        if not rising:
+            low = min(low, v)
+            if low > 0 and v / low >= min_factor:
+                count, rising, high = count + 1, True, v
+        else:
+            high = max(high, v)
+            if v > 0 and high / v >= min_factor:
+                rising, low = False, v
+    return count
+
+
 def _evenly_spaced(steps: list[int], tol: float = 0.15) -> bool:
     gaps = np.diff(np.asarray(steps, dtype=float))
     return bool(gaps.size >= 1 and np.all(np.abs(gaps - gaps.mean()) <= tol * gaps.mean()))
@@ -138,7 +156,7 @@ def lr_schedule(steps: np.ndarray, values: np.ndarray, *, scheduler: str | None 
     if ip >= 2 and first <= 0.5 * peak and np.all(np.diff(rise) >= -flat_rel * peak) and not raises:
         warmup_end = int(steps[ip])
     after = values[ip:]
-    if rises_repeatedly(after):
+    if rises_repeatedly(after) or rise_phases(after, min_factor=cut_factor) >= 2:
         shape = "cyclic"
     elif cuts:
         plateau = scheduler is not None and "plateau" in scheduler.lower()
