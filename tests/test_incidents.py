@@ -54,7 +54,7 @@ def test_markdown_and_github_show_one_card_per_incident(divergence: RunReport) -
     assert md.count("also in this incident") == len(divergence.findings) - 1
     assert "for this run:" in md and "000_02205516640b384a" not in md
     gh = render_github(Report([divergence]), cwd=str(SAMPLES.parent))
-    lines = [line for line in gh.splitlines() if line.startswith("::error") or line.startswith("::warning")]
+    lines = [line for line in gh.splitlines() if line.startswith(("::error", "::warning"))]
     assert len(lines) == 1 and "Same incident:" in lines[0]
 
 

@@ -42,9 +42,11 @@ class Evidence:
     lr_cuts_before: int = 0
     lr_raised_before: tuple[int, float] | None = None  # last jump up before the onset (step, ratio)
     in_warmup: bool | None = None  # the onset falls inside the warm-up
+    lr_min_after: float | None = None  # the lowest logged lr from the onset on
     lr_at_best: tuple[int, float] | None = None  # (step, lr) where the train loss last made a new low before the onset
     optimizer: str | None = None
     eps: float | None = None
+    momentum: float | None = None
     grad_clip: float | None = None
     precision: str | None = None
     batch_size: int | None = None
@@ -63,11 +65,14 @@ class Evidence:
     ln_classes: float | None = None
     chance_level: float | None = None
     loss_start: float | None = None  # first logged primary training loss
+    loss_descent: tuple[float, float] | None = None  # (relative drop start -> end, share of falling steps)
     data_time_share: float | None = None
     memory_growth: tuple[float, float] | None = None  # (first-quarter, last-quarter) median
     period_steps: float | None = None  # an oscillation's period in steps
     grad_norm_pct: tuple[float, float, float] | None = None  # p50, p90, p99 of the grad norm before the onset
     best_val: tuple[float, float | None, int] | None = None  # (value, epoch, step) of the lowest validation loss
+    val_step_share: float | None = None  # share of the validation loss's rise after its low made in one evaluation
+    train_left_at_onset: float | None = None  # train loss at the onset / its first value
 
 
 def _num(v: Any) -> float | None:
@@ -175,6 +180,46 @@ def _period_steps(finding: Finding, view: RunView) -> float | None:
     return per * gap if gap > 0 else None
 
 
+def _descent(loss: Series | None) -> tuple[float, float] | None:
+    """How far the training loss fell over the run (share of its first value) and how steadily
+    (share of point-to-point changes that are falls); ``None`` under 5 points."""
+    if loss is None:
+        return None
+    _, v = loss.finite_view()
+    if v.size < 5 or v[0] <= 0:
+        return None
+    d = np.diff(v)
+    return float((v[0] - v[-1]) / v[0]), float(np.mean(d < 0))
+
+
+def _val_step_share(view: RunView) -> float | None:
+    """How much of the validation loss's rise after its lowest point came in a single evaluation
+    (1.0: one step up, then flat; small: a gradual climb); ``None`` without a real rise."""
+    s = view.primary_loss_for("val") or view.primary_loss_for("test")
+    if s is None:
+        return None
+    _, v = s.finite_view()
+    if v.size < 4:
+        return None
+    j = int(np.argmin(v))
+    after = v[j:]
+    rise = float(np.max(after) - v[j])
+    if after.size < 3 or rise <= 0.25 * abs(float(v[j])):
+        return None
+    return float(np.max(np.diff(after))) / rise
+
+
+def _train_left(loss: Series | None, step: int | None) -> float | None:
+    if loss is None or step is None:
+        return None
+    idx, v = loss.finite_view()
+    steps = loss.steps[idx]
+    if v.size < 3 or v[0] <= 0:
+        return None
+    j = int(np.searchsorted(steps, step, side="right")) - 1
+    return float(v[max(j, 0)] / v[0])
+
+
 def _steps_per_epoch(view: RunView) -> float | None:
     s = view.primary_loss
     if s is None:
@@ -275,9 +320,11 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
         lr_cuts_before=n_cuts,
         lr_raised_before=raised,
         in_warmup=in_warmup,
+        lr_min_after=min((v for s_, v in pts if step is not None and s_ >= step), default=None) if pts else None,
         lr_at_best=_lr_at_best(view, loss, step),
         optimizer=opt,
         eps=cfg.eps,
+        momentum=cfg.momentum,
         grad_clip=cfg.grad_clip,
         precision=cfg.precision,
         batch_size=int(bs) if bs is not None and bs >= 1 else None,
@@ -296,10 +343,13 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
         ln_classes=ln_c,
         chance_level=_num(raw.get("chance_level")),
         loss_start=loss_start,
+        loss_descent=_descent(loss),
         data_time_share=share,
         memory_growth=mem,
         period_steps=_period_steps(finding, view),
         grad_norm_pct=_grad_norm_pct(view, step),
         best_val=_best_val(view),
+        val_step_share=_val_step_share(view) if finding.kind in ("overfitting", "divergence") else None,
+        train_left_at_onset=_train_left(loss, step),
     )
 

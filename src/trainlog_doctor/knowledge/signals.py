@@ -67,6 +67,10 @@ def _lr_range(ev: Evidence) -> tuple[tuple[float, float], str, float]:
     if fam == "adam":
         return TH.lr_range_adam, f"for {ev.optimizer}", 1.0
     if fam == "sgd":
+        m = ev.momentum
+        if m is not None and 0 <= m < 1:  # momentum multiplies the effective step by 1/(1-m)
+            lo, hi = TH.lr_range_sgd_effective
+            return (lo * (1 - m), hi * (1 - m)), f"for {ev.optimizer} with momentum {_g(m)}", 1.0
         return TH.lr_range_sgd, f"for {ev.optimizer}", 1.0
     label = f"for {ev.optimizer}" if ev.optimizer else "for an unlogged optimizer"
     return TH.lr_range_other, label, 0.5
@@ -84,6 +88,8 @@ def _lr_high(ev: Evidence) -> Delta | None:
         return None
     (lo, hi), label, k = _lr_range(ev)
     typical = f"typical {_g(lo)}..{_g(hi)}"
+    if ev.lr >= TH.lr_absurd:
+        return 2 * TH.w_strong, f"{_lr_word(ev)} is far above what any common optimizer trains with (>= {_g(TH.lr_absurd)})"
     if ev.lr >= hi * TH.lr_far_factor:
         return k * (TH.w_strong + TH.w_weak), f"{_lr_word(ev)} is far above the usual range {label} ({typical})"
     if ev.lr > hi:
@@ -123,6 +129,7 @@ def _lr_schedule_step(ev: Evidence) -> Delta | None:
                 -TH.w_weak,
                 f"lr dropped from {_g(ev.lr_before)} to {_g(ev.lr)} near the onset, so a too-high rate is less likely",
             )
+        return None  # a small move, or a decay: nothing that would push the rate too high
     return TH.w, "the lr schedule changed within a few points of the onset"
 
 
@@ -264,6 +271,8 @@ def _is_val(ev: Evidence) -> bool:
 
 @_signal("train_side", "the event is in the training curve (an optimization cause shows there)")
 def _train_side(ev: Evidence) -> Delta | None:
+    if ev.kind == "overfitting":  # validation-side by definition: the split tells nothing here
+        return None
     if ev.split == "train":
         return 0.05, "seen in the training curve itself"
     if _is_val(ev) and not ev.same_kind_on_train:
@@ -427,7 +436,12 @@ def _lr_cut_plateau(ev: Evidence) -> Delta | None:
 
 @_signal("loss_start_high", f"the first training loss is {TH.loss_start_factor:g}x or more above ln(C), the untrained level")
 def _loss_start(ev: Evidence) -> Delta | None:
-    if ev.loss_start is None or not ev.ln_classes:
+    if ev.loss_start is None:
+        return None
+    if not ev.ln_classes:  # classes unknown: only a start no classifier of up to 1000 classes makes
+        if ev.loss_start >= TH.loss_start_absolute:
+            return TH.w, (f"the run starts at loss {_g(ev.loss_start)}, above {_g(TH.loss_start_absolute)} (3 x ln(1000)): "
+                          "badly scaled inputs or weights")  # fmt: skip
         return None
     if ev.loss_start >= TH.loss_start_factor * ev.ln_classes:
         return TH.w, (f"the run starts at loss {_g(ev.loss_start)}, far above ln(C) = {_g(ev.ln_classes)}: "
@@ -531,6 +545,110 @@ def _epoch_periodic(ev: Evidence) -> Delta | None:
                              f"{_g(ev.steps_per_epoch)} steps: it follows the order of the data")  # fmt: skip
     return -TH.w_weak, (f"the swing's period ({_g(ev.period_steps)} steps) is not tied to the epoch "
                         f"({_g(ev.steps_per_epoch)} steps)")
+
+
+def _is_score(ev: Evidence) -> bool:
+    return "loss" not in ev.metric.lower()
+
+
+@_signal("frozen_above_chance", "the metrics froze well above chance with the lr cut to ~0 (or not logged): the weights stopped")
+def _frozen_lr(ev: Evidence) -> Delta | None:
+    res = _frozen(ev)
+    if res is None:
+        return None
+    sch, low = ev.schedule, ev.lr_min_after
+    if sch is not None and low:
+        if sch.peak / low >= TH.lr_cut_total_low:
+            return TH.w_strong, res[1] + f", while the lr was cut to {_g(low)} ({_g(sch.peak / low)}x below its peak)"
+        return None  # the lr is logged and was not cut: the freeze has another reason
+    return TH.w_weak, res[1] + " (the lr is not logged)"
+
+
+def _frozen(ev: Evidence) -> Delta | None:
+    if ev.kind != "collapse" or ev.value_after is None:
+        return None
+    v = ev.value_after
+    if _is_score(ev):
+        chance = ev.chance_level
+        floor = chance + TH.frozen_margin if chance is not None else TH.frozen_score_floor
+        scale = 100.0 if v > 1.0 else 1.0  # percent
+        if v / scale >= floor:
+            return TH.w_strong, f"{ev.metric} froze at {_g(v)}, well above chance: the model still tells inputs apart"
+        return None
+    if ev.ln_classes and v <= TH.frozen_loss_share * ev.ln_classes:
+        return TH.w_strong, (f"{ev.metric} froze at {_g(v)}, far below ln(C) = {_g(ev.ln_classes)}: "
+                             "the model still tells inputs apart")
+    return None
+
+
+@_signal("not_frozen_above_chance", "a collapse frozen well above chance counts against input-independent outputs")
+def _not_frozen(ev: Evidence) -> Delta | None:
+    res = _frozen(ev)
+    if res is None:
+        return None
+    return -TH.w, "the outputs are not input-independent: " + res[1].split(": ")[0]
+
+
+@_signal("slow_steady_descent", "the training loss falls at almost every point yet hardly moves over the run: steps too small")
+def _slow_descent(ev: Evidence) -> Delta | None:
+    d = ev.loss_descent
+    if d is None:
+        return None
+    drop, falling = d
+    if 0 < drop <= TH.slow_drop and falling >= TH.steady_share:
+        return TH.w_strong, (f"the training loss fell at {_pct(falling)} of the points but only {_pct(drop)} over the "
+                             "whole run: it is moving, in steps too small")  # fmt: skip
+    return None
+
+
+@_signal("not_slow_descent", "a loss that keeps falling, slowly, counts against a stuck or saturated network")
+def _not_slow(ev: Evidence) -> Delta | None:
+    res = _slow_descent(ev)
+    if res is None:
+        return None
+    return -TH.w, "the loss is still falling steadily, so the network is not stuck"
+
+
+@_signal("val_step_change", "the validation loss rose in one step, then stayed: the validation data changed")
+def _val_step(ev: Evidence) -> Delta | None:
+    share = ev.val_step_share
+    if share is None or not _is_val(ev):
+        return None
+    if share >= TH.val_step_share:
+        return TH.w_strong, (f"{_pct(share)} of the validation loss's rise came in one evaluation: "
+                             "a sudden change, not a slow drift apart")
+    return -TH.w_weak, "the validation loss climbed gradually"
+
+
+@_signal("val_gradual", "overfitting grows gradually; a one-step rise of the validation loss counts against it")
+def _val_gradual(ev: Evidence) -> Delta | None:
+    share = ev.val_step_share
+    if share is None or not _is_val(ev):
+        return None
+    if share >= TH.val_step_share:
+        return -TH.w, "the validation loss jumped in one evaluation, which memorizing the training set does not do"
+    return None
+
+
+@_signal("worse_before_fit", "validation turned worse while the training loss was still high: the labels do not generalize")
+def _worse_before_fit(ev: Evidence) -> Delta | None:
+    left = ev.train_left_at_onset
+    if left is None or ev.kind != "overfitting":
+        return None
+    if left >= TH.unfit_share:
+        return (TH.w_strong + TH.w_weak, f"validation turned worse while the training loss was still at {_pct(left)} of its "
+                "start: the model fits something that does not carry over, such as inconsistent labels")  # fmt: skip
+    return -TH.w_weak, f"the training loss was down to {_pct(left)} of its start when validation turned worse"
+
+
+@_signal("fit_before_worse", "overfitting proper starts once the training set is fitted; an early turn counts against it")
+def _fit_before_worse(ev: Evidence) -> Delta | None:
+    left = ev.train_left_at_onset
+    if left is None or ev.kind != "overfitting":
+        return None
+    if left >= TH.unfit_share:
+        return -TH.w, f"the training loss was still at {_pct(left)} of its start, far from a fitted training set"
+    return None
 
 
 # ---- contradictions: facts that rule a cause or a fix out --------------------------------------------

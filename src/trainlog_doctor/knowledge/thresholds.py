@@ -17,6 +17,10 @@ class Thresholds:
 
     lr_range_adam: tuple[float, float] = (1e-5, 3e-3)  # adam, adamw, nadam, adamax, radam, lamb
     lr_range_sgd: tuple[float, float] = (1e-4, 0.5)  # sgd, momentum, nesterov
+    # Effective SGD rate lr / (1 - momentum): plain SGD 1e-3..2, momentum 0.9 gives 1e-4..0.2 on the
+    # configured lr (0.1 with momentum 0.9 is the ResNet recipe, inside).
+    lr_range_sgd_effective: tuple[float, float] = (1e-3, 2.0)
+    lr_absurd: float = 5.0  # no common optimizer trains at a rate of 5 or more: strong evidence whatever the optimizer
     lr_range_other: tuple[float, float] = (1e-5, 0.3)  # unknown or other optimizer (half weight)
     lr_far_factor: float = 10.0
     lr_flat_ratio: float = 1.01  # logged lr max/min below this: the schedule was flat
@@ -57,6 +61,7 @@ class Thresholds:
     # The start of training (signal loss_start_high): an untrained classifier starts near ln(C); an
     # initial loss several times that means badly scaled inputs or weights, not a slow optimizer.
     loss_start_factor: float = 3.0
+    loss_start_absolute: float = 20.0  # classes unknown: 3 x ln(1000)
     # Adam's epsilon (signal adam_eps): 1e-8 is the default of torch and Keras 3 (Keras 2: 1e-7); the
     # seed document's fix raised it to 1e-3..1e-2, so a value >= 1e-4 already bounds the step.
     eps_default_max: float = 1e-7
@@ -67,6 +72,23 @@ class Thresholds:
     # A one-step jump this many noise units high (or severe_ratio times the level) that recovers comes
     # from one unusual batch; too coarse a step or small batches make swings of a few noise units.
     sharp_zscore: float = 20.0
+    # A frozen model (signals frozen_above_chance, not_frozen_above_chance): metrics pinned at a level
+    # a constant output cannot reach: accuracy 0.2 above chance (0.6 when the classes are unknown, above
+    # the chance of any balanced task), or a loss below 60% of ln(C).
+    frozen_margin: float = 0.2
+    frozen_score_floor: float = 0.6
+    frozen_loss_share: float = 0.6
+    # Too small steps (signal slow_steady_descent): the loss falls at 80% of the points but by less than
+    # 10% of its start over the whole run.
+    slow_drop: float = 0.1
+    steady_share: float = 0.8
+    # The validation curve (signals val_step_change, val_gradual): overfitting raises the validation
+    # loss over many evaluations; a shift in the validation data raises it at once. Half the rise in one
+    # evaluation counts as a step.
+    val_step_share: float = 0.5
+    # Label noise (signals worse_before_fit, fit_before_worse): validation turning worse while the
+    # training loss is still above half its start means the model fits what does not generalize.
+    unfit_share: float = 0.5
     # Periodicity (signal epoch_periodic): class-sorted or unshuffled data repeat the same batch order
     # every epoch, so the swing's period divides the epoch; 15% slack for rounding of the period.
     period_tol: float = 0.15
