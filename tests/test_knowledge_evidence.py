@@ -234,3 +234,11 @@ def test_references_carry_titles_not_file_names() -> None:
     lr = kb.causes["lr-too-high"].reference().to_dict()
     assert "Why are CNN outputs anomalous during epochs 10-12? (section: Example 1: Oscillating Loss with High Learning Rate)" \
         in lr["titles"]
+
+
+def test_every_evidence_test_and_contradiction_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "KNOWLEDGE.md").read_text(encoding="utf-8")
+    names = [n for n in kn.SIGNALS if not n.startswith("co_")] + list(kn.CONTRADICTIONS)
+    assert [n for n in names if f"`{n}`" not in doc] == []
