@@ -651,6 +651,32 @@ def _fit_before_worse(ev: Evidence) -> Delta | None:
     return None
 
 
+def _creeping_up(ev: Evidence) -> tuple[float, float] | None:
+    d = ev.loss_descent
+    if d is None or ev.kind not in ("stagnation", "plateau"):
+        return None
+    drop, falling = d
+    return d if drop <= -TH.creep_rise and falling <= TH.creep_falling_share else None
+
+
+@_signal("loss_creeps_up", "the training loss rises slowly while it stagnates: a penalty pulls the weights back")
+def _loss_creeps_up(ev: Evidence) -> Delta | None:
+    d = _creeping_up(ev)
+    if d is None:
+        return None
+    return TH.w_strong, (f"the training loss rose {_pct(-d[0])} over the run while stagnating: something pulls the "
+                         "weights back harder than the data pulls them forward")  # fmt: skip
+
+
+@_signal("loss_not_creeping_up", "a stagnating training loss that rises counts against small steps or a stuck network")
+def _loss_not_creeping(ev: Evidence) -> Delta | None:
+    d = _creeping_up(ev)
+    if d is None:
+        return None
+    return -TH.w, (f"the training loss rose {_pct(-d[0])} over the run; small steps or a stuck network "
+                   "would lower it or leave it flat, not raise it")
+
+
 # ---- contradictions: facts that rule a cause or a fix out --------------------------------------------
 
 

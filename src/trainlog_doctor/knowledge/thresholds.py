@@ -89,6 +89,11 @@ class Thresholds:
     # Label noise (signals worse_before_fit, fit_before_worse): validation turning worse while the
     # training loss is still above half its start means the model fits what does not generalize.
     unfit_share: float = 0.5
+    # A penalty at work (signals loss_creeps_up, loss_not_creeping_up): gradient steps on the data loss
+    # do not raise it on average; a stagnating training loss that ends 2% above its start, falling at
+    # under half of the points, is being pulled back by a penalty (weight decay / L2).
+    creep_rise: float = 0.02
+    creep_falling_share: float = 0.5
     # Periodicity (signal epoch_periodic): class-sorted or unshuffled data repeat the same batch order
     # every epoch, so the swing's period divides the epoch; 15% slack for rounding of the period.
     period_tol: float = 0.15
