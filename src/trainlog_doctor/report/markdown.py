@@ -184,7 +184,7 @@ def _refs(refs: list[Reference], label: str, n: int) -> list[str]:
         title, sep, body = r.text.partition(": ")
         head = md_text(title, 100) if sep and len(title) <= 80 else md_text(r.text, 240)
         labels = r.source_labels or list(r.references)
-        src = "; ".join(f"*{md_text(s, 140)}*" for s in labels[:3])
+        src = "; ".join(md_text(s, 140) for s in labels[:3])
         score = f" ({r.score:.2f})" if r.score is not None and math.isfinite(float(r.score)) else ""
         basis = " — no evidence either way in this log" if r.basis == "prior only" else ""
         lines.append(f"  - {label}: **{head}**{score}{basis}" + (f" — {src}" if src else "") + "\n")

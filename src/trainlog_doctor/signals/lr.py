@@ -139,9 +139,9 @@ def lr_schedule(steps: np.ndarray, values: np.ndarray, *, scheduler: str | None 
     ip = int(np.argmax(values))
     peak = float(values[ip])
     first, last = float(values[0]), float(values[-1])
-    base = {"first": first, "last": last, "peak": peak, "peak_step": int(steps[ip])}
+    peak_step = int(steps[ip])
     if peak <= float(np.min(values)) * (1 + flat_rel):
-        return LRSchedule(shape="constant", **base)
+        return LRSchedule(first, last, peak, peak_step, "constant")
     runs = _stretches(values, flat_rel)
     cuts: list[tuple[int, float]] = []
     raises: list[tuple[int, float]] = []
@@ -168,4 +168,4 @@ def lr_schedule(steps: np.ndarray, values: np.ndarray, *, scheduler: str | None 
         shape = "warm-up"
     else:
         shape = "constant" if not raises else "step"
-    return LRSchedule(shape=shape, warmup_end=warmup_end, cuts=tuple(cuts), raises=tuple(raises), **base)
+    return LRSchedule(first, last, peak, peak_step, shape, warmup_end, tuple(cuts), tuple(raises))
