@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from trainlog_doctor.knowledge.incidents import near
 from trainlog_doctor.knowledge.thresholds import TH
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.run.series import Series
@@ -72,7 +73,7 @@ class Evidence:
     grad_norm_pct: tuple[float, float, float] | None = None  # p50, p90, p99 of the grad norm before the onset
     best_val: tuple[float, float | None, int] | None = None  # (value, epoch, step) of the lowest validation loss
     val_step_share: float | None = None  # share of the validation loss's rise after its low made in one evaluation
-    train_left_at_onset: float | None = None  # train loss at the onset / its first value
+    train_left_at_onset: tuple[float, float] | None = None  # (train loss at onset / first, last / at onset)
 
 
 def _num(v: Any) -> float | None:
@@ -209,7 +210,9 @@ def _val_step_share(view: RunView) -> float | None:
     return float(np.max(np.diff(after))) / rise
 
 
-def _train_left(loss: Series | None, step: int | None) -> float | None:
+def _train_left(loss: Series | None, step: int | None) -> tuple[float, float] | None:
+    """(train loss at ``step`` / its first value, its last value / the one at ``step``); ``None`` when
+    the step falls within the first two logged points (nothing to compare yet)."""
     if loss is None or step is None:
         return None
     idx, v = loss.finite_view()
@@ -217,7 +220,18 @@ def _train_left(loss: Series | None, step: int | None) -> float | None:
     if v.size < 3 or v[0] <= 0:
         return None
     j = int(np.searchsorted(steps, step, side="right")) - 1
-    return float(v[max(j, 0)] / v[0])
+    if j < 2 or v[j] <= 0:
+        return None
+    return float(v[j] / v[0]), float(v[-1] / v[j])
+
+
+def _distinct_events(findings: Sequence[Finding], view: RunView) -> int:
+    """How many separate moments ``findings`` start at (findings on several metrics at once count once)."""
+    firsts: list[Finding] = []
+    for f in findings:
+        if not any(near(f, g, view) for g in firsts):
+            firsts.append(f)
+    return len(firsts)
 
 
 def _steps_per_epoch(view: RunView) -> float | None:
@@ -295,7 +309,7 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
 
     co = frozenset(o.kind for o in others if o is not finding)
     same_on_train = any(o is not finding and o.kind == finding.kind and o.split == "train" for o in others)
-    train_events = sum(1 for o in others if o.kind == finding.kind and o.split == "train")
+    train_events = _distinct_events([o for o in others if o.kind == finding.kind and o.split == "train"], view)
 
     share = view.data_time_share(finding.start_step, finding.end_step)
     if finding.metric == "data_time" and share is None:

@@ -41,7 +41,8 @@ def _position(f: Finding, view: RunView) -> float | None:
     return None
 
 
-def _near(a: Finding, b: Finding, view: RunView) -> bool:
+def near(a: Finding, b: Finding, view: RunView) -> bool:
+    """True when the two findings start within :data:`NEAR` of the run (or three epochs) of each other."""
     pa, pb = _position(a, view), _position(b, view)
     if pa is None or pb is None:
         return False
@@ -65,10 +66,10 @@ def one_story(a: Finding, b: Finding, view: RunView) -> bool:
         div, nf = (a, b) if a.kind == "divergence" else (b, a)
         return _before(div, nf, view)
     if a.kind == b.kind:
-        return _near(a, b, view)
+        return near(a, b, view)
     if "overfitting" in kinds and "slowdown" not in kinds:
         other = b if a.kind == "overfitting" else a
-        return other.split in ("val", "test") and _near(a, b, view)
+        return other.split in ("val", "test") and near(a, b, view)
     return False
 
 

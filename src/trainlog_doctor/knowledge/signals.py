@@ -632,21 +632,23 @@ def _val_gradual(ev: Evidence) -> Delta | None:
 
 @_signal("worse_before_fit", "validation turned worse while the training loss was still high: the labels do not generalize")
 def _worse_before_fit(ev: Evidence) -> Delta | None:
-    left = ev.train_left_at_onset
-    if left is None or ev.kind != "overfitting":
+    if ev.train_left_at_onset is None or ev.kind != "overfitting":
         return None
-    if left >= TH.unfit_share:
+    left, after = ev.train_left_at_onset
+    if left >= TH.unfit_share and after <= TH.memorize_share:
         return (TH.w_strong + TH.w_weak, f"validation turned worse while the training loss was still at {_pct(left)} of its "
                 "start: the model fits something that does not carry over, such as inconsistent labels")  # fmt: skip
-    return -TH.w_weak, f"the training loss was down to {_pct(left)} of its start when validation turned worse"
+    if left < TH.unfit_share:
+        return -TH.w_weak, f"the training loss was down to {_pct(left)} of its start when validation turned worse"
+    return None
 
 
 @_signal("fit_before_worse", "overfitting proper starts once the training set is fitted; an early turn counts against it")
 def _fit_before_worse(ev: Evidence) -> Delta | None:
-    left = ev.train_left_at_onset
-    if left is None or ev.kind != "overfitting":
+    if ev.train_left_at_onset is None or ev.kind != "overfitting":
         return None
-    if left >= TH.unfit_share:
+    left, after = ev.train_left_at_onset
+    if left >= TH.unfit_share and after <= TH.memorize_share:
         return -TH.w, f"the training loss was still at {_pct(left)} of its start, far from a fitted training set"
     return None
 

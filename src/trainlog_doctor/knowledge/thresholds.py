@@ -87,8 +87,10 @@ class Thresholds:
     # evaluation counts as a step.
     val_step_share: float = 0.5
     # Label noise (signals worse_before_fit, fit_before_worse): validation turning worse while the
-    # training loss is still above half its start means the model fits what does not generalize.
+    # training loss is still above half its start (at the third logged point or later), after which it
+    # falls to a fifth of that, means the model memorizes what does not generalize.
     unfit_share: float = 0.5
+    memorize_share: float = 0.2  # ... and the training loss then falls to a fifth of that: it memorizes
     # A penalty at work (signals loss_creeps_up, loss_not_creeping_up): gradient steps on the data loss
     # do not raise it on average; a stagnating training loss that ends 2% above its start, falling at
     # under half of the points, is being pulled back by a penalty (weight decay / L2).
