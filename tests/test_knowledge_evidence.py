@@ -242,3 +242,50 @@ def test_every_evidence_test_and_contradiction_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "KNOWLEDGE.md").read_text(encoding="utf-8")
     names = [n for n in kn.SIGNALS if not n.startswith("co_")] + list(kn.CONTRADICTIONS)
     assert [n for n in names if f"`{n}`" not in doc] == []
+
+
+def test_validation_shift_vs_overfitting_vs_label_noise() -> None:
+    steps = list(range(0, 2400, 100))  # 24 epochs of 2 evaluations... one point per 2 epochs of SPE=50
+    n = len(steps)
+    train = list(falling(n, start=2.0, floor=0.02, rate=0.3))
+    shifted = [max(1.5 * 0.75**i, 0.15) if i < 12 else 1.0 + 0.01 * i for i in range(n)]  # one jump, then flat
+    gradual = [0.3 + 0.03 * (i - 6) ** 2 if i > 6 else 1.5 * 0.75**i for i in range(n)]
+    drift = finding("overfitting", 1200, split="val", train_improving=True)
+    explain([drift], {("loss", "train"): train, ("loss", "val"): shifted}, steps, {"optimizer": "adam", "weight_decay": 0})
+    assert drift.causes[0].id == "distribution-drift"
+    assert "came in one evaluation" in why(drift, "distribution-drift")
+    over = finding("overfitting", 700, split="val", train_improving=True)
+    explain([over], {("loss", "train"): train, ("loss", "val"): gradual}, steps, {"optimizer": "adam", "weight_decay": 0})
+    assert over.causes[0].id == "regularization-missing"
+    # label noise: validation turns worse while training is still near its start, then training memorizes
+    slow = [2.0 - 0.02 * i if i < 10 else max(1.8 * 0.6 ** (i - 9), 0.01) for i in range(n)]
+    noisy = finding("overfitting", 300, split="val", train_improving=True)
+    explain([noisy], {("loss", "train"): slow, ("loss", "val"): gradual}, steps, {"optimizer": "adam", "weight_decay": 0})
+    assert noisy.causes[0].id == "noisy-data"
+    assert "does not carry over" in why(noisy, "noisy-data")
+
+
+def test_stagnating_loss_that_creeps_up_points_at_the_penalty() -> None:
+    steps = list(range(0, 1500, 10))
+    n = len(steps)
+    creeping = list(2.23 + 0.06 * (1 - np.exp(-np.arange(n) / 30)))  # rises to ln(10) as weight decay shrinks the weights
+    f = finding("stagnation", 0, onset_fraction=0.0)
+    explain([f], {("loss", "train"): creeping}, steps, {"lr": 1e-3})
+    assert f.causes[0].id == "regularization-too-strong"
+    assert "rose 3% over the run" in why(f, "regularization-too-strong")
+    assert "not raise it" in why(f, "lr-too-low")
+
+
+def test_no_gap_between_train_and_validation_points_at_capacity() -> None:
+    steps = list(range(0, 1000, 50))
+    n = len(steps)
+    train = list(falling(n, start=2.3, floor=1.2, rate=0.5))
+
+    def capacity_why(val: list[float]) -> str:
+        f = finding("plateau", 300, onset_fraction=0.3)
+        v = build_view(frame({("loss", "train"): train, ("loss", "val"): val}, steps), {"optimizer": "adam", "lr": 1e-3})
+        ranked = kn.rank_causes(kn.load_kb(), kn.build_evidence(f, [f], v))  # every cause, not only the shown five
+        return " | ".join(next(sc for sc in ranked if sc.cause.id == "capacity-too-small").why)
+
+    assert "no generalization gap" in capacity_why([x * 1.05 for x in train])
+    assert "far better than it generalizes" in capacity_why([x * 3 for x in train])

@@ -72,6 +72,7 @@ class Evidence:
     period_steps: float | None = None  # an oscillation's period in steps
     grad_norm_pct: tuple[float, float, float] | None = None  # p50, p90, p99 of the grad norm before the onset
     best_val: tuple[float, float | None, int] | None = None  # (value, epoch, step) of the lowest validation loss
+    train_val_gap: float | None = None  # last validation loss / last training loss (same metric)
     val_step_share: float | None = None  # share of the validation loss's rise after its low made in one evaluation
     train_left_at_onset: tuple[float, float] | None = None  # (train loss at onset / first, last / at onset)
 
@@ -225,6 +226,17 @@ def _train_left(loss: Series | None, step: int | None) -> tuple[float, float] | 
     return float(v[j] / v[0]), float(v[-1] / v[j])
 
 
+def _gap(view: RunView) -> float | None:
+    t, v = view.primary_loss, view.primary_loss_for("val")
+    if t is None or v is None:
+        return None
+    _, tv = t.finite_view()
+    _, vv = v.finite_view()
+    if tv.size == 0 or vv.size == 0 or tv[-1] <= 0 or vv[-1] <= 0:
+        return None
+    return float(vv[-1] / tv[-1])
+
+
 def _distinct_events(findings: Sequence[Finding], view: RunView) -> int:
     """How many separate moments ``findings`` start at (findings on several metrics at once count once)."""
     firsts: list[Finding] = []
@@ -363,6 +375,7 @@ def build_evidence(finding: Finding, others: Sequence[Finding], view: RunView) -
         period_steps=_period_steps(finding, view),
         grad_norm_pct=_grad_norm_pct(view, step),
         best_val=_best_val(view),
+        train_val_gap=_gap(view),
         val_step_share=_val_step_share(view) if finding.kind in ("overfitting", "divergence") else None,
         train_left_at_onset=_train_left(loss, step),
     )

@@ -679,6 +679,25 @@ def _loss_not_creeping(ev: Evidence) -> Delta | None:
                    "would lower it or leave it flat, not raise it")
 
 
+@_signal("train_flat", "training neither improved nor worsened while validation got worse: the validation data moved")
+def _train_flat(ev: Evidence) -> Delta | None:
+    if ev.train_improving is False and _is_val(ev):
+        return TH.w, f"training held steady while {ev.split} got worse: the model did not change, its inputs did"
+    return None
+
+
+@_signal("small_gap", "training and validation losses end close together (both poor): the model underfits")
+def _small_gap(ev: Evidence) -> Delta | None:
+    g = ev.train_val_gap
+    if g is None:
+        return None
+    if g <= TH.gap_small:
+        return TH.w, f"validation ends at {_g(g)}x the training loss: no generalization gap, the model cannot fit better"
+    if g >= TH.gap_large:
+        return -TH.w, f"validation ends at {_g(g)}x the training loss: the model fits training far better than it generalizes"
+    return None
+
+
 # ---- contradictions: facts that rule a cause or a fix out --------------------------------------------
 
 

@@ -96,6 +96,10 @@ class Thresholds:
     # under half of the points, is being pulled back by a penalty (weight decay / L2).
     creep_rise: float = 0.02
     creep_falling_share: float = 0.5
+    # The train/validation gap at the end (signal small_gap): within 20% means nothing is left to
+    # generalize (an underfitting model); twice the training loss or more is a fitted-but-not-general model.
+    gap_small: float = 1.2
+    gap_large: float = 2.0
     # Periodicity (signal epoch_periodic): class-sorted or unshuffled data repeat the same batch order
     # every epoch, so the swing's period divides the epoch; 15% slack for rounding of the period.
     period_tol: float = 0.15
