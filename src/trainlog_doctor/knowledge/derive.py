@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from trainlog_doctor.knowledge.evidence import Evidence
-from trainlog_doctor.knowledge.signals import _family, _g, _lr_range
+from trainlog_doctor.knowledge.signals import family as _family
+from trainlog_doctor.knowledge.signals import fmt_num as _g
+from trainlog_doctor.knowledge.signals import lr_range as _lr_range
 
 Derived = dict[str, Any]
 DERIVE: dict[str, Callable[[Evidence], Derived | None]] = {}

@@ -734,3 +734,9 @@ def _c_lr_reduced(ev: Evidence) -> str | None:
     if decaying and step is not None and step > sch.peak_step and ev.lr <= sch.peak * (1 - TH.lr_reduced_rel):
         return f"the {sch.shape} schedule had already lowered the lr from its peak {_g(sch.peak)} to {_g(ev.lr)}"
     return None
+
+
+# Public names for the numbers the fixes derive (knowledge/derive.py).
+family = _family
+fmt_num = _g
+lr_range = _lr_range
