@@ -417,6 +417,8 @@ def _lr_raised(ev: Evidence) -> Delta | None:
     r = ev.lr_raised_before
     if r is None:
         return None
+    if ev.lr_changed and ev.lr and ev.lr_before and ev.lr >= ev.lr_before * TH.lr_jump_ratio:
+        return None  # the same raise, just before the onset, is weighed by lr_schedule_step
     return TH.w_strong, f"the lr was raised {_g(r[1])}x at step {r[0]}, before the onset"
 
 
