@@ -57,7 +57,7 @@ def rules_doc() -> str:
             out.append("")
         out += ["Candidate causes (in default order; ranked per finding by the run's evidence):", ""]
         for c in causes_for_kind(r.kind):
-            out.append(f"- **{c.title}** ({', '.join(c.sources)}): {c.text}")
+            out.append(f"- **{c.title}** ({'; '.join(c.titles)}): {c.text}")
             out += [f"  - fix: **{fix(fid).title}**: {fix(fid).text}" for fid in c.fixes]
         out.append("")
     return "\n".join(out).rstrip() + "\n"

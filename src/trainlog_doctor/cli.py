@@ -357,10 +357,10 @@ def rule_cmd(code: str) -> None:
             click.echo(f"  {name} = {value!r}")
     click.echo("\nLikely causes:")
     for cause in causes_for_kind(rule.kind):
-        click.echo(f"  - {cause.title}: {cause.text} [{', '.join(cause.sources)}]")
+        click.echo(f"  - {cause.title}: {cause.text} [{'; '.join(cause.titles)}]")
         for fid in cause.fixes:
             f = fix(fid)
-            click.echo(f"      fix: {f.title}: {f.text} [{', '.join(f.sources)}]")
+            click.echo(f"      fix: {f.title}: {f.text} [{'; '.join(f.titles)}]")
 
 
 if __name__ == "__main__":  # pragma: no cover

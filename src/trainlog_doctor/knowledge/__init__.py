@@ -12,6 +12,7 @@ scores a cause as its prior for the finding's kind plus the deltas of the tests 
 from __future__ import annotations
 
 from trainlog_doctor.knowledge.evidence import Evidence, build_evidence
+from trainlog_doctor.knowledge.incidents import group_incidents, one_story
 from trainlog_doctor.knowledge.kb import (
     SEED_FILES,
     Cause,
@@ -25,8 +26,17 @@ from trainlog_doctor.knowledge.kb import (
     load_kb,
     parse_kb,
 )
-from trainlog_doctor.knowledge.ranking import MAX_CAUSES, MAX_FIXES, ScoredCause, explain, rank_causes, rank_fixes
-from trainlog_doctor.knowledge.signals import SIGNALS
+from trainlog_doctor.knowledge.ranking import (
+    MAX_CAUSES,
+    MAX_FIXES,
+    ScoredCause,
+    explain,
+    rank_causes,
+    rank_fixes,
+    rank_practice,
+    undecided,
+)
+from trainlog_doctor.knowledge.signals import CONTRADICTIONS, SIGNALS
 from trainlog_doctor.knowledge.thresholds import TH, Thresholds
 
 __all__ = [
@@ -34,6 +44,7 @@ __all__ = [
     "MAX_FIXES",
     "SEED_FILES",
     "SIGNALS",
+    "CONTRADICTIONS",
     "TH",
     "Cause",
     "Evidence",
@@ -47,9 +58,13 @@ __all__ = [
     "cause",
     "causes_for_kind",
     "explain",
+    "group_incidents",
+    "one_story",
     "fix",
     "load_kb",
     "parse_kb",
     "rank_causes",
     "rank_fixes",
+    "rank_practice",
+    "undecided",
 ]

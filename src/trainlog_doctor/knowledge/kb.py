@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from trainlog_doctor.knowledge.signals import SIGNALS
+from trainlog_doctor.knowledge.signals import CONTRADICTIONS, SIGNALS
 from trainlog_doctor.model.kinds import KINDS
 from trainlog_doctor.model.report import Reference
 
@@ -27,11 +27,25 @@ SEED_FILES: tuple[str, ...] = (
     "003_29fc3971449554af.txt",
     "004_88078e569b070fcb.txt",
 )
+#: The seed documents as a reader knows them: their titles (002 has no front matter; its heading).
+SEED_TITLES: dict[str, str] = {
+    "000_02205516640b384a.txt": "Why are CNN outputs anomalous during epochs 10-12?",
+    "001_e2b1d9b6e993effa.txt": "What causes high CNN training loss?",
+    "002_71796cd32a78356b.txt": "Why does the loss of a CNN decrease for a long time and then suddenly increase?",
+    "003_29fc3971449554af.txt": "What causes unexpected performance degradation in a CNN?",
+    "004_88078e569b070fcb.txt": "Why does the CNN consistently produce the same output?",
+}
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class KnowledgeError(ValueError):
     """The knowledge base file is malformed or inconsistent (the message names the entry)."""
+
+
+def source_title(file: str, section: str | None = None) -> str:
+    """A seed file as a reader knows it: ``"Title" (section)``; the file name when it is not a seed."""
+    title = SEED_TITLES.get(file, file)
+    return f"{title} (section: {section})" if section else title
 
 
 class _Cited:
@@ -41,21 +55,52 @@ class _Cited:
     title: str
     text: str
     sources: tuple[str, ...]
+    sections: Mapping[str, str]
 
-    def reference(self, score: float | None = None, why: Sequence[str] = ()) -> Reference:
-        """This entry as a report reference (``title: text``, its sources, score and why notes)."""
+    @property
+    def titles(self) -> list[str]:
+        """The sources' titles (with the section each entry comes from, where the kb names one)."""
+        return [source_title(f, self.sections.get(f)) for f in self.sources]
+
+    def reference(self, score: float | None = None, why: Sequence[str] = (), **extra: Any) -> Reference:
+        """This entry as a report reference (``title: text``, its sources and their titles, score, why)."""
         return Reference(id=self.id, text=f"{self.title}: {self.text}", sources=list(self.sources),
-                         score=score, why=list(why))
+                         score=score, why=list(why), titles=self.titles, **extra)
 
 
 @dataclass(frozen=True)
 class Fix(_Cited):
-    """A concrete change to try, citing its seed documents."""
+    """A concrete change to try, citing its seed documents.
+
+    ``contradicted_by``: contradiction tests (:data:`~trainlog_doctor.knowledge.signals.CONTRADICTIONS`)
+    that rule the fix out for a run (raising Adam's epsilon on an SGD run).
+    """
 
     id: str
     title: str
     text: str
     sources: tuple[str, ...]
+    sections: Mapping[str, str] = field(default_factory=dict)
+    contradicted_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Practice:
+    """A standard remedy that no seed document covers, with the public references behind it.
+
+    It is offered for findings whose leading causes include one of ``causes``; ``requires`` names an
+    evidence field that must be known (``grad_norm``, ``mixed_precision``, ``batch_size``) or is empty.
+    """
+
+    id: str
+    title: str
+    text: str
+    causes: tuple[str, ...]
+    references: tuple[str, ...]
+    requires: str = ""
+
+    def reference(self, **extra: Any) -> Reference:
+        return Reference(id=self.id, text=f"{self.title}: {self.text}", references=list(self.references), **extra)
 
 
 @dataclass(frozen=True)
@@ -69,6 +114,9 @@ class Cause(_Cited):
     fixes: tuple[str, ...]
     sources: tuple[str, ...]
     signals: tuple[str, ...]
+    sections: Mapping[str, str] = field(default_factory=dict)
+    contradicted_by: tuple[str, ...] = ()
+    tell: str = ""  # what to log to tell this cause apart from the others
 
 
 @dataclass(frozen=True)
@@ -87,6 +135,7 @@ class KnowledgeBase:
     causes: Mapping[str, Cause]
     fixes: Mapping[str, Fix]
     kinds: Mapping[str, KindEntry]
+    practice: Mapping[str, Practice] = field(default_factory=dict)
 
     def causes_for_kind(self, kind: str) -> list[Cause]:
         """Causes that can explain ``kind``, in default (prior) order; empty for an unknown kind."""
@@ -121,6 +170,24 @@ def _check_sources(sources: Iterable[str], where: str) -> None:
             raise KnowledgeError(f"{where}: unknown source file '{s}' (expected one of {', '.join(SEED_FILES)})")
 
 
+def _sections(entry: Mapping[str, Any], sources: Sequence[str], where: str) -> dict[str, str]:
+    v = entry.get("sections", {})
+    if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
+        raise KnowledgeError(f"{where}: 'sections' must be a table of source file = section title")
+    for k in v:
+        if k not in sources:
+            raise KnowledgeError(f"{where}: 'sections' names '{k}', which is not one of its sources")
+    return {k: " ".join(x.split()) for k, x in v.items()}
+
+
+def _contradictions(entry: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    names = _strs(entry, "contradicted_by", where, allow_empty=True)
+    for n in names:
+        if n not in CONTRADICTIONS:
+            raise KnowledgeError(f"{where}: unknown contradiction test '{n}' (known: {', '.join(sorted(CONTRADICTIONS))})")
+    return names
+
+
 def _tables(data: Mapping[str, Any], key: str, origin: str) -> list[Mapping[str, Any]]:
     v = data.get(key, [])
     if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
@@ -146,7 +213,8 @@ def parse_kb(data: Mapping[str, Any], *, origin: str = "kb.toml") -> KnowledgeBa
             raise KnowledgeError(f"{where}: duplicate id")
         sources = _strs(raw, "sources", where)
         _check_sources(sources, where)
-        fixes[fid] = Fix(fid, _str(raw, "title", where), _str(raw, "text", where), sources)
+        fixes[fid] = Fix(fid, _str(raw, "title", where), _str(raw, "text", where), sources,
+                         _sections(raw, sources, where), _contradictions(raw, where))
 
     causes: dict[str, Cause] = {}
     for i, raw in enumerate(_tables(data, "causes", origin)):
@@ -171,7 +239,24 @@ def parse_kb(data: Mapping[str, Any], *, origin: str = "kb.toml") -> KnowledgeBa
                 raise KnowledgeError(f"{where}: unknown signal '{s}' (known: {', '.join(sorted(SIGNALS))})")
         sources = _strs(raw, "sources", where)
         _check_sources(sources, where)
-        causes[cid] = Cause(cid, _str(raw, "title", where), _str(raw, "text", where), ckinds, cfixes, sources, signals)
+        tell = " ".join(str(raw.get("tell", "")).split())
+        causes[cid] = Cause(cid, _str(raw, "title", where), _str(raw, "text", where), ckinds, cfixes, sources, signals,
+                            _sections(raw, sources, where), _contradictions(raw, where), tell)
+
+    practice: dict[str, Practice] = {}
+    for i, raw in enumerate(_tables(data, "practice", origin)):
+        where = f"{origin}: practice[{i}]"
+        pid = _str(raw, "id", where)
+        where = f"{origin}: practice '{pid}'"
+        if not _ID_RE.match(pid) or pid in practice or pid in fixes:
+            raise KnowledgeError(f"{where}: id must be kebab-case and unique among fixes and practice")
+        pcauses = _strs(raw, "causes", where)
+        for c in pcauses:
+            if c not in causes:
+                raise KnowledgeError(f"{where}: references unknown cause '{c}'")
+        refs = _strs(raw, "references", where)
+        requires = str(raw.get("requires", ""))
+        practice[pid] = Practice(pid, _str(raw, "title", where), _str(raw, "text", where), pcauses, refs, requires)
 
     kinds_raw = data.get("kinds", {})
     if not isinstance(kinds_raw, dict):
@@ -208,7 +293,7 @@ def parse_kb(data: Mapping[str, Any], *, origin: str = "kb.toml") -> KnowledgeBa
         for k in c.kinds:
             if all(cid != c.id for cid, _ in kinds[k].priors):
                 raise KnowledgeError(f"{origin}: cause '{c.id}' names kind '{k}' but kinds.{k} does not list it")
-    return KnowledgeBase(causes=causes, fixes=fixes, kinds=kinds)
+    return KnowledgeBase(causes=causes, fixes=fixes, kinds=kinds, practice=practice)
 
 
 def _read_default() -> tuple[str, str]:

@@ -17,6 +17,18 @@ from trainlog_doctor.model.kinds import KINDS
 Delta = tuple[float, str]
 SignalFn = Callable[[Evidence], "Delta | None"]
 SIGNALS: dict[str, tuple[SignalFn, str]] = {}
+ContradictionFn = Callable[[Evidence], "str | None"]
+#: Facts of the run that rule a cause or a fix out entirely: name -> (test, doc). A test returns the
+#: note that says which fact contradicts it, or ``None``.
+CONTRADICTIONS: dict[str, tuple[ContradictionFn, str]] = {}
+
+
+def _contradiction(name: str, doc: str) -> Callable[[ContradictionFn], ContradictionFn]:
+    def register(fn: ContradictionFn) -> ContradictionFn:
+        CONTRADICTIONS[name] = (fn, doc)
+        return fn
+
+    return register
 
 
 def _signal(name: str, doc: str) -> Callable[[SignalFn], SignalFn]:
@@ -55,6 +67,10 @@ def _lr_range(ev: Evidence) -> tuple[tuple[float, float], str, float]:
     if fam == "adam":
         return TH.lr_range_adam, f"for {ev.optimizer}", 1.0
     if fam == "sgd":
+        m = ev.momentum
+        if m is not None and 0 <= m < 1:  # momentum multiplies the effective step by 1/(1-m)
+            lo, hi = TH.lr_range_sgd_effective
+            return (lo * (1 - m), hi * (1 - m)), f"for {ev.optimizer} with momentum {_g(m)}", 1.0
         return TH.lr_range_sgd, f"for {ev.optimizer}", 1.0
     label = f"for {ev.optimizer}" if ev.optimizer else "for an unlogged optimizer"
     return TH.lr_range_other, label, 0.5
@@ -72,6 +88,8 @@ def _lr_high(ev: Evidence) -> Delta | None:
         return None
     (lo, hi), label, k = _lr_range(ev)
     typical = f"typical {_g(lo)}..{_g(hi)}"
+    if ev.lr >= TH.lr_absurd:
+        return 2 * TH.w_strong, f"{_lr_word(ev)} is far above what any common optimizer trains with (>= {_g(TH.lr_absurd)})"
     if ev.lr >= hi * TH.lr_far_factor:
         return k * (TH.w_strong + TH.w_weak), f"{_lr_word(ev)} is far above the usual range {label} ({typical})"
     if ev.lr > hi:
@@ -111,6 +129,7 @@ def _lr_schedule_step(ev: Evidence) -> Delta | None:
                 -TH.w_weak,
                 f"lr dropped from {_g(ev.lr_before)} to {_g(ev.lr)} near the onset, so a too-high rate is less likely",
             )
+        return None  # a small move, or a decay: nothing that would push the rate too high
     return TH.w, "the lr schedule changed within a few points of the onset"
 
 
@@ -146,8 +165,8 @@ def _late(ev: Evidence) -> Delta | None:
     if ev.onset >= TH.late_fraction:
         extra = TH.w * (ev.onset - TH.late_fraction) / (1.0 - TH.late_fraction)
         return TH.w_weak + extra, f"{_where(ev)}: late"
-    if ev.onset <= TH.early_fraction:
-        return -TH.w_weak, f"{_where(ev)}: early, not late"
+    if ev.onset <= TH.early_fraction:  # a late-run mechanism (v_t decay, memory growth) needs time to build up
+        return -TH.w, f"{_where(ev)}: early, not late"
     return None
 
 
@@ -252,6 +271,8 @@ def _is_val(ev: Evidence) -> bool:
 
 @_signal("train_side", "the event is in the training curve (an optimization cause shows there)")
 def _train_side(ev: Evidence) -> Delta | None:
+    if ev.kind == "overfitting":  # validation-side by definition: the split tells nothing here
+        return None
     if ev.split == "train":
         return 0.05, "seen in the training curve itself"
     if _is_val(ev) and not ev.same_kind_on_train:
@@ -371,3 +392,353 @@ def _memory(ev: Evidence) -> Delta | None:
         return -TH.w_weak, f"logged memory stayed flat (~{_g(b)})"
     return None
 
+
+
+# ---- the run's own schedule ------------------------------------------------------------------------
+
+
+@_signal("lr_vs_peak", "the lr at the onset against the run's own peak (near the peak supports a too-high rate)")
+def _lr_vs_peak(ev: Evidence) -> Delta | None:
+    sch = ev.schedule
+    if sch is None or ev.lr is None or ev.lr_origin != "at onset" or sch.shape == "constant":
+        return None
+    rel = ev.lr / sch.peak
+    if ev.in_warmup:
+        return TH.w, f"the onset falls in the warm-up, with the lr rising towards its peak {_g(sch.peak)} (now {_g(ev.lr)})"
+    if rel >= TH.lr_near_peak:
+        return TH.w_weak, f"lr {_g(ev.lr)} at the onset is {_pct(rel)} of the run's peak {_g(sch.peak)}"
+    if rel <= TH.lr_far_below_peak:
+        return -TH.w, f"lr {_g(ev.lr)} at the onset was already cut to {_pct(rel)} of the run's peak {_g(sch.peak)}"
+    return None
+
+
+@_signal("lr_raised_before", "the schedule raised the lr (a jump up after a constant stretch) before the onset")
+def _lr_raised(ev: Evidence) -> Delta | None:
+    r = ev.lr_raised_before
+    if r is None:
+        return None
+    if ev.lr_changed and ev.lr and ev.lr_before and ev.lr >= ev.lr_before * TH.lr_jump_ratio:
+        return None  # the same raise, just before the onset, is weighed by lr_schedule_step
+    return TH.w_strong, f"the lr was raised {_g(r[1])}x at step {r[0]}, before the onset"
+
+
+@_signal("lr_cut_before_plateau", "the scheduler cut the lr hard before the onset, so the rate left was tiny")
+def _lr_cut_plateau(ev: Evidence) -> Delta | None:
+    sch, cut = ev.schedule, ev.lr_cut_before
+    if sch is None or ev.lr is None or ev.lr <= 0:
+        return None
+    total = sch.peak / ev.lr
+    if cut is not None and total >= TH.lr_cut_total_low:
+        return (TH.w_strong + TH.w, f"the scheduler cut the lr {ev.lr_cuts_before} time(s) before the onset, "
+                f"to {_g(ev.lr)} ({_g(total)}x below its peak {_g(sch.peak)})")  # fmt: skip
+    if cut is not None:
+        return TH.w_weak, f"the scheduler cut the lr {_g(cut[1])}x at step {cut[0]}, before the onset"
+    return None
+
+
+@_signal("loss_start_high", f"the first training loss is {TH.loss_start_factor:g}x or more above ln(C), the untrained level")
+def _loss_start(ev: Evidence) -> Delta | None:
+    if ev.loss_start is None:
+        return None
+    if not ev.ln_classes:  # classes unknown: only a start no classifier of up to 1000 classes makes
+        if ev.loss_start >= TH.loss_start_absolute:
+            return TH.w, (f"the run starts at loss {_g(ev.loss_start)}, above {_g(TH.loss_start_absolute)} (3 x ln(1000)): "
+                          "badly scaled inputs or weights")  # fmt: skip
+        return None
+    if ev.loss_start >= TH.loss_start_factor * ev.ln_classes:
+        return TH.w, (f"the run starts at loss {_g(ev.loss_start)}, far above ln(C) = {_g(ev.ln_classes)}: "
+                      "badly scaled inputs or weights")
+    if ev.loss_start <= 1.5 * ev.ln_classes:
+        return -TH.w_weak, (f"the run starts near ln(C) = {_g(ev.ln_classes)} (loss {_g(ev.loss_start)}), "
+                            "as a well-scaled model does")
+    return None
+
+
+@_signal("adam_eps", "Adam's epsilon from the config: the default 1e-8 lets a tiny v_t inflate the step, >= 1e-4 bounds it")
+def _adam_eps(ev: Evidence) -> Delta | None:
+    if ev.eps is None or _family(ev.optimizer) == "sgd":
+        return None
+    if ev.eps <= TH.eps_default_max:
+        return TH.w_weak, f"epsilon {_g(ev.eps)} is the small default"
+    if ev.eps >= TH.eps_large:
+        return -TH.w, f"epsilon {_g(ev.eps)} is already large, which bounds the step"
+    return None
+
+
+@_signal("grad_clip_set", "gradient clipping is configured, which bounds single updates")
+def _grad_clip(ev: Evidence) -> Delta | None:
+    if ev.grad_clip is None:
+        return None
+    if ev.grad_clip > 0:
+        return -TH.w_weak, f"gradient clipping at {_g(ev.grad_clip)} bounds single updates"
+    return None
+
+
+@_signal("isolated_event", "a single transient on the training curve (one bad batch), not a recurring instability")
+def _isolated(ev: Evidence) -> Delta | None:
+    if ev.kind != "spike" or ev.train_events_of_kind == 0:
+        return None
+    if ev.train_events_of_kind <= TH.isolated_max:
+        return TH.w, "a single spike on the training curve that recovers: one unrepresentative batch, not a recurring instability"
+    return -TH.w_weak, f"{ev.train_events_of_kind} separate spikes on the training curves: a recurring instability"
+
+
+@_signal("recurring_event", "several transients of the same kind on the training curves")
+def _recurring(ev: Evidence) -> Delta | None:
+    if ev.kind != "spike" or ev.train_events_of_kind == 0:
+        return None
+    if ev.train_events_of_kind > TH.isolated_max:
+        return TH.w, f"{ev.train_events_of_kind} separate spikes on the training curves: the instability recurs"
+    return -TH.w_weak, "a single spike that recovers; a step size or batch noise problem would recur"
+
+
+def _sharp(ev: Evidence) -> bool | None:
+    if ev.kind != "spike" or (ev.ratio is None and ev.zscore is None):
+        return None
+    return (ev.ratio or 0.0) >= TH.severe_ratio or (ev.zscore or 0.0) >= TH.sharp_zscore
+
+
+@_signal("sharp_transient",
+         f"a spike of {TH.severe_ratio:g}x or {TH.sharp_zscore:g} noise units that recovers: one batch unlike the rest")
+def _sharp_transient(ev: Evidence) -> Delta | None:
+    sharp = _sharp(ev)
+    if sharp is None:
+        return None
+    if sharp:
+        size = f"{_g(ev.ratio)}x" if ev.ratio and ev.ratio >= TH.severe_ratio else f"{_g(ev.zscore or 0)} noise units"
+        return TH.w_strong, f"a jump of {size} in one step that recovers: one batch unlike the others"
+    return None
+
+
+@_signal("noise_sized", "a spike of the size ordinary step noise makes (a sharp one-batch jump counts against)")
+def _noise_sized(ev: Evidence) -> Delta | None:
+    sharp = _sharp(ev)
+    if sharp is None:
+        return None
+    if sharp:  # strong: a coarse step or a noisy gradient scales the usual swings, it does not make a 10x jump
+        return -TH.w_strong, "the jump is far larger than the step-to-step noise a step size or batch size problem makes"
+    return TH.w_weak, "the jump is of the size of ordinary step noise"
+
+
+def _epoch_multiple(ev: Evidence) -> int | None:
+    """k when the oscillation repeats k (1..4) times per epoch, 0 when its period is not tied to the epoch."""
+    if ev.period_steps is None or not ev.steps_per_epoch:
+        return None
+    per_epoch = ev.steps_per_epoch / ev.period_steps
+    k = round(per_epoch)
+    return k if 1 <= k <= 4 and abs(per_epoch - k) <= TH.period_tol * k else 0
+
+
+@_signal("optimizer_not_periodic", "a swing locked to the epoch counts against an optimizer cause (step size, batch noise)")
+def _optimizer_not_periodic(ev: Evidence) -> Delta | None:
+    k = _epoch_multiple(ev)
+    if not k:
+        return None
+    return -TH.w, "the swing is locked to the epoch, which a step-size or gradient-noise problem would not be"
+
+
+@_signal("epoch_periodic", "the swing repeats once per epoch (or 2, 3, 4 times in one): the data order, not the optimizer")
+def _epoch_periodic(ev: Evidence) -> Delta | None:
+    k = _epoch_multiple(ev)
+    if k is None:
+        return None
+    if k:
+        return TH.w_strong, (f"the swing repeats every {_g(ev.period_steps)} steps, {k} time(s) per epoch of "
+                             f"{_g(ev.steps_per_epoch)} steps: it follows the order of the data")  # fmt: skip
+    return -TH.w_weak, (f"the swing's period ({_g(ev.period_steps)} steps) is not tied to the epoch "
+                        f"({_g(ev.steps_per_epoch)} steps)")
+
+
+def _is_score(ev: Evidence) -> bool:
+    return "loss" not in ev.metric.lower()
+
+
+@_signal("frozen_above_chance", "the metrics froze well above chance with the lr cut to ~0 (or not logged): the weights stopped")
+def _frozen_lr(ev: Evidence) -> Delta | None:
+    res = _frozen(ev)
+    if res is None:
+        return None
+    sch, low = ev.schedule, ev.lr_min_after
+    if sch is not None and low:
+        if sch.peak / low >= TH.lr_cut_total_low:
+            return TH.w_strong, res[1] + f", while the lr was cut to {_g(low)} ({_g(sch.peak / low)}x below its peak)"
+        return None  # the lr is logged and was not cut: the freeze has another reason
+    return TH.w_weak, res[1] + " (the lr is not logged)"
+
+
+def _frozen(ev: Evidence) -> Delta | None:
+    if ev.kind != "collapse" or ev.value_after is None:
+        return None
+    v = ev.value_after
+    if _is_score(ev):
+        chance = ev.chance_level
+        floor = chance + TH.frozen_margin if chance is not None else TH.frozen_score_floor
+        scale = 100.0 if v > 1.0 else 1.0  # percent
+        if v / scale >= floor:
+            return TH.w_strong, f"{ev.metric} froze at {_g(v)}, well above chance: the model still tells inputs apart"
+        return None
+    if ev.ln_classes and v <= TH.frozen_loss_share * ev.ln_classes:
+        return TH.w_strong, (f"{ev.metric} froze at {_g(v)}, far below ln(C) = {_g(ev.ln_classes)}: "
+                             "the model still tells inputs apart")
+    return None
+
+
+@_signal("not_frozen_above_chance", "a collapse frozen well above chance counts against input-independent outputs")
+def _not_frozen(ev: Evidence) -> Delta | None:
+    res = _frozen(ev)
+    if res is None:
+        return None
+    return -TH.w, "the outputs are not input-independent: " + res[1].split(": ")[0]
+
+
+@_signal("slow_steady_descent", "the training loss falls at almost every point yet hardly moves over the run: steps too small")
+def _slow_descent(ev: Evidence) -> Delta | None:
+    d = ev.loss_descent
+    if d is None:
+        return None
+    drop, falling = d
+    if 0 < drop <= TH.slow_drop and falling >= TH.steady_share:
+        return TH.w_strong, (f"the training loss fell at {_pct(falling)} of the points but only {_pct(drop)} over the "
+                             "whole run: it is moving, in steps too small")  # fmt: skip
+    return None
+
+
+@_signal("not_slow_descent", "a loss that keeps falling, slowly, counts against a stuck or saturated network")
+def _not_slow(ev: Evidence) -> Delta | None:
+    res = _slow_descent(ev)
+    if res is None:
+        return None
+    return -TH.w, "the loss is still falling steadily, so the network is not stuck"
+
+
+@_signal("val_step_change", "the validation loss rose in one step, then stayed: the validation data changed")
+def _val_step(ev: Evidence) -> Delta | None:
+    share = ev.val_step_share
+    if share is None or not _is_val(ev):
+        return None
+    if share >= TH.val_step_share:
+        return TH.w_strong, (f"{_pct(share)} of the validation loss's rise came in one evaluation: "
+                             "a sudden change, not a slow drift apart")
+    return -TH.w_weak, "the validation loss climbed gradually"
+
+
+@_signal("val_gradual", "overfitting grows gradually; a one-step rise of the validation loss counts against it")
+def _val_gradual(ev: Evidence) -> Delta | None:
+    share = ev.val_step_share
+    if share is None or not _is_val(ev):
+        return None
+    if share >= TH.val_step_share:
+        return -TH.w, "the validation loss jumped in one evaluation, which memorizing the training set does not do"
+    return None
+
+
+@_signal("worse_before_fit", "validation turned worse while the training loss was still high: the labels do not generalize")
+def _worse_before_fit(ev: Evidence) -> Delta | None:
+    if ev.train_left_at_onset is None or ev.kind != "overfitting":
+        return None
+    left, after = ev.train_left_at_onset
+    if left >= TH.unfit_share and after <= TH.memorize_share:
+        return (TH.w_strong + TH.w_weak, f"validation turned worse while the training loss was still at {_pct(left)} of its "
+                "start: the model fits something that does not carry over, such as inconsistent labels")  # fmt: skip
+    if left < TH.unfit_share:
+        return -TH.w_weak, f"the training loss was down to {_pct(left)} of its start when validation turned worse"
+    return None
+
+
+@_signal("fit_before_worse", "overfitting proper starts once the training set is fitted; an early turn counts against it")
+def _fit_before_worse(ev: Evidence) -> Delta | None:
+    if ev.train_left_at_onset is None or ev.kind != "overfitting":
+        return None
+    left, after = ev.train_left_at_onset
+    if left >= TH.unfit_share and after <= TH.memorize_share:
+        return -TH.w, f"the training loss was still at {_pct(left)} of its start, far from a fitted training set"
+    return None
+
+
+def _creeping_up(ev: Evidence) -> tuple[float, float] | None:
+    d = ev.loss_descent
+    if d is None or ev.kind not in ("stagnation", "plateau"):
+        return None
+    drop, falling = d
+    return d if drop <= -TH.creep_rise and falling <= TH.creep_falling_share else None
+
+
+@_signal("loss_creeps_up", "the training loss rises slowly while it stagnates: a penalty pulls the weights back")
+def _loss_creeps_up(ev: Evidence) -> Delta | None:
+    d = _creeping_up(ev)
+    if d is None:
+        return None
+    return TH.w_strong, (f"the training loss rose {_pct(-d[0])} over the run while stagnating: something pulls the "
+                         "weights back harder than the data pulls them forward")  # fmt: skip
+
+
+@_signal("loss_not_creeping_up", "a stagnating training loss that rises counts against small steps or a stuck network")
+def _loss_not_creeping(ev: Evidence) -> Delta | None:
+    d = _creeping_up(ev)
+    if d is None:
+        return None
+    return -TH.w, (f"the training loss rose {_pct(-d[0])} over the run; small steps or a stuck network "
+                   "would lower it or leave it flat, not raise it")
+
+
+@_signal("train_flat", "training neither improved nor worsened while validation got worse: the validation data moved")
+def _train_flat(ev: Evidence) -> Delta | None:
+    if ev.train_improving is False and _is_val(ev):
+        return TH.w, f"training held steady while {ev.split} got worse: the model did not change, its inputs did"
+    return None
+
+
+@_signal("small_gap", "training and validation losses end close together (both poor): the model underfits")
+def _small_gap(ev: Evidence) -> Delta | None:
+    g = ev.train_val_gap
+    if g is None:
+        return None
+    if g <= TH.gap_small:
+        return TH.w, f"validation ends at {_g(g)}x the training loss: no generalization gap, the model cannot fit better"
+    if g >= TH.gap_large:
+        return -TH.w, f"validation ends at {_g(g)}x the training loss: the model fits training far better than it generalizes"
+    return None
+
+
+# ---- contradictions: facts that rule a cause or a fix out --------------------------------------------
+
+
+@_contradiction("not_adam", "the optimizer is known and not in the Adam family")
+def _not_adam(ev: Evidence) -> str | None:
+    fam = _family(ev.optimizer)
+    if fam is not None and fam != "adam":
+        return f"the run uses {ev.optimizer}, not an Adam-family optimizer"
+    return None
+
+
+@_contradiction("lr_raised", "the lr was raised before the onset (so it was not too low)")
+def _c_lr_raised(ev: Evidence) -> str | None:
+    r = ev.lr_raised_before
+    if r is not None:
+        return f"the lr was raised {_g(r[1])}x at step {r[0]} before the onset"
+    if ev.in_warmup:
+        return "the onset falls in the warm-up, while the lr was still rising"
+    return None
+
+
+@_contradiction("lr_was_reduced", "the schedule had cut or decayed the lr before the onset (or was still warming up)")
+def _c_lr_reduced(ev: Evidence) -> str | None:
+    sch = ev.schedule
+    if sch is None or ev.lr is None or ev.lr <= 0 or ev.lr_origin != "at onset":
+        return None
+    if ev.in_warmup:
+        return "the onset falls in the warm-up, while the lr was still being raised"
+    if ev.lr_cut_before is not None:
+        step, ratio = ev.lr_cut_before
+        return f"the scheduler cut the lr {_g(ratio)}x at step {step}, before the onset"
+    step = ev.onset_step
+    decaying = sch.shape in ("cosine-like", "step", "plateau cuts")
+    if decaying and step is not None and step > sch.peak_step and ev.lr <= sch.peak * (1 - TH.lr_reduced_rel):
+        return f"the {sch.shape} schedule had already lowered the lr from its peak {_g(sch.peak)} to {_g(ev.lr)}"
+    return None
+
+
+# Public names for the numbers the fixes derive (knowledge/derive.py).
+family = _family
+fmt_num = _g
+lr_range = _lr_range

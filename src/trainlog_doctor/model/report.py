@@ -21,20 +21,45 @@ SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 
 @dataclass
 class Reference:
-    """A cause or a fix from the knowledge base, as attached to a finding."""
+    """A cause or a fix from the knowledge base, as attached to a finding.
+
+    ``sources`` are the seed file names and ``titles`` the same documents as a reader knows them
+    (title, and the section when the entry comes from one), in the same order. ``basis`` is
+    ``"evidence"`` when the run's log moved the score, ``"prior only"`` when nothing in it bore on this
+    cause either way. ``derived`` (fixes) is the number to try for this run and how it was computed.
+    ``references`` (general-practice fixes, which no seed document covers) are the public papers or
+    library docs behind it.
+    """
 
     id: str
     text: str
     sources: list[str] = field(default_factory=list)
     score: float | None = None
     why: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    basis: str | None = None
+    derived: dict[str, Any] | None = None
+    references: list[str] = field(default_factory=list)
+
+    @property
+    def source_labels(self) -> list[str]:
+        """What a reader should see for the sources: the titles when known, else the file names."""
+        return list(self.titles) if self.titles else list(self.sources)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "text": self.text, "sources": list(self.sources)}
+        if self.titles:
+            out["titles"] = list(self.titles)
+        if self.references:
+            out["references"] = list(self.references)
         if self.score is not None:
             out["score"] = round(float(self.score), 3)
+        if self.basis:
+            out["basis"] = self.basis
         if self.why:
             out["why"] = list(self.why)
+        if self.derived:
+            out["derived"] = {k: _jsonable(v) for k, v in self.derived.items()}
         return out
 
 
@@ -55,9 +80,17 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     causes: list[Reference] = field(default_factory=list)
     fixes: list[Reference] = field(default_factory=list)
+    #: General-practice remedies (not from the seed documents), kept apart from ``fixes``.
+    practice: list[Reference] = field(default_factory=list)
+    #: The id of the incident this finding belongs to (findings that are one story share it).
+    incident: str | None = None
+    #: True for the finding that leads its incident.
+    incident_primary: bool = False
+    #: When the log cannot tell the leading causes apart: which ones, and what to log to tell them.
+    undecided: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "code": self.code,
             "kind": self.kind,
             "severity": self.severity,
@@ -72,6 +105,36 @@ class Finding:
             "causes": [c.to_dict() for c in self.causes],
             "fixes": [f.to_dict() for f in self.fixes],
         }
+        if self.practice:
+            out["practice"] = [p.to_dict() for p in self.practice]
+        if self.undecided:
+            out["undecided"] = self.undecided
+        if self.incident is not None:
+            out["incident"] = self.incident
+            if self.incident_primary:
+                out["incident_primary"] = True
+        return out
+
+
+@dataclass
+class Incident:
+    """Findings of one run that tell one story (divergence, then NaN in loss and gradient norm).
+
+    ``primary`` is the finding to lead with (its causes and fixes stand for the incident);
+    ``related`` the others, in report order.
+    """
+
+    id: str
+    primary: Finding
+    related: list[Finding] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [self.primary, *self.related]
+
+    def to_dict(self, index: dict[int, int]) -> dict[str, Any]:
+        """``index`` maps ``id(finding)`` to its position in the run's ``findings`` list."""
+        return {"id": self.id, "primary": index[id(self.primary)], "related": [index[id(f)] for f in self.related]}
 
 
 @dataclass
@@ -120,6 +183,22 @@ class RunReport:
     changepoints: dict[tuple[str, str], list[int]] = field(default_factory=dict, repr=False)
 
     @property
+    def incidents(self) -> list[Incident]:
+        """The findings grouped by their ``incident`` id, in order of first appearance.
+
+        The primary of an incident is its finding with ``incident_primary`` set (else its first);
+        findings without an id are incidents of their own.
+        """
+        groups: dict[str, list[Finding]] = {}
+        for i, f in enumerate(self.findings):
+            groups.setdefault(f.incident if f.incident is not None else f"#{i}", []).append(f)
+        out = []
+        for key, fs in groups.items():
+            primary = next((f for f in fs if f.incident_primary), fs[0])
+            out.append(Incident(key, primary, [f for f in fs if f is not primary]))
+        return out
+
+    @property
     def worst(self) -> Finding | None:
         """The most severe finding (first in report order on ties)."""
         if not self.findings:
@@ -137,6 +216,7 @@ class RunReport:
             "meta": {k: _jsonable(v) for k, v in self.meta.items()},
             "series": [s.to_dict() for s in self.series],
             "findings": [f.to_dict() for f in self.findings],
+            "incidents": [inc.to_dict({id(f): i for i, f in enumerate(self.findings)}) for inc in self.incidents],
             "notes": list(self.notes),
         }
 

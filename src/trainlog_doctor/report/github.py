@@ -75,18 +75,32 @@ def _where(f: Finding) -> str:
     return "whole run"
 
 
-def _finding_command(run: RunReport, f: Finding, cwd: str) -> tuple[str, str]:
-    level = LEVEL.get(f.severity, "notice")
+def _head(text: str) -> str:
+    return text.partition(": ")[0] if ": " in text else text
+
+
+def _finding_command(run: RunReport, f: Finding, cwd: str, related: list[Finding] | None = None) -> tuple[str, str]:
+    """One annotation for an incident: its primary finding ``f`` and the ``related`` findings of the same story."""
+    related = related or []
+    worst = max([f, *related], key=lambda x: SEVERITY_RANK.get(x.severity, 0))
+    level = LEVEL.get(worst.severity, "notice")
     title = _clip(f"{f.code} {f.kind}: {run.run_id} ({f.split}/{f.metric})", 200)
     lines = [f"{f.message}", f"Where: {_where(f)} in {run.run_id}"]
+    if related:
+        lines.append("Same incident: " + "; ".join(f"{r.code} {r.kind} {r.split}/{r.metric} at {_where(r)}" for r in related[:6]))
     if f.causes:
         c = f.causes[0]
-        lines.append(f"Likely cause: {c.text.partition(': ')[0] if ': ' in c.text else c.text}"
-                     + (f" [{', '.join(c.sources[:3])}]" if c.sources else ""))  # fmt: skip
+        lines.append(f"Likely cause: {_head(c.text)}" + (f" [{'; '.join(c.source_labels[:2])}]" if c.sources else ""))
+    if f.undecided:
+        lines.append(f.undecided)
     if f.fixes:
         x = f.fixes[0]
-        lines.append(f"Try: {x.text.partition(': ')[0] if ': ' in x.text else x.text}"
-                     + (f" [{', '.join(x.sources[:3])}]" if x.sources else ""))  # fmt: skip
+        d = x.derived
+        num = f" (for this run: {d['value']} {d.get('unit', '')}: {d.get('how', '')})" if d and "value" in d else ""
+        lines.append(f"Try: {_head(x.text)}{num}" + (f" [{'; '.join(x.source_labels[:2])}]" if x.sources else ""))
+    if f.practice:
+        p = f.practice[0]
+        lines.append(f"General practice: {_head(p.text)}" + (f" [{p.references[0]}]" if p.references else ""))
     message = _clip("\n".join(_clip(line, 600) for line in lines), MAX_MESSAGE)
     file = _rel(_source_file(run, f), cwd)
     return level, f"::{level} file={escape_property(file)},title={escape_property(title)}::{escape_data(message)}"
@@ -101,7 +115,8 @@ def _run_command(run: RunReport, cwd: str) -> str:
 
 
 def render_github(report: Report, *, cwd: str | None = None) -> str:
-    """Workflow commands for every finding and unreadable run, worst first, within GitHub's display limits.
+    """Workflow commands for every incident (its primary finding, the related ones named inside) and
+    unreadable run, worst first, within GitHub's display limits.
 
     ``file=`` is the log path relative to ``cwd`` (default: the current directory) when it lies inside it.
     """
@@ -109,9 +124,9 @@ def render_github(report: Report, *, cwd: str | None = None) -> str:
     items: list[tuple[int, int, str]] = []  # (severity rank, order, command)
     order = 0
     for run in report.runs:
-        for f in run.findings:
-            level, cmd = _finding_command(run, f, cwd)
-            items.append((SEVERITY_RANK.get(f.severity, 0), order, cmd))
+        for inc in run.incidents:
+            level, cmd = _finding_command(run, inc.primary, cwd, inc.related)
+            items.append((max(SEVERITY_RANK.get(x.severity, 0) for x in inc.findings), order, cmd))
             order += 1
     for run in report.runs:  # after the finding warnings, so a pile of broken files cannot hide them
         if run.status != "ok":

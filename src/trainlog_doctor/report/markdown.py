@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Reference, Report, RunReport
+from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Incident, Reference, Report, RunReport
 from trainlog_doctor.report.formats import OutputFormat
 
 if TYPE_CHECKING:
@@ -20,7 +20,8 @@ __all__ = ["FORMAT", "render_markdown", "md_text", "html_text", "main_series", "
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 32
-MAX_FINDINGS_PER_RUN = 10
+MAX_FINDINGS_PER_RUN = 10  # incident cards per run
+MAX_RELATED = 5  # related findings listed inside one card
 ICON = {"error": "🔴", "warning": "🟡", "info": "🔵"}
 _MD_SPECIAL = set("\\`*_[]|~")
 
@@ -182,10 +183,38 @@ def _refs(refs: list[Reference], label: str, n: int) -> list[str]:
     for r in refs[:n]:
         title, sep, body = r.text.partition(": ")
         head = md_text(title, 100) if sep and len(title) <= 80 else md_text(r.text, 240)
-        src = ", ".join(md_text(s, 60) for s in r.sources[:4])
+        labels = r.source_labels or list(r.references)
+        src = "; ".join(md_text(s, 140) for s in labels[:3])
         score = f" ({r.score:.2f})" if r.score is not None and math.isfinite(float(r.score)) else ""
-        lines.append(f"  - {label}: **{head}**{score}" + (f" — {src}" if src else "") + "\n")
+        basis = " — no evidence either way in this log" if r.basis == "prior only" else ""
+        lines.append(f"  - {label}: **{head}**{score}{basis}" + (f" — {src}" if src else "") + "\n")
+        d = r.derived
+        if d and "value" in d:
+            lines.append(f"    - for this run: **{md_text(d.get('value'), 40)}** {md_text(d.get('unit', ''), 40)} "
+                         f"({md_text(d.get('how', ''), 300)})\n")  # fmt: skip
     return lines
+
+
+def _finding_line(f: Finding, bullet: str = "- ") -> str:
+    return (f"{bullet}{ICON.get(f.severity, '')} **{md_text(f.severity, 10)}** `{md_text(f.code, 12)}` "
+            f"{md_text(f.kind, 30)} · {md_text(f.split, 20)} {md_text(f.metric, 80)} · {md_text(_where(f), 80)}: "
+            f"{md_text(f.message, 400)}\n")  # fmt: skip
+
+
+def _incident_lines(inc: Incident) -> list[str]:
+    """An incident's card: its primary finding with causes and fixes, the related findings inside."""
+    f = inc.primary
+    out = [_finding_line(f)]
+    for r in inc.related[:MAX_RELATED]:
+        out.append("  - also in this incident: " + _finding_line(r, bullet="").lstrip())
+    if len(inc.related) > MAX_RELATED:
+        out.append(f"  - … {len(inc.related) - MAX_RELATED} more related finding(s)\n")
+    out.extend(_refs(f.causes, "cause", 2))
+    if f.undecided:
+        out.append(f"  - undecided: {md_text(f.undecided, 400)}\n")
+    out.extend(_refs(f.fixes, "fix", 2))
+    out.extend(_refs(f.practice, "general practice", 2))
+    return out
 
 
 def main_series(run: RunReport) -> list[Series]:
@@ -226,17 +255,12 @@ def _details(run: RunReport) -> str:
     out.append(f"Path: {md_text(run.path, 200)}\n\n")
     if run.status != "ok":
         out.append(f"**{'Unreadable' if run.status == 'error' else 'Empty'}:** {md_text(run.error or '', 300)}\n\n")
-    findings = sorted(run.findings, key=lambda f: -SEVERITY_RANK.get(f.severity, 0))
-    for f in findings[:MAX_FINDINGS_PER_RUN]:
-        out.append(
-            f"- {ICON.get(f.severity, '')} **{md_text(f.severity, 10)}** `{md_text(f.code, 12)}` "
-            f"{md_text(f.kind, 30)} · {md_text(f.split, 20)} {md_text(f.metric, 80)} · {md_text(_where(f), 80)}: "
-            f"{md_text(f.message, 400)}\n"
-        )
-        out.extend(_refs(f.causes, "cause", 2))
-        out.extend(_refs(f.fixes, "fix", 2))
-    if len(findings) > MAX_FINDINGS_PER_RUN:
-        out.append(f"- … {len(findings) - MAX_FINDINGS_PER_RUN} more finding(s) in the full report\n")
+    findings = run.findings
+    incidents = sorted(run.incidents, key=lambda i: -max(SEVERITY_RANK.get(f.severity, 0) for f in i.findings))
+    for inc in incidents[:MAX_FINDINGS_PER_RUN]:
+        out.extend(_incident_lines(inc))
+    if len(incidents) > MAX_FINDINGS_PER_RUN:
+        out.append(f"- … {len(incidents) - MAX_FINDINGS_PER_RUN} more incident(s) in the full report\n")
     sparks = _spark_lines(run)
     if sparks:
         out.append("\n" if findings else "")
