@@ -190,8 +190,9 @@ def _descent(loss: Series | None) -> tuple[float, float] | None:
     _, v = loss.finite_view()
     if v.size < 5 or v[0] <= 0:
         return None
-    d = np.diff(v)
-    return float((v[0] - v[-1]) / v[0]), float(np.mean(d < 0))
+    first, last = float(v[0]), float(v[-1])
+    fell = 1.0 - last / first  # Python floats: a huge last value gives -inf, not a numpy overflow warning
+    return fell, float(np.mean(v[1:] < v[:-1]))
 
 
 def _val_step_share(view: RunView) -> float | None:
@@ -223,7 +224,7 @@ def _train_left(loss: Series | None, step: int | None) -> tuple[float, float] | 
     j = int(np.searchsorted(steps, step, side="right")) - 1
     if j < 2 or v[j] <= 0:
         return None
-    return float(v[j] / v[0]), float(v[-1] / v[j])
+    return float(v[j]) / float(v[0]), float(v[-1]) / float(v[j])  # Python floats: inf rather than a warning
 
 
 def _gap(view: RunView) -> float | None:
