@@ -148,7 +148,7 @@ PATTERNS: dict[str, LinePattern] = {
                  "YOLO: Class Images Instances P R mAP50 ..."),
         _pattern("yolo_row", r"^\s{0,16}(\d{1,9})/(\d{1,9})\s{1,16}[\d.]{1,12}G\s", "a YOLO epoch row: 0/99  3.34G  0.04563 ..."),
         _pattern("yolo_all_row", r"^\s{0,24}all\s{1,16}\d", "the YOLO validation row: all 128 929 0.707 0.631 0.713 0.472"),
-        _pattern("d2_copypaste", r"copypaste: ([^\n]{1,4000})$",
+        _pattern("d2_copypaste", r"(?:^|\]: )copypaste: ([^\n]{1,4000})$",
                  "detectron2 results: copypaste: AP,AP50,... then copypaste: 35.1,55.2,..."),
         _pattern("hf_epochs", r"Num [Ee]pochs = ([\d,]{1,12})", "the Trainer's banner: Num Epochs = 3"),
         _pattern("hf_steps", r"Total optimization steps = ([\d,]{1,15})",
@@ -620,7 +620,7 @@ def _line(raw: str, scan: _Scan) -> None:
     yolo = st.yolo_train is not None or st.yolo_val is not None or "GPU_mem" in body or "Images" in body
     if yolo and _yolo_line(body, wall, scan):
         return
-    if "copypaste" in body:
+    if "copypaste: " in body and ("]: copypaste: " in body or body.startswith("copypaste: ")):
         _copypaste(body, wall, scan)
         return
     if "optimization steps" in body or "Num Epochs" in body or "Num epochs" in body:
@@ -681,7 +681,8 @@ def _index(scan: _Scan) -> list[int]:
         per = st.hf_steps / st.hf_epochs
         steps = [s if s is not None or e is None else round(e * per) for s, e in zip(steps, epochs)]
     if any(s is not None for s in steps):
-        restarts = any(a is not None and b is not None and b < a for a, b in zip(steps, steps[1:]))
+        known = [x for x in steps if x is not None]
+        restarts = any(b < a for a, b in zip(known, known[1:]))
         if restarts and any(e is not None for e in epochs):
             per_epoch = max((r.step_total or 0) for r in records) or max(s or 0 for s in steps) + 1
             first = min(e for e in epochs if e is not None)
@@ -723,6 +724,8 @@ class TextLogReader:
             if path.suffix.lower() not in SUFFIXES or not path.is_file() or b"\x00" in head:
                 return False
             text = head.decode("utf-8", "replace")
+            if "\x1b" in text:
+                text = _RX["ansi"].sub("", text)
             if not (_RX["epoch"].search(text) or _step_marker(text) or "GPU_mem" in text):
                 if len(head) < SNIFF_BYTES and path.stat().st_size <= len(head):
                     return False
