@@ -440,13 +440,17 @@ def test_seeds_are_valid_logs(family: str) -> None:
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_reader_survives_mutations(family: str) -> None:
-    """sniff never raises; read returns schema-conforming frames or raises LogReadError with one line."""
+    """sniff never raises; read returns schema-conforming frames or raises LogReadError with one line; the input
+    directory is unchanged (no journal next to a SQLite file, nothing rewritten)."""
 
     @FUZZ_READERS
     @given(fuzzed_input(family))
     def run(case: Case) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            exercise_readers(_write(tmp, family, case.data))
+            path = _write(tmp, family, case.data)
+            before = snapshot(path.parent)
+            exercise_readers(path)
+            assert snapshot(path.parent) == before
 
     run()
 
@@ -462,6 +466,161 @@ def test_analyze_survives_mutations(family: str) -> None:
             exercise_analyze(_write(tmp, family, case.data))
 
     run()
+
+
+# ============================================================================ fuzzing run directories
+
+MLFLOW_RUN = REPO / "tests" / "data" / "mlflow" / "mlruns" / "1" / "3f2a9c1d7e5b4a60b8d2c4e6f8a0b1c2"
+WANDB_TEXT_RUN = REPO / "tests" / "data" / "wandb" / "wandb" / "run-20260508_223001-k3x9q2mw"
+
+
+@functools.cache
+def offline_wandb_seed() -> Path | None:
+    """A real offline W&B run (with its binary ``.wandb`` file) written once by the wandb package, or ``None``."""
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        return None
+    tmp = Path(tempfile.mkdtemp(prefix="fuzz-wandb-"))
+    script = (
+        "import math, wandb\n"
+        f"run = wandb.init(dir={str(tmp)!r}, project='p', config={{'lr': 0.01, 'optimizer': 'SGD'}})\n"
+        "for s in range(30):\n"
+        "    row = {'train/loss': 2.0 * math.exp(-s / 10) + 0.1, 'epoch': s // 10}\n"
+        "    if s % 10 == 9:\n"
+        "        row['val/loss'] = 2.1 * math.exp(-s / 10) + 0.2\n"
+        "    wandb.log(row, step=s)\n"
+        "run.finish()\n"
+    )
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DISABLE_GIT": "true"}
+    try:
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300, cwd=tmp, capture_output=True)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    runs = [d for d in (tmp / "wandb").iterdir() if d.name.startswith("offline-run-")]
+    return runs[0] if runs else None
+
+
+@dataclass(frozen=True)
+class DirFamily:
+    """A family whose run is a directory: its reader's format id and where seed run directories come from."""
+
+    format: str
+    seeds: tuple[Callable[[], Path | None], ...]
+
+
+DIR_FAMILIES: dict[str, DirFamily] = {
+    "mlflow_store": DirFamily("mlflow_store", (lambda: MLFLOW_RUN,)),
+    "wandb_run": DirFamily("wandb", (offline_wandb_seed, lambda: WANDB_TEXT_RUN)),
+}
+
+
+def dir_seeds(family: str) -> list[Path]:
+    return [p for make in DIR_FAMILIES[family].seeds if (p := make()) is not None]
+
+
+@functools.cache
+def run_files(run: Path) -> tuple[tuple[str, bytes], ...]:
+    """The files of a seed run directory (relative name, bytes; read once, so every draw sees the same seed)."""
+    return tuple((p.relative_to(run).as_posix(), p.read_bytes()) for p in sorted(run.rglob("*")) if p.is_file())
+
+
+@dataclass(frozen=True)
+class DirCase:
+    """One fuzzed run directory: the seed, the file mutated and how (the data itself is written on use)."""
+
+    seed: Path
+    file: str
+    mutations: tuple[str, ...]
+    data: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return (f"DirCase({self.seed.name!r}, {self.file!r}, {list(self.mutations)}, {len(self.data)} bytes, "
+                f"head={self.data[:80]!r})")
+
+
+@st.composite
+def fuzzed_run_dir(draw: st.DrawFn, family: str) -> DirCase:
+    """A seed run directory with one of its files mutated (one to three mutations), or removed (``delete`` alone)."""
+    seed = draw(st.sampled_from(dir_seeds(family)))
+    name, data = draw(st.sampled_from(run_files(seed)))
+    names = draw(st.lists(st.sampled_from(sorted(MUTATIONS)), min_size=1, max_size=3))
+    rnd = draw(st.randoms(use_true_random=False, note_method_calls=False))
+    return DirCase(seed, name, tuple(names), mutate(data, names, rnd))
+
+
+def _write_run(tmp: str, case: DirCase) -> Path:
+    run = Path(tmp) / "mlruns" / "0" / case.seed.name
+    for name, data in run_files(case.seed):
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_bytes(case.data if name == case.file else data)
+    return run
+
+
+def exercise_run_dir(run: Path, file: str) -> None:
+    """Every reader on the run directory and on the mutated file alone; the directory is unchanged after."""
+    before = snapshot(run)
+    for target in (run, run / file):
+        head = read_head(target) if target.is_file() else b""
+        for reader in READERS:
+            check_sniff(reader, target, head)
+            result = check_read(reader, target, "fuzz")
+            if not isinstance(result, str):
+                for data in result:
+                    check_frame(data.frame, f"{reader.format} on {target.name}")
+    if snapshot(run) != before:
+        raise ConformanceError(f"reading changed the run directory (mutated {file})")
+
+
+@pytest.mark.parametrize("family", sorted(DIR_FAMILIES))
+def test_run_directory_readers_survive_mutations(family: str) -> None:
+    """A run directory with one damaged file: no crash, a one-line LogReadError at most, nothing written."""
+    if not dir_seeds(family):
+        pytest.skip("no seed run directory")
+
+    @FUZZ_READERS
+    @given(fuzzed_run_dir(family))
+    def run(case: DirCase) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            exercise_run_dir(_write_run(tmp, case), case.file)
+
+    run()
+
+
+@pytest.mark.parametrize("family", sorted(DIR_FAMILIES))
+def test_analyze_survives_mutated_run_directories(family: str) -> None:
+    """analyze on the tree holding a damaged run directory: run entries with valid statuses, the tree unchanged."""
+    if not dir_seeds(family):
+        pytest.skip("no seed run directory")
+
+    @FUZZ_ANALYZE
+    @given(fuzzed_run_dir(family))
+    def run(case: DirCase) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = _write_run(tmp, case).parent.parent
+            before = snapshot(root)
+            try:
+                exercise_analyze(root)
+            except ConformanceError as exc:
+                if "no run entry" not in str(exc):  # a run directory damaged past recognition may list nothing
+                    raise
+            assert snapshot(root) == before
+
+    run()
+
+
+@pytest.mark.parametrize("family", sorted(DIR_FAMILIES))
+def test_run_directory_files_truncated_anywhere(family: str) -> None:
+    """Every file of each seed run cut at 0, 1, a third, half and all but one byte: the readers' contract holds."""
+    seeds = dir_seeds(family)
+    if not seeds:
+        pytest.skip("no seed run directory")
+    for seed in seeds:
+        for name, data in run_files(seed):
+            for cut in sorted({0, 1, len(data) // 3, len(data) // 2, max(len(data) - 1, 0)}):
+                case = DirCase(seed, name, (f"cut{cut}",), data[:cut])
+                with tempfile.TemporaryDirectory() as tmp:
+                    exercise_run_dir(_write_run(tmp, case), name)
 
 
 # ============================================================================ crashes found by fuzzing
