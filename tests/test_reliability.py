@@ -1335,3 +1335,27 @@ def test_files_changing_while_read(tmp_path: Path) -> None:
         for w in workers:
             w.join(timeout=10)
     assert seen.get(("keras_csv", "ok"), 0) >= 5 and seen.get(("tfevents", "ok"), 0) >= 5, seen
+
+
+# ============================================================================ bounded reads
+
+
+@pytest.mark.parametrize(("module", "family", "name"), [("_csv", "keras_csv", "training.log"),
+                                                         ("keras_history", "keras_history", "history.json"),
+                                                         ("text_log", "text_log", "train.log")])
+def test_bounded_read_refuses_a_file_over_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, family: str,
+                                                    name: str) -> None:
+    """One ``read_bounded`` for CSV logs, Keras histories and text logs: over the limit is a one-line error."""
+    import importlib
+
+    mod = importlib.import_module(f"trainlog_doctor.readers.{module}")
+    path = tmp_path / name
+    path.write_bytes(FAMILIES[family].seeds[0]())
+    monkeypatch.setattr(mod, "MAX_BYTES", 100)
+    with pytest.raises(LogReadError, match=r"^file too large for a .* \(0 MiB\)$"):
+        reader_by_format(FAMILIES[family].format).read(path, "r")
+    monkeypatch.setattr(mod, "MAX_BYTES", path.stat().st_size)  # exactly at the limit is read
+    assert reader_by_format(FAMILIES[family].format).read(path, "r")[0].frame.height > 0
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(LogReadError, match="is a directory"):
+        reader_by_format(FAMILIES[family].format).read(tmp_path / "dir.json", "r")
