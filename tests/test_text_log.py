@@ -258,3 +258,14 @@ def test_downloads_and_chatter_are_not_logs(tmp_path: Path, text: str) -> None:
     assert reader_for_file(path) is None
     with pytest.raises(LogReadError, match="not a training log"):
         TextLogReader().read(path, "r")
+
+
+def test_a_layout_seen_before_with_other_numbers_in_its_slots(tmp_path: Path) -> None:
+    path = tmp_path / "train.log"
+    lines = [f"step {s} loss {loss(s):.4f}" for s in range(1, 5)]
+    lines += ["step 1.5 loss 0.3000", f"step {'9' * 30} loss 0.2000", "step 6 loss 0.1000"]
+    path.write_text("\n".join(lines) + "\n")
+    steps, values = steps_values(read(path), "loss", "train")
+    assert steps[:4] == [1, 2, 3, 4] and steps[-1] == 6
+    assert all(0 <= s < 2**62 for s in steps)
+    assert values[-1] == 0.1

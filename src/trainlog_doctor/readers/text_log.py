@@ -172,7 +172,7 @@ _REDRAWN = frozenset({"tqdm postfix", "keras progress", "yolo console"})
 _YOLO_SKIP = frozenset({"Epoch", "Instances", "Size", "labels", "img_size", "Labels", "Class", "Images"})
 
 
-@dataclass
+@dataclass(slots=True)
 class _Record:
     epoch: float | None
     step: int | None
@@ -220,6 +220,7 @@ def _lines(text: str) -> list[str]:
 
 
 _MINUTES: dict[tuple[int, int, int, int, int], float | None] = {}
+_MINUTE_TEXT: dict[str, float] = {}  # the stamp's text up to the minute -> unix seconds
 
 
 def _minute(y: int, mo: int, d: int, h: int, mi: int) -> float | None:
@@ -242,14 +243,17 @@ def _wall_time(line: str, state: _State) -> tuple[float | None, int]:
         return None, 0
     g = m.groups()
     if g[0] is not None:
-        y, mo, d = int(g[0]), int(g[1]), int(g[2])
+        base = _MINUTE_TEXT.get(line[: m.start(8)])
+        if base is None:
+            base = _minute(int(g[0]), int(g[1]), int(g[2]), int(g[5]), int(g[6]))
+            if base is not None and len(_MINUTE_TEXT) < 200_000:
+                _MINUTE_TEXT[line[: m.start(8)]] = base
     else:
         mo, d = int(g[3]), int(g[4])
         if mo < state.last_month:
             state.year += 1
         state.last_month = mo
-        y = state.year
-    base = _minute(y, mo, d, int(g[5]), int(g[6]))
+        base = _minute(state.year, mo, d, int(g[5]), int(g[6]))
     sec = int(g[7])
     if base is None or sec > 60:
         return None, 0
@@ -453,8 +457,18 @@ def _info_of(body: str) -> tuple[_Info, list[str]]:
     return info, tokens + (slots.extra or [])
 
 
+def _int(token: str) -> int:
+    """A step or counter token as an int (``ValueError`` for ``1.5`` or more than 12 digits, as the patterns allow)."""
+    if len(token) > 12 or not token.isdigit():
+        raise ValueError(token)
+    return int(token)
+
+
 def _apply(info: _Info, tokens: list[str], wall: float | None, scan: _Scan) -> None:
-    """Turn a line's ``info`` into a record of ``scan`` (the state carries epoch and step between lines)."""
+    """Turn a line's ``info`` into a record of ``scan`` (the state carries epoch and step between lines).
+
+    ``ValueError`` (before any state changes) when a slot does not hold what the layout's first line had there.
+    """
     st = scan.state
     context = info.context
     epoch, step, step_total = st.epoch, st.step, st.step_total
@@ -462,17 +476,17 @@ def _apply(info: _Info, tokens: list[str], wall: float | None, scan: _Scan) -> N
         epoch = float(tokens[info.epoch])
         if context == "train":
             if info.counter is not None:
-                step = int(tokens[info.counter])
-                step_total = int(tokens[info.counter_total]) if info.counter_total is not None else None
+                step = _int(tokens[info.counter])
+                step_total = _int(tokens[info.counter_total]) if info.counter_total is not None else None
             elif info.step is None:
                 step, step_total = None, None
     if info.step is not None and context == "train":
-        step = int(tokens[info.step])
-        step_total = int(tokens[info.step_total]) if info.step_total is not None else None
+        step = _int(tokens[info.step])
+        step_total = _int(tokens[info.step_total]) if info.step_total is not None else None
     if not info.own and st.epoch is None and st.step is None:
         return  # numbers before any marker: a preamble, not a record
     if info.pair_step is not None and context == "train":
-        step, step_total = int(tokens[info.pair_step]), None
+        step, step_total = _int(tokens[info.pair_step]), None
     if info.own:
         pattern = info.pattern
         if context == "train":
@@ -481,12 +495,15 @@ def _apply(info: _Info, tokens: list[str], wall: float | None, scan: _Scan) -> N
         pattern = st.carried
     if not info.pairs:
         return
-    values: dict[str, float] = {}
-    for key, slot, sign in info.pairs:
-        try:
-            values[key] = float(sign + tokens[slot])
-        except ValueError:
-            continue
+    try:
+        values = {key: float(sign + tokens[slot]) if sign else float(tokens[slot]) for key, slot, sign in info.pairs}
+    except ValueError:
+        values = {}
+        for key, slot, sign in info.pairs:
+            try:
+                values[key] = float(sign + tokens[slot])
+            except ValueError:
+                continue
     if not values:
         return
     if context != "train":
@@ -637,7 +654,15 @@ def _line(raw: str, scan: _Scan) -> None:
         st.epoch, st.step, st.step_total, st.keras, st.carried = float(km.group(1)), None, None, True, "keras progress"
         return
     info, tokens = _info_of(body)
-    _apply(info, tokens, wall, scan)
+    try:
+        _apply(info, tokens, wall, scan)
+    except ValueError:  # the layout's slots hold something else on this line (1.5 where a step was): on its own
+        pieces = _NUMBER_SPLIT.split(body)
+        slots = _Slots(pieces, extra=True)
+        try:
+            _apply(_analyze(body, pieces, slots), slots.tokens + (slots.extra or []), wall, scan)
+        except ValueError:
+            return
 
 
 def _scan_text(text: str) -> _Scan:
