@@ -269,3 +269,55 @@ def test_a_layout_seen_before_with_other_numbers_in_its_slots(tmp_path: Path) ->
     assert steps[:4] == [1, 2, 3, 4] and steps[-1] == 6
     assert all(0 <= s < 2**62 for s in steps)
     assert values[-1] == 0.1
+
+
+# --------------------------------------------------------------------- labelled runs, printed as text
+
+def _labelled_curves(label: str) -> tuple[list[float], list[float]]:
+    """Train and val loss of a run whose diagnosis is known (``label``): 40 epochs from the testing recipes."""
+    from trainlog_doctor import testing as t
+
+    train = t.noisy(t.decay(40, start=2.0, floor=0.1), noise=0.005, seed=1)
+    if label == "overfitting":
+        val = t.decay_then_rise(40, start=2.1, floor=0.3, rise_at=15, rise=2.5, ramp=20)
+    else:
+        val = t.noisy(t.decay(40, start=2.1, floor=0.25), noise=0.005, seed=2)
+    if label == "non_finite":
+        train = t.nan_from(train, at=25)
+        val = t.nan_from(val, at=25)
+    return [float(v) for v in train], [float(v) for v in val]
+
+
+def _as_layout(layout: str, train: list[float], val: list[float]) -> str:
+    n = len(train)
+    if layout == "keras":
+        return "".join(f"Epoch {e + 1}/{n}\n1875/1875 [==============================] - 4s 2ms/step - loss: {a:.4f} - "
+                       f"val_loss: {b:.4f}\n" for e, (a, b) in enumerate(zip(train, val)))
+    if layout == "logging":
+        return "".join(f"2026-05-08 22:{e:02d}:00,100 | INFO | trainer | Epoch {e + 1}/{n} train_loss {a:.4f} val_loss {b:.4f}\n"
+                       for e, (a, b) in enumerate(zip(train, val)))
+    return "".join(f"\rEpoch {e}: 100%|██████████| 938/938 [00:10<00:00, 90.12it/s, v_num=0, train_loss={a:.3f}, "
+                   f"val_loss={b:.3f}]\n" for e, (a, b) in enumerate(zip(train, val)))
+
+
+@pytest.mark.parametrize("label", ["overfitting", "non_finite", "healthy"])
+@pytest.mark.parametrize("layout", ["keras", "logging", "tqdm"])
+def test_labelled_runs_printed_as_text_get_the_diagnosis_of_their_csv(tmp_path: Path, label: str, layout: str) -> None:
+    from trainlog_doctor.api import analyze
+
+    train, val = _labelled_curves(label)
+    csv = tmp_path / "csv" / "training.log"
+    csv.parent.mkdir()
+    csv.write_text("epoch,loss,val_loss\n" + "".join(f"{e},{a:.4f},{b:.4f}\n" for e, (a, b) in enumerate(zip(train, val))))
+    text = tmp_path / "text" / "output.log"
+    text.parent.mkdir()
+    text.write_text(_as_layout(layout, train, val))
+    (ref,) = analyze([csv]).runs
+    (got,) = analyze([text]).runs
+    assert (ref.format, got.format) == ("keras_csv", "text_log")
+    kinds = {f.kind for f in got.findings if f.severity != "info"}
+    if label == "healthy":
+        assert not kinds, [f.code for f in got.findings]
+    else:
+        assert label in kinds, [f.code for f in got.findings]
+    assert sorted({f.code for f in got.findings}) == sorted({f.code for f in ref.findings})
