@@ -28,6 +28,9 @@ nested quantifiers; cheap substring tests decide which ones run at all):
   Trainer's fractional epoch times its steps per epoch (from the ``Total optimization steps`` banner),
   else the epoch as printed (when integral), else the rank of the epoch value. ``epoch`` is kept as
   printed (Keras prints it 1-based, YOLOv5 0-based).
+* Speed: a line is split once into text and number tokens (:data:`_NUMBER_SPLIT`); its text pieces are
+  its *layout*, analyzed once (:func:`_analyze`) and cached, so the lines of a long log cost one split
+  and a lookup. A line whose numbers do not fit its layout's slots is analyzed on its own.
 * Confidence: at least :data:`MIN_RECORDS` records naming one metric-like quantity (loss, acc, lr ...);
   otherwise the file is not a training log (sniff refuses it; read raises :class:`LogReadError`).
   ``meta["text_pattern"]`` names the layout most records came in (see :func:`_pattern_name`).
