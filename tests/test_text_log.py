@@ -242,6 +242,7 @@ def test_a_1_mb_hostile_line_in_a_log_is_fast(tmp_path: Path) -> None:
     run = read(path)
     assert time.perf_counter() - start < 5.0
     assert series(run)[("loss", "train")].height == 10
+    assert "1 line(s) over 64 KiB skipped" in run.warnings
 
 
 @pytest.mark.parametrize(

@@ -223,12 +223,15 @@ class _Scan:
     warnings: list[str] = field(default_factory=list)
 
 
-def _lines(text: str) -> list[str]:
-    """Lines of ``text``: ``\\r`` and backspace runs end a line; ANSI codes removed; overlong lines dropped."""
+def _lines(text: str) -> tuple[list[str], int]:
+    """Lines of ``text`` (``\r`` and backspace runs end a line; ANSI codes removed) and how many were over
+    :data:`MAX_LINE` and dropped."""
     if "\x08" in text:
         text = _RX["backspaces"].sub("\n", text)
     ansi = _RX["ansi"]
-    return [ansi.sub("", ln) if "\x1b" in ln else ln for ln in text.splitlines() if len(ln) <= MAX_LINE]
+    lines = text.splitlines()
+    kept = [ansi.sub("", ln) if "\x1b" in ln else ln for ln in lines if len(ln) <= MAX_LINE]
+    return kept, len(lines) - len(kept)
 
 
 _MINUTES: dict[tuple[int, int, int, int, int], float | None] = {}
@@ -688,9 +691,12 @@ def _line(raw: str, scan: _Scan) -> None:
 
 def _scan_text(text: str) -> _Scan:
     scan = _Scan()
-    for raw in _lines(text):
+    lines, dropped = _lines(text)
+    for raw in lines:
         if raw:
             _line(raw, scan)
+    if dropped:
+        scan.warnings.append(f"{dropped} line(s) over {MAX_LINE // 1024} KiB skipped")
     if any(r.summary for r in scan.records) and any(not r.summary and r.context == "train" for r in scan.records):
         scan.records = [r for r in scan.records if not r.summary]
     return scan
