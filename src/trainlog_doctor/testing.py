@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import math
+import os
 import random
 import re
+import shutil
 import struct
 import tempfile
 import tomllib
@@ -1079,12 +1082,39 @@ def reader_checks(reader: Reader, sample: Path, *, seeds: int = 2) -> Iterator[C
             with written(raw) as path:
                 _contract(reader, path, label)
 
+    def leaves_its_input_unchanged() -> None:
+        source = read_target(reader, sample)
+        with tempfile.TemporaryDirectory(prefix="tld-conformance-") as tmp:
+            copy = Path(tmp) / "in" / source.name
+            if source.is_dir():
+                shutil.copytree(source, copy)
+            else:
+                copy.parent.mkdir()
+                shutil.copy2(source, copy)
+            before = tree_state(copy.parent)
+            check_sniff(reader, copy, read_sample()[:HEAD_BYTES])
+            check_read(reader, copy)
+            if tree_state(copy.parent) != before:
+                raise ConformanceError(f"{target}.sniff/read changed what it read (or wrote next to it): {sample}")
+
     yield Check("sniffs_its_sample", target, sniffs_its_sample)
     yield Check("reads_its_sample", target, reads_its_sample)
     yield Check("sniff_never_raises", target, sniff_never_raises)
     yield Check("reads_an_empty_file", target, reads_an_empty_file)
     yield Check("survives_truncation", target, survives_truncation)
     yield Check("survives_garbling", target, survives_garbling)
+    yield Check("leaves_its_input_unchanged", target, leaves_its_input_unchanged)
+
+
+def tree_state(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file under ``root``: size, modification time and content hash (to prove a reader wrote nothing)."""
+    out: dict[str, tuple[int, int, str]] = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(dirpath) / name
+            st = path.stat()
+            out[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+    return out
 
 
 def _contract(reader: Reader, path: Path, label: str) -> None:

@@ -23,7 +23,7 @@ import polars as pl
 
 from trainlog_doctor.model.frame import empty_frame
 from trainlog_doctor.readers._frame import split_on_reset
-from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer, suffix_for
+from trainlog_doctor.readers.base import HEAD_BYTES, LogReadError, RunData, is_lfs_pointer, read_bounded, suffix_for
 
 SEPARATORS: tuple[str, ...] = (",", ";", "\t")
 #: Cell texts read as "missing" (compared lower case, after stripping). ``nan`` is *not* missing: it is NaN.
@@ -492,14 +492,7 @@ def _drop_empty_rows(frame: pl.DataFrame, restarts: list[int]) -> tuple[pl.DataF
 
 def load_csv(path: Path) -> CsvTable:
     """Read and parse the CSV file at ``path`` (see :func:`parse_csv`)."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise LogReadError(f"file too large for a CSV log ({size // (1024 * 1024)} MiB)")
-        data = path.read_bytes()
-    except IsADirectoryError as exc:
-        raise LogReadError("is a directory, not a CSV file") from exc
-    return parse_csv(data, name=path.name)
+    return parse_csv(read_bounded(path, MAX_BYTES, "CSV log"), name=path.name)
 
 
 # ------------------------------------------------------------------------------------------ helpers

@@ -91,6 +91,27 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
         return b""
 
 
+def read_bounded(path: Path, limit: int, family: str) -> bytes:
+    """All bytes of ``path``, at most ``limit`` of them; :class:`LogReadError` for a bigger file or a directory.
+
+    ``family`` names what the file should be in the reason (``"CSV log"``, ``"Keras history"``). The file
+    is read once, never more than ``limit + 1`` bytes, so a file growing while read is refused the same
+    way; other OS errors (permission denied, file gone) propagate for the caller to word.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except IsADirectoryError as exc:
+        raise LogReadError(f"is a directory, not a {family}") from exc
+    if len(data) > limit:
+        try:
+            size = max(path.stat().st_size, len(data))
+        except OSError:
+            size = len(data)
+        raise LogReadError(f"file too large for a {family} ({size // (1024 * 1024)} MiB)")
+    return data
+
+
 def is_lfs_pointer(head: bytes) -> bool:
     """True when the file is a Git LFS pointer instead of the real log."""
     return head.startswith(b"version https://git-lfs.github.com/spec/")

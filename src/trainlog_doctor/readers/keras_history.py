@@ -27,7 +27,7 @@ from trainlog_doctor.readers._config import surface_facts
 from trainlog_doctor.readers._csv import is_metric_like
 from trainlog_doctor.readers._frame import wide_to_long
 from trainlog_doctor.readers._jsonlines import decode
-from trainlog_doctor.readers.base import LogReadError, RunData, display_path
+from trainlog_doctor.readers.base import LogReadError, RunData, display_path, read_bounded
 
 MAX_BYTES = 256 * 1024 * 1024
 NO_EPOCH_WARNING = "no epoch key: the position in the list is taken as the epoch"
@@ -108,15 +108,7 @@ class KerasHistoryReader:
 
 def _load(path: Path) -> Any:
     """The parsed JSON of ``path`` (NaN/Infinity allowed), or :class:`LogReadError` with the reason."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise LogReadError(f"file too large for a Keras history ({size // (1024 * 1024)} MiB)")
-        raw = path.read_bytes()
-    except IsADirectoryError as exc:
-        raise LogReadError("is a directory, not a JSON file") from exc
-    except OSError as exc:
-        raise LogReadError(f"cannot read: {exc.strerror or type(exc).__name__}") from exc
+    raw = read_bounded(path, MAX_BYTES, "Keras history")
     if not raw.strip():
         raise LogReadError("empty file")
     try:
