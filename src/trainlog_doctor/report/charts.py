@@ -283,9 +283,14 @@ def build_chart(
     metric: str,
     *,
     max_points: int = 400,
+    static_points: int = 240,
     anchors: dict[int, str] | None = None,
 ) -> Chart | None:
-    """The chart of every split of ``metric`` in ``run`` (None without a view or when nothing finite is left)."""
+    """The chart of every split of ``metric`` in ``run`` (None without a view or when nothing finite is left).
+
+    The interactive chart gets up to ``max_points`` points a series, the static SVG (print, no
+    JavaScript) up to ``static_points``; both keep every bucket's extremes.
+    """
     view = run.view
     if view is None:
         return None
@@ -332,7 +337,9 @@ def build_chart(
 
     colors = {"train": 0, "val": 1, "test": 2, "other": 3}
     notes = []
-    for s, idx in zip(series, picks):
+    static_picks = [i if i.size <= static_points else downsample_indices(s.values, static_points)
+                    for s, i in zip(series, picks)]  # fmt: skip
+    for s, idx in zip(series, static_picks):
         color = colors.get(s.split, 4)
         x = _x_of(s, use_epoch)
         v = s.values
@@ -433,7 +440,7 @@ def build_chart(
             if not (xlo <= xv <= xhi):
                 continue
             related = related_changepoint(float(step), metric_findings, step_span)
-            cp_data.append({"s": float(step), "c": colors.get(s.split, 4), "f": related, "split": s.split})
+            cp_data.append({"s": float(step), "c": colors.get(s.split, 4), "f": related})
             if not related:
                 continue
             where = f"epoch {xv:.4g} (step {int(step)})" if use_epoch else f"step {int(step)}"
@@ -491,6 +498,8 @@ def chart_data(
     The points are the extreme-preserving downsampling the static chart draws (every point of short
     series). Epochs are given only when every series has them, times only when every point has a wall
     time; the page offers those x axes only then. Non-finite values are null (a gap in the line).
+    ``es`` instead of ``e`` says the epochs equal the steps; ``s0`` and ``ds`` instead of ``s`` give
+    evenly spaced steps by the first and the stride.
     """
     has_epochs = all(_has_epochs(s) for s in series)
     walls = [s.wall_time[i] for s, i in zip(series, picks)]
@@ -504,11 +513,20 @@ def chart_data(
             "split": s.split,
             "c": colors.get(s.split, 4),
             "n": len(s),
-            "s": [int(v) if float(v).is_integer() else float(v) for v in s.steps[idx].tolist()],
             "y": _rounded(s.values[idx]),
         }
+        steps = [int(v) if float(v).is_integer() else float(v) for v in s.steps[idx].tolist()]
+        stride = steps[1] - steps[0] if len(steps) > 2 else 0
+        if stride > 0 and all(b - a == stride for a, b in zip(steps, steps[1:])):
+            item["s0"], item["ds"] = steps[0], stride  # evenly spaced steps: first and stride only
+        else:
+            item["s"] = steps
         if has_epochs:
-            item["e"] = _rounded(s.epochs[idx], 6)
+            epochs = _rounded(s.epochs[idx], 6)
+            if epochs == [float(v) for v in steps]:
+                item["es"] = True  # the epochs are the steps (epoch-indexed logs): not repeated
+            else:
+                item["e"] = epochs
         if t0 is not None:
             item["t"] = [round(float(v) - t0, 2) for v in w.tolist()]
         out_series.append(item)

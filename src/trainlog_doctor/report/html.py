@@ -176,8 +176,10 @@ def run_order(report: Report) -> list[int]:
 
 
 def _onset(f: Finding) -> str:
+    """Where a finding starts, briefly: ``epoch 3.41`` or ``step 4,675``."""
     if f.start_epoch is not None and math.isfinite(float(f.start_epoch)):
-        return f"epoch {_num(float(f.start_epoch))}"
+        e = float(f.start_epoch)
+        return f"epoch {int(e) if e.is_integer() else fmt_num(e, 3)}"
     if f.start_step is not None:
         return f"step {_num(float(f.start_step))}"
     return ""
@@ -213,7 +215,7 @@ def verdict_line(report: Report) -> str:
         for r in attention[:MAX_VERDICT_RUNS]:
             f = r.worst
             assert f is not None
-            bit = f"{clip(r.run_id, 80)}: {clip(f.kind, 60)}"
+            bit = f"{clip(r.run_id, 80)}: {clip(f.kind, 60)}"  # e.g. "exp3: divergence at epoch 3.41 — lr too high"
             where = _onset(f)
             if where:
                 bit += f" at {where}"

@@ -272,6 +272,10 @@
     if (!node) return;
     var data;
     try { data = JSON.parse(node.textContent); } catch (e) { return; }
+    data.series.forEach(function (se) {
+      if (!se.s) { se.s = se.y.map(function (_, i) { return se.s0 + i * se.ds; }); }
+      if (se.es) se.e = se.s;
+    });
     var box = fig.querySelector(".live");
     var c = { fig: fig, data: data, box: box, plot: null, log: !!data.log, mode: null };
     var bar = el("div", "cbar");
