@@ -57,6 +57,20 @@ def _wait(drv, condition, timeout: float = 10.0):  # type: ignore[no-untyped-def
     return WebDriverWait(drv, timeout, poll_frequency=0.1).until(condition)
 
 
+def _tensorboard_ema(ys: list[float | None], w: float) -> list[float | None]:
+    """TensorBoard's scalar smoothing, written out: EMA from 0, divided by 1 - w^n; gaps stay gaps."""
+    out: list[float | None] = []
+    last, n = 0.0, 0
+    for y in ys:
+        if y is None:
+            out.append(None)
+            continue
+        last = last * w + (1 - w) * y
+        n += 1
+        out.append(last / (1 - w**n))
+    return out
+
+
 def _canvas_ink(drv, fig) -> int:  # type: ignore[no-untyped-def]
     """How many pixels of the chart's canvas are not blank (transparent or white)."""
     return int(drv.execute_script(
@@ -84,6 +98,8 @@ def test_charts_render_hover_log_zoom_and_stay_offline(driver, page: Path) -> No
     rendered = len(driver.find_elements(By.CSS_SELECTOR, "figure.chart[data-rendered]"))
     assert total > 8 and 0 < rendered < total
     assert not fig.find_element(By.CSS_SELECTOR, ".static").is_displayed()  # the SVG fallback is for no-JS / print
+    for other in driver.find_elements(By.CSS_SELECTOR, "figure.chart[data-rendered]"):
+        assert _canvas_ink(driver, other) > 300, other.get_attribute("id")
 
     # Hover: the tooltip names the step and epoch and shows a value.
     over = fig.find_element(By.CSS_SELECTOR, ".u-over")
@@ -125,6 +141,12 @@ def test_charts_render_hover_log_zoom_and_stay_offline(driver, page: Path) -> No
     over = fig.find_element(By.CSS_SELECTOR, ".u-over")
     ActionChains(driver).move_to_element_with_offset(over, w // 5, 0).perform()
     _wait(driver, lambda d: "smoothed" in fig.find_element(By.CSS_SELECTOR, ".tip").text)
+
+    # The smoothing is TensorBoard's debiased EMA.
+    ys = [1.0, 3.0, None, 2.0, 8.0, 4.0]
+    got = driver.execute_script("return window.trainlogDoctorCharts.ema(arguments[0], 0.6)", ys)
+    assert got == pytest.approx(_tensorboard_ema(ys, 0.6)) and got[2] is None
+    assert driver.execute_script("return window.trainlogDoctorCharts.ema([2, 2, 2], 0.9)") == [2, 2, 2]
 
     # Scrolling to the last run renders its charts.
     last = driver.find_elements(By.CSS_SELECTOR, "figure.chart[data-chart]")[-1]

@@ -241,14 +241,22 @@
       data.push(c.al.raw[si], c.al.sm[si]);
     });
     var width = Math.max(240, c.box.clientWidth);
+    /* A log axis is labelled and gridded at powers of ten only (unless the range spans less than one). */
+    var yAxis = { size: 58, grid: { stroke: "#eef1f4" }, ticks: { stroke: "#d8dee4" }, values: axisValues(c, "data-yticks", fmt) };
+    if (c.log) {
+      var decades = function (u, splits) {
+        var some = splits.some(function (v) { return v != null && isDecade(v); });
+        return some ? splits.map(function (v) { return isDecade(v) ? v : null; }) : splits;
+      };
+      yAxis.filter = yAxis.grid.filter = yAxis.ticks.filter = decades;
+    }
     var opts = {
       width: width, height: HEIGHT, series: series, legend: { show: false },
       scales: { x: { time: false }, y: { distr: c.log ? 3 : 1, log: 10 } },
       axes: [
         { values: axisValues(c, "data-xticks", c.mode === "time" ? fmtDuration : fmt), size: 34,
           grid: { stroke: "#eef1f4" }, ticks: { stroke: "#d8dee4" } },
-        { size: 58, grid: { stroke: "#eef1f4" }, ticks: { stroke: "#d8dee4" }, values: axisValues(c, "data-yticks", fmt),
-          filter: c.log ? function (u, splits) { return splits.map(function (v) { return isDecade(v) ? v : null; }); } : undefined }
+        yAxis
       ],
       cursor: { drag: { x: true, y: false }, points: { size: 7 } },
       hooks: {
@@ -318,6 +326,7 @@
   function rerender() { charts.forEach(function (c) { if (c.plot) render(c); }); }
 
   function init() {
+    window.trainlogDoctorCharts = { ema: ema, charts: charts };  /* for tests and the console */
     var figs = doc.querySelectorAll("figure.chart[data-chart]");
     var list = [];
     for (var i = 0; i < figs.length; i++) { var c = setup(figs[i]); if (c) list.push(c); }
