@@ -299,7 +299,7 @@ def build_chart(
     if not series:
         return None
     # Bucket min/max downsampling keeps every extreme, so ranges computed on the kept points are exact.
-    picks = [downsample_indices(s.values, max_points) for s in series]
+    picks = [_with_gaps(s.values, downsample_indices(s.values, max_points)) for s in series]
     all_vals = np.concatenate([s.values[i] for s, i in zip(series, picks)])
     fin = all_vals[np.isfinite(all_vals)]
     if fin.size == 0:
@@ -449,6 +449,18 @@ def build_chart(
     chart.data = chart_data(run, metric, series, picks, use_epoch=use_epoch, use_log=use_log, fin=fin,
                             changepoints=cp_data, anchors=anchors or {}, note=chart.note)  # fmt: skip
     return chart
+
+
+def _with_gaps(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``idx`` plus the first point of every run of non-finite values (at most MAX_NONFINITE_MARKS),
+    so a downsampled line still breaks where the log has NaN or Inf."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return idx
+    starts = np.flatnonzero(bad & ~np.r_[False, bad[:-1]])
+    if starts.size > MAX_NONFINITE_MARKS:
+        starts = starts[np.linspace(0, starts.size - 1, MAX_NONFINITE_MARKS).round().astype(np.int64)]
+    return np.union1d(idx, starts)
 
 
 def related_changepoint(step: float, findings: list[Finding], step_span: float) -> bool:
