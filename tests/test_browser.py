@@ -8,6 +8,7 @@ installed driver, so nothing is downloaded.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,6 +148,26 @@ def test_charts_render_hover_log_zoom_and_stay_offline(driver, page: Path) -> No
     got = driver.execute_script("return window.trainlogDoctorCharts.ema(arguments[0], 0.6)", ys)
     assert got == pytest.approx(_tensorboard_ema(ys, 0.6)) and got[2] is None
     assert driver.execute_script("return window.trainlogDoctorCharts.ema([2, 2, 2], 0.9)") == [2, 2, 2]
+
+    # The x axis switches to relative time on charts whose points have wall times.
+    timed = driver.execute_script(
+        "return window.trainlogDoctorCharts.charts.filter(function (c) { return !!c.data.series[0].t; })"
+        ".map(function (c) { return c.fig.id; });")  # fmt: skip
+    assert timed
+    tfig = driver.find_element(By.ID, timed[0])
+    driver.execute_script("var d = arguments[0].closest('details'); if (d) d.open = true; arguments[0].scrollIntoView();", tfig)
+    _wait(driver, lambda d: tfig.get_attribute("data-rendered") == "1")
+    steps_axis = tfig.get_attribute("data-xticks")
+    driver.execute_script("var x = document.getElementById('xaxis'); x.value = 'time'; x.dispatchEvent(new Event('change'));")
+    _wait(driver, lambda d: tfig.get_attribute("data-xticks") != steps_axis)
+    assert re.search(r"\d(\.\d)? s|\dm \d\ds|\dh \d\dm", tfig.get_attribute("data-xticks"))
+    assert tfig.find_element(By.CSS_SELECTOR, ".xlab").text == "relative time"
+
+    # In print the static SVG replaces the canvas.
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert tfig.find_element(By.CSS_SELECTOR, ".static").is_displayed()
+    assert not tfig.find_element(By.CSS_SELECTOR, ".live").is_displayed()
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
     # Scrolling to the last run renders its charts.
     last = driver.find_elements(By.CSS_SELECTOR, "figure.chart[data-chart]")[-1]

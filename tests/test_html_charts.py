@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-from test_report_render import XSS, demo_report, hostile_run, keras_run, tb_run
 
+from test_report_render import XSS, demo_report, hostile_run, keras_run, tb_run
 from trainlog_doctor.api import analyze
 from trainlog_doctor.model.report import Finding, Report
 from trainlog_doctor.report.charts import MIN_REGION_PX, build_charts

@@ -29,6 +29,7 @@ MAX_META = 30
 MAX_TEXT = 2000
 MAX_SHORT = 200
 MAX_VERDICT_RUNS = 3
+MAX_OPEN_RUNS = 10  # run sections expanded when the page opens (those needing attention, worst first)
 
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
@@ -301,6 +302,8 @@ def render_html(report: Report, *, title: str = "trainlog-doctor report") -> str
     )
 
     runs = [_run_view(k, report.runs[i]) for k, i in enumerate(run_order(report))]
+    for k, r in enumerate(runs):  # a long page opens light: the worst few runs expanded, the rest one line each
+        r["open"] = r["open"] and k < MAX_OPEN_RUNS
     all_findings = [f for r in report.runs for f in r.findings]
     worst_rank = [SEVERITY_RANK.get(r.worst.severity, 0) if r.worst else -1 for r in report.runs]
     summary = {
