@@ -301,6 +301,9 @@
     c.xlabel = el("span", "xlab muted", "");
     bar.appendChild(el("span", "muted", "x:"));
     bar.appendChild(c.xlabel);
+    var kept = data.series.reduce(function (a, se) { return a + se.y.length; }, 0);
+    var total = data.series.reduce(function (a, se) { return a + se.n; }, 0);
+    if (total > kept) bar.appendChild(el("span", "muted", "· " + kept + " of " + total + " points, every extreme kept"));
     bar.appendChild(el("span", "hint muted", "drag to zoom, double-click to reset"));
     box.parentNode.insertBefore(bar, box);
     charts.push(c);
