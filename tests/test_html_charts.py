@@ -135,3 +135,12 @@ def test_real_logs_report_stays_under_three_megabytes(real_logs: Path) -> None:
     size = len(html.encode("utf-8"))
     assert len(report.runs) >= 100 and size <= 3_000_000, size
     assert html.count("var uPlot=") == 1
+
+
+def test_a_chart_whose_data_cannot_be_json_stays_static(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trainlog_doctor.report.charts as charts_mod
+
+    monkeypatch.setattr(charts_mod, "chart_data", lambda *a, **k: {"metric": "loss", "bad": float("nan")})
+    html = render_html(Report(runs=[keras_run()]))
+    assert html.count('<figure class="chart nolive"') == 3 and not DATA_RE.findall(html)
+    assert html.count("<svg") == 3  # the static charts are still there, and shown with scripts on

@@ -256,8 +256,13 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
             charts = build_charts(run, anchors=anchors)
         except Exception as exc:  # noqa: BLE001 - a chart bug must not lose the diagnosis
             chart_note = f"charts could not be drawn: {exc.__class__.__name__}"
+    items = []
     for k, c in enumerate(charts):
         c.data["id"] = f"{anchor}-c{k + 1}"
+        try:
+            items.append({"c": c, "json": script_json(c.data), "id": c.data["id"]})
+        except ValueError:  # a value JSON cannot carry: this chart stays static
+            items.append({"c": c, "json": None, "id": c.data["id"]})
     charted_metrics = {c.metric for c in charts}
     cards = [_finding_view(run.findings[j], anchors[j], run.findings[j].metric in charted_metrics)
              for j in order[:MAX_CARDS_PER_RUN]]  # fmt: skip
@@ -282,7 +287,7 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
         "n_series": len(run.series),
         "cards": cards,
         "more_cards": max(0, len(run.findings) - MAX_CARDS_PER_RUN),
-        "charts": [{"c": c, "json": script_json(c.data), "id": c.data["id"]} for c in charts],
+        "charts": items,
         "chart_note": chart_note,
         "uncharted": uncharted[:12],
         "meta": [(clip(k, 80), fmt_value(v)) for k, v in list(run.meta.items())[:MAX_META]],
