@@ -163,6 +163,20 @@ def test_charts_render_hover_log_zoom_and_stay_offline(driver, page: Path) -> No
     assert re.search(r"\d(\.\d)? s|\dm \d\ds|\dh \d\dm", tfig.get_attribute("data-xticks"))
     assert tfig.find_element(By.CSS_SELECTOR, ".xlab").text == "relative time"
 
+    # Change points outside findings appear only behind the toggle.
+    hidden = driver.execute_script(
+        "return window.trainlogDoctorCharts.charts.filter(function (c) { return c.plot &&"
+        " c.data.cps.some(function (p) { return !p.f; }); }).map(function (c) { return c.fig.id; });")  # fmt: skip
+    if hidden:
+        cfig = driver.find_element(By.ID, hidden[0])
+        shot = "return arguments[0].querySelector('canvas').toDataURL();"
+        before_cps = driver.execute_script(shot, cfig)
+        driver.execute_script("var b = document.getElementById('show-cps'); b.click();")
+        with_cps = driver.execute_script(shot, cfig)
+        assert with_cps != before_cps
+        driver.execute_script("document.getElementById('show-cps').click();")
+        assert driver.execute_script(shot, cfig) != with_cps
+
     # In print the static SVG replaces the canvas.
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     assert tfig.find_element(By.CSS_SELECTOR, ".static").is_displayed()
