@@ -9,6 +9,7 @@
 
   var COLORS = ["#0969da", "#8250df", "#1b7c83", "#57606a", "#8c959f"];
   var SEV = { error: "207,34,46", warning: "212,167,44", info: "9,105,218" };
+  var LABEL = { error: "#a40e26", warning: "#7d4e00", info: "#0550ae" };
   var HEIGHT = 220;
   var MIN_REGION_PX = 6;
   var state = { smooth: 0, x: "auto", cps: false };
@@ -134,6 +135,7 @@
     var d = c.data, mode = c.mode, ctx = u.ctx, dpr = U.pxRatio || 1;
     var top = u.bbox.top, h = u.bbox.height, left = u.bbox.left, right = left + u.bbox.width;
     var toX = stepMapper(d, mode);
+    var labels = [];
     ctx.save();
     ctx.beginPath();
     ctx.rect(left, top - 4 * dpr, u.bbox.width, h + 4 * dpr);
@@ -152,6 +154,7 @@
       }
       ctx.fillStyle = "rgba(" + rgb + ",0.9)";
       ctx.fillRect(a, top - 3 * dpr, b - a, 3 * dpr);
+      labels.push([Math.max(a, left), f.code, LABEL[f.sev] || LABEL.info]);
       if (onset >= left && onset <= right) {
         ctx.strokeStyle = "rgba(" + rgb + ",0.85)";
         ctx.lineWidth = 1.5 * dpr;
@@ -160,6 +163,26 @@
         ctx.moveTo(Math.round(onset) + 0.5, top);
         ctx.lineTo(Math.round(onset) + 0.5, top + h);
         ctx.stroke();
+      }
+    });
+    /* Finding codes inside the top of the plot, in up to two rows; a code that fits in neither is left out
+       (the links under the chart list every one). */
+    ctx.setLineDash([]);
+    ctx.font = "700 " + Math.round(10.5 * dpr) + "px system-ui, sans-serif";
+    ctx.textBaseline = "top";
+    ctx.textAlign = "left";
+    var rowsEnd = [-Infinity, -Infinity];
+    labels.sort(function (p, q) { return p[0] - q[0]; }).forEach(function (l) {
+      var w = ctx.measureText(l[1]).width, x = Math.min(l[0] + 3 * dpr, right - w - 2 * dpr);
+      for (var row = 0; row < 2; row++) {
+        if (x >= rowsEnd[row] + 4 * dpr) {
+          rowsEnd[row] = x + w;
+          ctx.fillStyle = "rgba(255,255,255,0.8)";
+          ctx.fillRect(x - 1 * dpr, top + (2 + 13 * row) * dpr, w + 2 * dpr, 12 * dpr);
+          ctx.fillStyle = l[2];
+          ctx.fillText(l[1], x, top + (3 + 13 * row) * dpr);
+          break;
+        }
       }
     });
     ctx.setLineDash([4 * dpr, 4 * dpr]);
@@ -334,7 +357,8 @@
     var list = [];
     for (var i = 0; i < figs.length; i++) { var c = setup(figs[i]); if (c) list.push(c); }
     toolbar();
-    if ("IntersectionObserver" in window) {
+    var all = /[?&]charts=all\b/.test(location.search);  /* report.html?charts=all draws every chart at once */
+    if ("IntersectionObserver" in window && !all) {
       var io = new IntersectionObserver(function (entries) {
         entries.forEach(function (en) {
           if (!en.isIntersecting) return;
