@@ -190,18 +190,20 @@ class _Collector(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
         self.scripts: list[str] = []
+        self.data: list[str] = []  # bodies of <script type="application/json">: inert chart data
         self.text: list[str] = []
-        self._in_script = False
+        self._in: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, attrs))
-        self._in_script = tag == "script"
+        if tag == "script":
+            self._in = self.data if ("type", "application/json") in attrs else self.scripts
 
     def handle_endtag(self, tag: str) -> None:
-        self._in_script = False
+        self._in = None
 
     def handle_data(self, data: str) -> None:
-        (self.scripts if self._in_script else self.text).append(data)
+        (self._in if self._in is not None else self.text).append(data)
 
 
 def check_html(html: str) -> _Collector:
@@ -217,6 +219,9 @@ def check_html(html: str) -> _Collector:
             assert "javascript:" not in (value or "").lower(), (tag, name)
     for body in parser.scripts:
         assert "alert(" not in body
+    for body in parser.data:  # log text in chart data is JSON-escaped: no markup, and it parses back
+        assert "<" not in body and ">" not in body and "&" not in body
+        json.loads(body)
     return parser
 
 

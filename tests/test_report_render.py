@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -157,11 +158,15 @@ def _network_refs(html: str) -> list[str]:
 def test_html_structure_and_offline() -> None:
     html = render_html(demo_report())
     assert html.startswith("<!doctype html>")
-    assert "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:" in html
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html)
+    assert csp and csp.group(1).startswith("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-")
+    assert "'unsafe-inline'" not in csp.group(1).partition("script-src")[2]  # scripts: only the two by hash
     assert _network_refs(html) == []
     assert "http://" not in html and "https://" not in html
     tags = _parse(html).tags
-    assert not [t for t, _ in tags if t in ("script", "img", "link", "iframe", "object", "embed")]
+    assert not [t for t, _ in tags if t in ("img", "link", "iframe", "object", "embed")]
+    scripts = [a for t, a in tags if t == "script"]
+    assert scripts.count({}) == 2 and all(a in ({}, {"type": "application/json", "class": "cdata"}) for a in scripts)
     # Summary table: one row per run, each linking to its section, which exists.
     rows = [a["href"] for t, a in tags if t == "a" and (a.get("class") or "") == "rid"]
     assert rows == [f"#run-{i}" for i in range(1, 6)]
@@ -201,7 +206,14 @@ def test_html_escapes_every_log_string() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<title>audit of &lt;script&gt;" in html
     tags = _parse(html).tags
-    assert not [t for t, _ in tags if t in ("script", "img")]
+    assert not [t for t, _ in tags if t == "img"]
+    assert [a for t, a in tags if t == "script" and a != {"type": "application/json", "class": "cdata"}] == [{}, {}]
+    # The chart data carries the hostile names JSON-escaped: no markup, and they read back exactly.
+    blobs = re.findall(r'<script type="application/json" class="cdata">(.*?)</script>', html, re.S)
+    assert blobs and all("<" not in b and ">" not in b for b in blobs)
+    datas = [json.loads(b) for b in blobs]
+    assert any(d["metric"] == XSS for d in datas)
+    assert any(XSS in f["title"] for d in datas for f in d["findings"])
     assert sum(t == "style" for t, _ in tags) == 1
     assert not [(t, k) for t, a in tags for k in a if k.startswith("on")]
     # Inside SVG: the chart's <title> and region titles carry the escaped tag name.
@@ -223,7 +235,10 @@ def test_html_charts_scales_regions_and_changepoints() -> None:
     assert {r.code for r in loss.regions} == {"DV001", "OF001"}
     dv = next(r for r in loss.regions if r.code == "DV001")
     assert loss.left < dv.x0 < dv.x1 <= loss.right and dv.severity == "error"
-    assert len(loss.marks) == 3  # change points 10, 30 (train) and 25 (val)
+    # Change points 30 (train) and 25 (val) lie in findings and are drawn; 10 (train) only behind the toggle.
+    assert sorted(m.title for m in loss.marks) == ["change point in train loss at epoch 30 (step 30)",
+                                                   "change point in val loss at epoch 25 (step 25)"]
+    assert sorted((cp["s"], cp["f"]) for cp in loss.data["cps"]) == [(10, False), (25, True), (30, True)]
     assert [t.label for t in loss.yticks][:2] == ["0.1", "1"]
     assert not charts["accuracy"].log and not charts["accuracy"].regions
     assert [t.label for t in charts["accuracy"].xticks] == ["0", "10", "20", "30", "40", "50"]
@@ -540,7 +555,9 @@ def test_chromium_screenshot_and_injection(tmp_path: Path) -> None:
     assert rc.png_distinct_bytes(png) > 64  # not blank
     assert rc.dom_title(dom) == "chromium check"  # the injected script did not run
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
-    assert not re.search(r"<(script|img)\b", dom)
+    assert not re.search(r"<img\b", dom)
+    own = re.findall(r"<script\b[^>]*>", dom)  # the page's two scripts and its chart data, nothing injected
+    assert own.count("<script>") == 2 and set(own) <= {"<script>", '<script type="application/json" class="cdata">'}
 
 
 # ---- the format registry and the run view the charts read --------------------------------------------------

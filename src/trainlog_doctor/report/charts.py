@@ -1,13 +1,16 @@
-"""Chart geometry for the HTML report: which series to plot, scales, ticks, paths and finding regions.
+"""Charts for the HTML report: which series to plot, the static SVG geometry and the interactive chart data.
 
-Everything here is numbers and plain strings; the SVG markup itself is written by the Jinja template
-(autoescaped), so no log-derived text is ever placed into markup from Python.
+Everything here is numbers and plain strings. The SVG markup is written by the Jinja template
+(autoescaped) and the data of the interactive chart (:attr:`Chart.data`) is embedded as escaped JSON
+that the page's script reads as data and shows as text only, so no log-derived text is ever placed
+into markup from Python or JavaScript.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +30,8 @@ __all__ = [
     "build_charts",
     "nice_ticks",
     "log_ticks",
+    "related_changepoint",
+    "MIN_REGION_PX",
 ]
 
 WIDTH, HEIGHT = 640, 210
@@ -34,6 +39,8 @@ MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 58, 14, 30, 30
 MAX_NONFINITE_MARKS = 120
 MAX_REGIONS = 16
 LABEL_CHAR_PX = 6.6
+MIN_REGION_PX = 6.0  # a finding of one or two points still gets a band this wide
+SIG_DIGITS = 5  # significant digits of the values embedded for the interactive chart
 
 
 @dataclass
@@ -72,6 +79,8 @@ class Region:
     label: str = ""  # "" when the label is folded into a neighbour's "+N"
     label_x: float = 0.0
     label_end: bool = False  # anchor the label at its right end (regions near the right edge)
+    onset: float = 0.0  # x pixel of the finding's first step: a solid line
+    band: bool = True  # info findings get the cap strip and onset line, never a shaded band
 
 
 @dataclass
@@ -97,6 +106,7 @@ class Chart:
     regions: list[Region]
     marks: list[Mark]
     note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)  # the interactive chart's data (JSON-ready)
     width: int = WIDTH
     height: int = HEIGHT
     left: float = MARGIN_LEFT
@@ -273,9 +283,14 @@ def build_chart(
     metric: str,
     *,
     max_points: int = 400,
+    static_points: int = 240,
     anchors: dict[int, str] | None = None,
 ) -> Chart | None:
-    """The chart of every split of ``metric`` in ``run`` (None without a view or when nothing finite is left)."""
+    """The chart of every split of ``metric`` in ``run`` (None without a view or when nothing finite is left).
+
+    The interactive chart gets up to ``max_points`` points a series, the static SVG (print, no
+    JavaScript) up to ``static_points``; both keep every bucket's extremes.
+    """
     view = run.view
     if view is None:
         return None
@@ -284,7 +299,7 @@ def build_chart(
     if not series:
         return None
     # Bucket min/max downsampling keeps every extreme, so ranges computed on the kept points are exact.
-    picks = [downsample_indices(s.values, max_points) for s in series]
+    picks = [_with_gaps(s.values, downsample_indices(s.values, max_points)) for s in series]
     all_vals = np.concatenate([s.values[i] for s, i in zip(series, picks)])
     fin = all_vals[np.isfinite(all_vals)]
     if fin.size == 0:
@@ -322,7 +337,9 @@ def build_chart(
 
     colors = {"train": 0, "val": 1, "test": 2, "other": 3}
     notes = []
-    for s, idx in zip(series, picks):
+    static_picks = [i if i.size <= static_points else downsample_indices(s.values, static_points)
+                    for s, i in zip(series, picks)]  # fmt: skip
+    for s, idx in zip(series, static_picks):
         color = colors.get(s.split, 4)
         x = _x_of(s, use_epoch)
         v = s.values
@@ -397,16 +414,22 @@ def build_chart(
         a, b = min(a, b), max(a, b)
         x0 = float(np.clip(px(a), L, R))
         x1 = float(np.clip(px(b), L, R))
-        if x1 - x0 < 3:
+        onset = x0
+        if x1 - x0 < MIN_REGION_PX:
             mid = (x0 + x1) / 2
-            x0, x1 = max(L, mid - 1.5), min(R, mid + 1.5)
+            x0 = max(L, min(mid - MIN_REGION_PX / 2, R - MIN_REGION_PX))
+            x1 = x0 + MIN_REGION_PX
         chart.regions.append(Region(
             x0=round(x0, 1), x1=round(x1, 1), code=f.code, severity=f.severity, label_y=T - 8,
             title=f"{f.code} {f.kind} ({f.split} {f.metric}): {f.message}", anchor=(anchors or {}).get(i, ""),
+            onset=round(onset, 1), band=f.severity != "info",
         ))  # fmt: skip
     _layout_labels(chart.regions, L, R, T)
 
-    # change points
+    # change points: only those inside a finding of this metric are drawn on the static chart
+    metric_findings = [f for f in run.findings if f.metric == metric]
+    step_span = float(max(s.steps[-1] for s in series) - min(s.steps[0] for s in series))
+    cp_data = []
     for s in series:
         cps = run.changepoints.get((s.metric, s.split), []) if run.changepoints else []
         for step in list(cps)[:60]:
@@ -416,10 +439,130 @@ def build_chart(
                 continue
             if not (xlo <= xv <= xhi):
                 continue
+            related = related_changepoint(float(step), metric_findings, step_span)
+            cp_data.append({"s": float(step), "c": colors.get(s.split, 4), "f": related})
+            if not related:
+                continue
             where = f"epoch {xv:.4g} (step {int(step)})" if use_epoch else f"step {int(step)}"
             chart.marks.append(Mark(x=round(float(px(xv)), 1), color=colors.get(s.split, 4),
                                     title=f"change point in {s.split} {s.metric} at {where}"))  # fmt: skip
+    chart.data = chart_data(run, metric, series, picks, use_epoch=use_epoch, use_log=use_log, fin=fin,
+                            changepoints=cp_data, anchors=anchors or {}, note=chart.note)  # fmt: skip
     return chart
+
+
+def _with_gaps(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``idx`` plus the first point of every run of non-finite values (at most MAX_NONFINITE_MARKS),
+    so a downsampled line still breaks where the log has NaN or Inf."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return idx
+    starts = np.flatnonzero(bad & ~np.r_[False, bad[:-1]])
+    if starts.size > MAX_NONFINITE_MARKS:
+        starts = starts[np.linspace(0, starts.size - 1, MAX_NONFINITE_MARKS).round().astype(np.int64)]
+    return np.union1d(idx, starts)
+
+
+def related_changepoint(step: float, findings: list[Finding], step_span: float) -> bool:
+    """Whether a change point at ``step`` lies in (or within 2% of the run's steps of) one of ``findings``."""
+    tol = 0.02 * step_span
+    for f in findings:
+        a = f.start_step if f.start_step is not None else f.end_step
+        b = f.end_step if f.end_step is not None else f.start_step
+        if a is None or b is None:
+            continue
+        lo, hi = min(float(a), float(b)), max(float(a), float(b))
+        if lo - tol <= step <= hi + tol:
+            return True
+    return False
+
+
+def _rounded(values: np.ndarray, digits: int = SIG_DIGITS) -> list[float | None]:
+    """``values`` to ``digits`` significant digits, non-finite ones as None (JSON null)."""
+    out: list[float | None] = []
+    for v in values.tolist():
+        out.append(float(f"{v:.{digits}g}") if math.isfinite(v) else None)
+    return out
+
+
+def _finite_or_none(v: float | int | None) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def chart_data(
+    run: RunReport,
+    metric: str,
+    series: list[Series],
+    picks: list[np.ndarray],
+    *,
+    use_epoch: bool,
+    use_log: bool,
+    fin: np.ndarray,
+    changepoints: list[dict[str, Any]],
+    anchors: dict[int, str],
+    note: str = "",
+) -> dict[str, Any]:
+    """The interactive chart's data: each series' kept points (step, value, epoch, seconds since the start).
+
+    The points are the extreme-preserving downsampling the static chart draws (every point of short
+    series). Epochs are given only when every series has them, times only when every point has a wall
+    time; the page offers those x axes only then. Non-finite values are null (a gap in the line).
+    ``es`` instead of ``e`` says the epochs equal the steps; ``s0`` and ``ds`` instead of ``s`` give
+    evenly spaced steps by the first and the stride.
+    """
+    has_epochs = all(_has_epochs(s) for s in series)
+    walls = [s.wall_time[i] for s, i in zip(series, picks)]
+    has_time = all(w.size and np.isfinite(w).all() for w in walls)
+    t0 = min(float(w[0]) for w in walls) if has_time else None
+    colors = {"train": 0, "val": 1, "test": 2, "other": 3}
+    out_series = []
+    for s, idx, w in zip(series, picks, walls):
+        item: dict[str, Any] = {
+            "label": s.metric if s.split == "other" else s.split,
+            "split": s.split,
+            "c": colors.get(s.split, 4),
+            "n": len(s),
+            "y": _rounded(s.values[idx]),
+        }
+        steps = [int(v) if float(v).is_integer() else float(v) for v in s.steps[idx].tolist()]
+        stride = steps[1] - steps[0] if len(steps) > 2 else 0
+        if stride > 0 and all(b - a == stride for a, b in zip(steps, steps[1:])):
+            item["s0"], item["ds"] = steps[0], stride  # evenly spaced steps: first and stride only
+        else:
+            item["s"] = steps
+        if has_epochs:
+            epochs = _rounded(s.epochs[idx], 6)
+            if epochs == [float(v) for v in steps]:
+                item["es"] = True  # the epochs are the steps (epoch-indexed logs): not repeated
+            else:
+                item["e"] = epochs
+        if t0 is not None:
+            item["t"] = [round(float(v) - t0, 2) for v in w.tolist()]
+        out_series.append(item)
+    findings = []
+    for i, f in enumerate(run.findings):
+        if f.metric != metric:
+            continue
+        findings.append({
+            "code": f.code, "sev": f.severity, "kind": f.kind, "anchor": anchors.get(i, ""),
+            "title": f"{f.code} {f.kind} ({f.split} {f.metric}): {f.message}",
+            "s0": _finite_or_none(f.start_step), "s1": _finite_or_none(f.end_step),
+            "e0": _finite_or_none(f.start_epoch), "e1": _finite_or_none(f.end_epoch),
+        })  # fmt: skip
+    return {
+        "metric": metric,
+        "x": "epoch" if use_epoch else "step",
+        "log": bool(use_log),
+        "logOk": bool(fin.size and (fin > 0).all()),
+        "t0": t0,
+        "note": note,
+        "series": out_series,
+        "findings": findings[-MAX_REGIONS:],
+        "cps": changepoints,
+    }
 
 
 def _layout_labels(regions: list[Region], left: float, right: float, top: float) -> None:

@@ -1,21 +1,25 @@
-"""Self-contained, offline HTML report: a table of runs, charts per run and one card per finding.
+"""Self-contained, offline HTML report: a verdict, a table of runs, interactive charts per run and finding cards.
 
-The page makes no network request (inline CSS and SVG only, a strict Content-Security-Policy) and
-every log-derived string goes through Jinja's autoescaping.
+The page makes no network request (inline CSS, the vendored chart library and the chart data inline,
+a Content-Security-Policy that allows exactly those scripts) and every log-derived string goes
+through Jinja's autoescaping or, in the chart data, through JSON escaping and ``textContent``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from typing import Any
+
+from markupsafe import Markup
 
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Reference, Report, RunReport
 from trainlog_doctor.model.version import __version__
 from trainlog_doctor.report.formats import OutputFormat
 from trainlog_doctor.report.numfmt import fmt_num
 
-__all__ = ["FORMAT", "render_html", "where_text", "fmt_value"]
+__all__ = ["FORMAT", "render_html", "where_text", "fmt_value", "script_json", "verdict_line", "run_order"]
 
 MAX_CARDS_PER_RUN = 40
 MAX_CAUSES_SHOWN = 3
@@ -24,6 +28,8 @@ MAX_WARNINGS = 20
 MAX_META = 30
 MAX_TEXT = 2000
 MAX_SHORT = 200
+MAX_VERDICT_RUNS = 3
+MAX_OPEN_RUNS = 10  # run sections expanded when the page opens (those needing attention, worst first)
 
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
@@ -148,6 +154,95 @@ def _counts(findings: list[Finding]) -> dict[str, int]:
     return {"error": c.get("error", 0), "warning": c.get("warning", 0), "info": c.get("info", 0)}
 
 
+def script_json(data: Any) -> Markup:
+    """``data`` as JSON safe inside ``<script type="application/json">``: ``<``, ``>`` and ``&`` are escaped."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _health_rank(run: RunReport) -> int:
+    """Worst first: errors, warnings, unreadable, empty, notes only, clean."""
+    if run.status == "error":
+        return 3
+    if run.status == "empty":
+        return 2
+    worst = SEVERITY_RANK.get(run.worst.severity, 0) if run.worst else -1
+    return {2: 5, 1: 4}.get(worst, 1 if worst == 0 else 0)
+
+
+def run_order(report: Report) -> list[int]:
+    """Indices of ``report.runs`` by severity (errors first, clean last), stable within a level."""
+    return sorted(range(len(report.runs)), key=lambda i: -_health_rank(report.runs[i]))
+
+
+def _onset(f: Finding) -> str:
+    """Where a finding starts, briefly: ``epoch 3.41`` or ``step 4,675``."""
+    if f.start_epoch is not None and math.isfinite(float(f.start_epoch)):
+        e = float(f.start_epoch)
+        return f"epoch {int(e) if e.is_integer() else fmt_num(e, 3)}"
+    if f.start_step is not None:
+        return f"step {_num(float(f.start_step))}"
+    return ""
+
+
+def _cause_phrase(f: Finding) -> str:
+    if not f.causes:
+        return ""
+    title, body = _split_title(clip(f.causes[0].text, MAX_SHORT))
+    text = title or body
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def verdict_line(report: Report) -> str:
+    """One line: how many runs need attention and, for the worst few, what happened where and why."""
+    n = len(report.runs)
+    if n == 0:
+        return "No training logs were found."
+    attention = [report.runs[i] for i in run_order(report)
+                 if report.runs[i].status == "ok" and report.runs[i].worst is not None
+                 and SEVERITY_RANK.get(report.runs[i].worst.severity, 0) >= 1]  # fmt: skip
+    unread = sum(1 for r in report.runs if r.status != "ok")
+    runs_word = "run" if n == 1 else "runs"
+    if not attention:
+        head = f"None of {n} {runs_word} needs attention" if n > 1 else "The run needs no attention"
+        parts = []
+    else:
+        verb = "needs" if len(attention) == 1 else "need"
+        head = f"{len(attention)} of {n} {runs_word} {verb} attention"
+        parts = []
+        for r in attention[:MAX_VERDICT_RUNS]:
+            f = r.worst
+            assert f is not None
+            bit = f"{clip(r.run_id, 80)}: {clip(f.kind, 60)}"  # e.g. "exp3: divergence at epoch 3.41 — lr too high"
+            where = _onset(f)
+            if where:
+                bit += f" at {where}"
+            cause = _cause_phrase(f)
+            if cause:
+                bit += f" — {cause}"
+            parts.append(bit)
+        if len(attention) > MAX_VERDICT_RUNS:
+            parts.append(f"{len(attention) - MAX_VERDICT_RUNS} more")
+    tail = ""
+    if unread:
+        tail = f" ({unread} could not be read or had no data)"
+    return head + tail + (": " + "; ".join(parts) if parts else ".")
+
+
+def _health(run: RunReport, counts: dict[str, int]) -> tuple[str, str]:
+    """(badge class, text) of a readable run's health, apart from whether it was read."""
+    if counts["error"]:
+        return "error", f"{counts['error']} error{'' if counts['error'] == 1 else 's'}"
+    if counts["warning"]:
+        return "warning", f"{counts['warning']} warning{'' if counts['warning'] == 1 else 's'}"
+    if counts["info"]:
+        return "info", f"healthy, {counts['info']} note{'' if counts['info'] == 1 else 's'}"
+    return "clean", "healthy"
+
+
 def _run_view(i: int, run: RunReport) -> dict[str, Any]:
     anchor = f"run-{i + 1}"
     order = sorted(range(len(run.findings)), key=lambda j: (-SEVERITY_RANK.get(run.findings[j].severity, 0), j))
@@ -161,6 +256,13 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
             charts = build_charts(run, anchors=anchors)
         except Exception as exc:  # noqa: BLE001 - a chart bug must not lose the diagnosis
             chart_note = f"charts could not be drawn: {exc.__class__.__name__}"
+    items = []
+    for k, c in enumerate(charts):
+        c.data["id"] = f"{anchor}-c{k + 1}"
+        try:
+            items.append({"c": c, "json": script_json(c.data), "id": c.data["id"]})
+        except ValueError:  # a value JSON cannot carry: this chart stays static
+            items.append({"c": c, "json": None, "id": c.data["id"]})
     charted_metrics = {c.metric for c in charts}
     cards = [_finding_view(run.findings[j], anchors[j], run.findings[j].metric in charted_metrics)
              for j in order[:MAX_CARDS_PER_RUN]]  # fmt: skip
@@ -178,11 +280,14 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
         "error": clip(run.error or ("no scalar data in the log" if run.status == "empty" else "unreadable")),
         "worst": _finding_view(worst, anchors[run.findings.index(worst)], False) if worst else None,
         "counts": _counts(run.findings),
+        "health": _health(run, _counts(run.findings)) if run.status == "ok" else None,
+        "read": {"ok": "read fine", "empty": "no data"}.get(run.status, "unreadable"),
+        "open": run.status != "ok" or any(f.severity != "info" for f in run.findings),
         "n_findings": len(run.findings),
         "n_series": len(run.series),
         "cards": cards,
         "more_cards": max(0, len(run.findings) - MAX_CARDS_PER_RUN),
-        "charts": charts,
+        "charts": items,
         "chart_note": chart_note,
         "uncharted": uncharted[:12],
         "meta": [(clip(k, 80), fmt_value(v)) for k, v in list(run.meta.items())[:MAX_META]],
@@ -195,9 +300,15 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
 
 def render_html(report: Report, *, title: str = "trainlog-doctor report") -> str:
     """The whole report as one offline HTML page (no network requests; log text always escaped)."""
-    from trainlog_doctor.report.jinja import environment  # Jinja: only when a page is written
+    from trainlog_doctor.report.jinja import (
+        UPLOT_VERSION,
+        chart_assets,
+        environment,  # Jinja: only when a page is written
+    )
 
-    runs = [_run_view(i, r) for i, r in enumerate(report.runs)]
+    runs = [_run_view(k, report.runs[i]) for k, i in enumerate(run_order(report))]
+    for k, r in enumerate(runs):  # a long page opens light: the worst few runs expanded, the rest one line each
+        r["open"] = r["open"] and k < MAX_OPEN_RUNS
     all_findings = [f for r in report.runs for f in r.findings]
     worst_rank = [SEVERITY_RANK.get(r.worst.severity, 0) if r.worst else -1 for r in report.runs]
     summary = {
@@ -212,7 +323,8 @@ def render_html(report: Report, *, title: str = "trainlog-doctor report") -> str
     }
     return environment().get_template("report.html.j2").render(
         title=clip(title, 300), runs=runs, summary=summary, version=__version__,
-        max_severity=report.max_severity(),
+        max_severity=report.max_severity(), verdict=verdict_line(report),
+        assets=chart_assets() if any(r["charts"] for r in runs) else None, uplot_version=UPLOT_VERSION,
     )  # fmt: skip
 
 
