@@ -9,9 +9,11 @@ import click
 
 from trainlog_doctor import __version__
 from trainlog_doctor.config import MAX_WORKERS
+from trainlog_doctor.report.ci_guard import CommandGuard
 from trainlog_doctor.report.files import replace_text
 from trainlog_doctor.report.formats import format_for_extension, format_names, get_format, render
 from trainlog_doctor.report.text import terminal_line
+from trainlog_doctor.stops import OutputFailure, StoppableGroup
 
 FAIL_ON = ("error", "warning", "never")
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -74,7 +76,10 @@ def _config() -> dict:  # type: ignore[type-arg]
         raise SafeUsageError(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=StoppableGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage error or nothing "
+                    "readable; 3 an output file could not be written (disk full, read-only, permission); "
+                    "130/143 stopped by Ctrl-C/SIGTERM.")
 @click.version_option(__version__, prog_name="trainlog-doctor")
 def main() -> None:
     """Diagnose finished deep-learning training runs from the logs they left behind."""
@@ -103,10 +108,18 @@ def _tolerant_streams() -> None:
 @click.option("--select", multiple=True, help="Only these rule codes or kinds (comma-separated, prefixes allowed).")
 @click.option("--ignore", multiple=True, help="Skip these rule codes or kinds (comma-separated, prefixes allowed).")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None, help="Parallel processes (default 1).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="Seconds one run may take before it is listed as an error (default: no limit).")
+@click.option("--follow-links", is_flag=True, help="Read symlinks that lead out of a directory tree (default: skip them).")
 def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_on: str | None,
-            select: tuple[str, ...], ignore: tuple[str, ...], workers: int | None) -> None:
-    """Diagnose the runs in PATH... (log files or directory trees)."""
+            select: tuple[str, ...], ignore: tuple[str, ...], workers: int | None, timeout: float | None,
+            follow_links: bool) -> None:
+    """Diagnose the runs in PATH... (log files or directory trees). Exit codes: see --help of the group."""
     from trainlog_doctor.api import analyze as run_analyze
+
+    guard = CommandGuard()  # under GITHUB_ACTIONS=true nothing printed from a log can act as a workflow command
+    guard.stop()
+    click.get_current_context().call_on_close(guard.resume)
 
     cfg = _config()
     if output is not None and str(output) == "-":
@@ -127,18 +140,26 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
         workers=workers or int(cfg.get("workers", 1)),
         keep_frames=get_format(fmt).needs_view,
         warnings=notes,
+        timeout=timeout,
+        follow_links=follow_links,
     )
     for note in notes:
         warn(note)
     text = render(report, fmt)
     if output is None:
-        click.echo(text, nl=False)
+        if fmt == "github":
+            guard.resume()  # the annotations are for the runner
+        try:
+            click.echo(text, nl=False)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise OutputFailure(terminal_line(f"cannot write the report to standard output: {exc.strerror or exc}")) from exc
     else:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
             replace_text(output, text, errors="backslashreplace")
         except OSError as exc:
-            raise click.ClickException(terminal_line(f"cannot write {output}: {exc.strerror or exc}")) from exc
+            raise OutputFailure(terminal_line(f"cannot write {output}: {exc.strerror or exc}")) from exc
         click.echo(terminal_line(f"wrote {output} ({len(report.runs)} run(s))"), err=True)
     if not report.runs:
         click.echo(terminal_line("trainlog-doctor: no training logs found in " + ", ".join(paths)), err=True)
@@ -157,11 +178,16 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="Seconds one run may take before it is listed as an error (default 600; 0: no limit).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="never", show_default=True)
+@click.option("--follow-links", is_flag=True, help="Read symlinks that lead out of ROOT (default: skip them).")
 def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_cache: bool,
-          select: tuple[str, ...], ignore: tuple[str, ...], timeout: float | None, fail_on: str) -> None:
+          select: tuple[str, ...], ignore: tuple[str, ...], timeout: float | None, fail_on: str, follow_links: bool) -> None:
     """Audit every run under ROOT in parallel into an output directory with an index page."""
-    from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, AuditError, parse_since, run_audit, stderr_is_tty
+    from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, AuditError, OutputWriteError, parse_since, run_audit, stderr_is_tty
     from trainlog_doctor.model.report import SEVERITY_RANK
+
+    guard = CommandGuard()
+    guard.stop()
+    click.get_current_context().call_on_close(guard.resume)
 
     cfg = _config()
     ensure_outside_inputs(out_dir, [str(root)])
@@ -182,7 +208,9 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
     try:
         result = run_audit(root, out_dir, workers=workers or cfg.get("workers"), since=since_ts,
                            use_cache=not no_cache, options=options, progress=progress,
-                           timeout=DEFAULT_RUN_TIMEOUT if timeout is None else timeout)
+                           timeout=DEFAULT_RUN_TIMEOUT if timeout is None else timeout, follow_links=follow_links)
+    except OutputWriteError as exc:
+        raise OutputFailure(terminal_line(str(exc))) from exc
     except AuditError as exc:
         raise SafeUsageError(str(exc)) from exc
     finally:
@@ -197,6 +225,8 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
         f"{n_err} unreadable): {terminal_line(out_dir / 'index.html')}",
         err=True,
     )
+    if result.write_failures:
+        raise OutputFailure(terminal_line(f"{result.write_failures} page(s) or report(s) could not be written into {out_dir}"))
     if not runs or n_err == len(runs):
         sys.exit(EXIT_USAGE)
     if fail_on != "never":
