@@ -30,6 +30,9 @@ SEPARATORS: tuple[str, ...] = (",", ";", "\t")
 NULL_TOKENS: tuple[str, ...] = ("", "na", "n/a", "null", "none", "-")
 MAX_JUNK_LINES = 10
 MAX_BYTES = 512 * 1024 * 1024
+#: The longest line a CSV log may have: parsing costs about 20x the file in memory, so a file of very
+#: long lines is refused before it is decoded (a real CSV log line is a few KB).
+MAX_LINE_BYTES = 1 << 20
 
 _CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 0x0D))
 _BAD_NAME_CHARS = re.compile(r"[{}\[\]\"'|*=<>\x00-\x08\x0b-\x1f]|:\s|\s\S+\s")
@@ -499,7 +502,30 @@ def load_csv(path: Path) -> CsvTable:
         data = path.read_bytes()
     except IsADirectoryError as exc:
         raise LogReadError("is a directory, not a CSV file") from exc
-    return parse_csv(data, name=path.name)
+    if longest_line_over(data, MAX_LINE_BYTES):
+        raise LogReadError(f"a line longer than {MAX_LINE_BYTES >> 20} MiB: not a CSV log this tool reads")
+    padded = data.endswith(b"\x00")
+    if padded:  # a crash while writing leaves the tail zero-filled: read what was written
+        data = data.rstrip(b"\x00")
+    table = parse_csv(data, name=path.name)
+    if padded:
+        table.warnings.append("NUL bytes at the end of the file (a crash while writing?) were ignored")
+    return table
+
+
+def longest_line_over(data: bytes, limit: int) -> bool:
+    """True when some line of ``data`` is at least ``2 * limit`` bytes long, False when none reaches
+    ``limit`` (in between, either): one ``find`` per ``limit``-byte window, so a file of short lines
+    costs a few hundred calls and no copy."""
+    n = len(data)
+    if n <= limit:
+        return False
+    start = 0
+    while start + limit <= n:
+        if data.find(b"\n", start, start + limit) < 0:
+            return True
+        start += limit
+    return False
 
 
 # ------------------------------------------------------------------------------------------ helpers

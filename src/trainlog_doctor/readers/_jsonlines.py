@@ -61,6 +61,7 @@ def read_log_bytes(path: Path) -> bytes:
         raise LogReadError(f"cannot read file: {exc.strerror or exc}") from None
     if is_lfs_pointer(data[:200]):
         raise LogReadError("git-lfs pointer, not the log itself")
+    data = data.rstrip(b"\x00")  # a zero-filled tail (a crash while writing): the text before it is the log
     if looks_binary(data):
         raise LogReadError("binary data, not a JSON text log")
     return data

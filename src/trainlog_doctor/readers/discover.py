@@ -186,6 +186,8 @@ def _file_candidate(path: Path, run_id: str, *, explicit: bool) -> Candidate | N
         if explicit or named_like_log:
             return Candidate(run_id, path, None, "Git LFS pointer, not the log itself (run `git lfs pull`)")
         return None
+    if head.endswith(b"\x00"):  # a zero-filled tail (a crash while writing): sniff the text before it
+        head = head.rstrip(b"\x00") or head
     reader = reader_for_file(path, head)
     if reader is not None:
         return Candidate(run_id, path, reader)
