@@ -26,6 +26,7 @@ from trainlog_doctor.api import analyze
 from trainlog_doctor.audit import AuditError, run_audit
 from trainlog_doctor.audit.cache import load_cache
 from trainlog_doctor.audit.lock import output_lock
+from trainlog_doctor.audit.parallel import CHUNK_RUNS
 from trainlog_doctor.model.clean import clean_text
 from trainlog_doctor.stops import EXIT_INTERRUPTED, EXIT_IO, EXIT_TERMINATED
 
@@ -314,12 +315,14 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
-def _start_audit(root: Path, out: Path) -> tuple[subprocess.Popen, set[int]]:  # type: ignore[type-arg]
+def _start_audit(root: Path, out: Path, pages: int = 4) -> tuple[subprocess.Popen, set[int]]:  # type: ignore[type-arg]
+    """An audit on two workers, once it has written ``pages`` pages; and its processes."""
     proc = subprocess.Popen([sys.executable, "-m", "trainlog_doctor", "audit", str(root), "--output", str(out), "--workers", "2"],
                             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list((out / "runs").glob("*.html"))) < 4:
+    while time.monotonic() < deadline and len(list((out / "runs").glob("*.html"))) < pages:
         time.sleep(0.1)
+    time.sleep(0.3)  # the finished chunk's entries reach the parent
     assert proc.poll() is None, "the audit ended before it could be stopped"
     return proc, _descendants(proc.pid)
 
@@ -329,7 +332,8 @@ def _start_audit(root: Path, out: Path) -> tuple[subprocess.Popen, set[int]]:  #
 def test_a_stopped_audit_cleans_up_and_resumes(many_runs: Path, tmp_path: Path, sig: int, code: int) -> None:
     """Was: SIGTERM left the forkserver, workers and resource tracker running and saved no progress."""
     out = tmp_path / "out"
-    proc, kids = _start_audit(many_runs, out)
+    # two workers each hold at most one chunk of CHUNK_RUNS runs: past twice that many pages, a chunk is done
+    proc, kids = _start_audit(many_runs, out, pages=2 * CHUNK_RUNS + 1)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
