@@ -16,22 +16,26 @@ import polars as pl
 #: The characters replaced (tab is kept: harmless in every format, and a real separator in names).
 _CONTROLS = "\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 CONTROL_RE = re.compile(f"[{_CONTROLS}]")
+#: The same, keeping line feeds (multi-line meta values: a config file's text).
+CONTROL_BUT_LF_RE = re.compile(f"[{_CONTROLS.replace(chr(10) + '-', chr(11) + '-')}]")
 #: The same class for polars (Rust regex syntax).
 POLARS_CONTROL = r"[\x00-\x08\x0A-\x1F\x7F-\x{9F}\x{2028}\x{2029}\x{202A}-\x{202E}\x{2066}-\x{2069}]"
 REPLACEMENT = "\ufffd"
 
 
-def clean_text(text: str) -> str:
-    """``text`` with every control character replaced by U+FFFD."""
-    return CONTROL_RE.sub(REPLACEMENT, text) if CONTROL_RE.search(text) else text
+def clean_text(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control character replaced by U+FFFD (line feeds kept with ``keep_newlines``)."""
+    pattern = CONTROL_BUT_LF_RE if keep_newlines else CONTROL_RE
+    return pattern.sub(REPLACEMENT, text) if pattern.search(text) else text
 
 
 def clean_value(value: Any) -> Any:
-    """``value`` with :func:`clean_text` applied to every string in it (dict keys too), depth-first."""
+    """``value`` with :func:`clean_text` applied to every string in it, depth-first: dict keys become one
+    line, string values keep their line feeds (a config text in the meta); CRLF counts as one line feed."""
     if isinstance(value, str):
-        return clean_text(value)
+        return clean_text(value.replace("\r\n", "\n"), keep_newlines=True)
     if isinstance(value, dict):
-        return {clean_value(k): clean_value(v) for k, v in value.items()}
+        return {clean_text(k) if isinstance(k, str) else k: clean_value(v) for k, v in value.items()}
     if isinstance(value, list):
         return [clean_value(v) for v in value]
     if isinstance(value, tuple):
