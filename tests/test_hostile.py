@@ -101,6 +101,12 @@ def test_no_planted_command_reaches_the_runner(spoof_tree: Path, fmt: str) -> No
     assert res.stderr.startswith("::stop-commands::")  # the window opens before anything log-derived
     token = res.stderr.split("\n", 1)[0].rsplit("::", 1)[1]
     assert token not in res.stdout.replace(f"::stop-commands::{token}", "").replace(f"::{token}::", "")
+    if fmt == "text":  # the human report is wrapped too; a data format on stdout stays byte-exact
+        assert res.stdout.startswith(f"::stop-commands::{token}\n") and res.stdout.endswith(f"::{token}::\n")
+    else:
+        assert "stop-commands" not in res.stdout
+    if fmt == "json":
+        assert json.loads(res.stdout)["runs"]
 
 
 def test_github_format_passes_its_annotations_and_nothing_else(spoof_tree: Path) -> None:

@@ -9,7 +9,7 @@ import click
 
 from trainlog_doctor import __version__
 from trainlog_doctor.config import MAX_WORKERS
-from trainlog_doctor.report.ci_guard import CommandGuard
+from trainlog_doctor.report.ci_guard import CommandGuard, defuse_legacy_commands, guarded_streams
 from trainlog_doctor.report.files import replace_text
 from trainlog_doctor.report.formats import format_for_extension, format_names, get_format, render
 from trainlog_doctor.report.text import terminal_line
@@ -117,9 +117,6 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
     """Diagnose the runs in PATH... (log files or directory trees). Exit codes: see --help of the group."""
     from trainlog_doctor.api import analyze as run_analyze
 
-    guard = CommandGuard()  # under GITHUB_ACTIONS=true nothing printed from a log can act as a workflow command
-    guard.stop()
-    click.get_current_context().call_on_close(guard.resume)
 
     cfg = _config()
     if output is not None and str(output) == "-":
@@ -132,6 +129,10 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
         raise SafeUsageError(f"fail_on must be one of {', '.join(FAIL_ON)}")
     if output is not None:
         ensure_outside_inputs(output, list(paths))
+    # under GITHUB_ACTIONS=true nothing printed from a log can act as a workflow command
+    guard = CommandGuard(guarded_streams(fmt if output is None else None))
+    guard.stop()
+    click.get_current_context().call_on_close(guard.resume)
     notes: list[str] = []
     report = run_analyze(
         list(paths),
@@ -145,7 +146,7 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
     )
     for note in notes:
         warn(note)
-    text = render(report, fmt)
+    text = defuse_legacy_commands(render(report, fmt), fmt)
     if output is None:
         if fmt == "github":
             guard.resume()  # the annotations are for the runner
@@ -185,7 +186,7 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
     from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, AuditError, OutputWriteError, parse_since, run_audit, stderr_is_tty
     from trainlog_doctor.model.report import SEVERITY_RANK
 
-    guard = CommandGuard()
+    guard = CommandGuard(guarded_streams(None))
     guard.stop()
     click.get_current_context().call_on_close(guard.resume)
 

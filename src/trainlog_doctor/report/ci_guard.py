@@ -2,16 +2,19 @@
 
 The runner executes ``::command::`` lines (and the legacy ``##[command]`` form) from a step's
 standard output and standard error alike. Under ``GITHUB_ACTIONS=true``, :class:`CommandGuard`
-opens a ``::stop-commands::<token>`` window on both streams before anything log-derived is
-printed and closes it (``::<token>::``) when the command ends; the token is random per process,
-so no log can close the window early. ``--format github`` closes the window just before it
-writes its own annotations, which must reach the runner.
+opens a ``::stop-commands::<token>`` window before anything log-derived is printed and closes it
+(``::<token>::``) when the command ends; the token is random per process, so no log can close the
+window early. Standard error is always wrapped; standard output only for the text report on a
+terminal or pipe (:func:`guarded_streams`): a JSON, Markdown or HTML report on standard output is
+data for another program and must stay byte-exact. ``--format github`` closes the window just
+before it writes its own annotations, which must reach the runner.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Mapping
 from typing import TextIO
@@ -20,6 +23,30 @@ from typing import TextIO
 def in_github_actions(env: Mapping[str, str] | None = None) -> bool:
     """True when running as a GitHub Actions step."""
     return (env if env is not None else os.environ).get("GITHUB_ACTIONS") == "true"
+
+
+#: How each format writes ``##[`` so that it reads the same but is no legacy runner command
+#: (the runner finds ``##[`` anywhere in a line): a JSON string escape, an HTML entity.
+_LEGACY_SAFE = {"json": "#\\u0023[", "markdown": "#&#35;[", "html": "#&#35;["}
+
+
+def defuse_legacy_commands(text: str, fmt: str) -> str:
+    """``text`` rendered in ``fmt`` with every ``##[`` written in an equivalent form of that format
+    (JSON and HTML/Markdown decode to the same characters; text and github defuse it themselves)."""
+    safe = _LEGACY_SAFE.get(fmt)
+    return text.replace("##[", safe) if safe and "##[" in text else text
+
+
+def guarded_streams(fmt: str | None) -> tuple[TextIO, ...]:
+    """The streams to wrap: stderr, plus stdout when it carries the ``text`` report and is not a file."""
+    if fmt == "text":
+        try:
+            to_file = stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode)
+        except (OSError, ValueError, AttributeError):  # no real descriptor (captured): wrap it
+            to_file = False
+        if not to_file:
+            return (sys.stderr, sys.stdout)
+    return (sys.stderr,)
 
 
 class CommandGuard:
