@@ -187,6 +187,16 @@ def test_zero_filled_tails_are_read(tmp_path: Path) -> None:
     assert runs["b"].status == "ok" and runs["b"].series[0].points == 20
 
 
+def test_epochs_beyond_float64_precision_stay_one_run(tmp_path: Path) -> None:
+    """Was: CSV epochs of 2^70 (all one float64) split a run into 20 one-point runs."""
+    path = tmp_path / "big" / "training.log"
+    path.parent.mkdir()
+    path.write_text("epoch,loss\n" + "".join(f"{2**70 + e},{1.0 / (e + 1)}\n" for e in range(20)))
+    (run,) = analyze([path]).runs
+    assert run.status == "ok" and [(s.metric, s.points) for s in run.series] == [("loss", 20)]
+    assert any("beyond 2^53" in w for w in run.warnings)
+
+
 def test_mid_file_event_damage_says_where(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from test_reliability import scalar_event, tfrecord, version_event

@@ -542,6 +542,9 @@ def reset_starts(index: pl.Series, *, allow_equal: bool = False) -> list[int]:
     """:func:`trainlog_doctor.readers._frame.split_on_reset` on a series, with a fast exit for a rising index."""
     if index.len() < 2:
         return []
+    top = index.cast(pl.Float64, strict=False).abs().max()
+    if isinstance(top, float) and math.isfinite(top) and top > 2.0**53:  # float64 cannot tell these counters apart
+        return []
     if not index.null_count():
         arr = index.to_numpy()
         if np.isfinite(arr).all():
