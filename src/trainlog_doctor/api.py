@@ -10,9 +10,10 @@ from typing import Any
 
 import polars as pl
 
+from trainlog_doctor.model.clean import clean_frame_names, clean_run, clean_text, clean_value
 from trainlog_doctor.model.frame import empty_frame
 from trainlog_doctor.model.report import Report, RunReport, SeriesInfo
-from trainlog_doctor.pool import pool_context
+from trainlog_doctor.pool import RunTimeout, pool_context, time_limit, warm_up
 from trainlog_doctor.readers import LogReadError, RunData
 from trainlog_doctor.readers.base import display_path
 from trainlog_doctor.readers.discover import Candidate, discover
@@ -40,6 +41,8 @@ def analyze(
     workers: int = 1,
     keep_frames: bool = True,
     warnings: list[str] | None = None,
+    timeout: float | None = None,
+    follow_links: bool = False,
 ) -> Report:
     """Diagnose every run under ``paths``. One broken run never stops the others.
 
@@ -56,6 +59,9 @@ def analyze(
             :class:`RunReport` (the HTML and Markdown reports draw them; False saves memory).
         warnings: a list that receives one line per problem met while discovering runs (unreadable
             directories, symlink loops); None: they are dropped.
+        timeout: a run whose analysis takes more than this many seconds is listed with an error
+            (None or 0: no limit).
+        follow_links: follow symlinks that lead out of a directory tree (skipped by default).
 
     Returns:
         a :class:`Report` with one :class:`RunReport` per run found, in discovery order.
@@ -65,16 +71,19 @@ def analyze(
     """
     sel, ign = selectors(select), selectors(ignore)
     check_selectors(sel, ign)
-    cands = discover(_as_paths(paths), warn=warnings)
+    cands = discover(_as_paths(paths), warn=warnings, follow_links=follow_links)
     options = {"select": sel, "ignore": ign}
     runs: list[RunReport] = []
+    if timeout:
+        warm_up()  # a time limit that fired inside a first import would leave a half-initialized module
     if workers > 1 and len(cands) > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:  # never plain fork
-            for batch in pool.map(_analyze_one, cands, [options] * len(cands), [keep_frames] * len(cands), chunksize=4):
+            n = len(cands)
+            for batch in pool.map(_analyze_one, cands, [options] * n, [keep_frames] * n, [timeout] * n, chunksize=4):
                 runs.extend(batch)
     else:
         for cand in cands:
-            runs.extend(analyze_candidate(cand, options, keep_frames=keep_frames))
+            runs.extend(_analyze_one(cand, options, keep_frames, timeout))
     return Report(runs=runs)
 
 
@@ -116,12 +125,30 @@ def suggest_rules(entry: str, codes: list[str], *, selectors: bool = True) -> st
     return f"use a code or prefix ({', '.join(prefixes)}), a kind ({', '.join(KINDS)}) or ALL"
 
 
-def _analyze_one(cand: Candidate, options: dict[str, Any], keep_frames: bool) -> list[RunReport]:
-    return analyze_candidate(cand, options, keep_frames=keep_frames)
+#: The error of a run stopped by ``timeout``.
+TIMEOUT_ERROR = "analysis stopped after {seconds:g} s (--timeout)"
+
+
+def _analyze_one(cand: Candidate, options: dict[str, Any], keep_frames: bool, timeout: float | None = None) -> list[RunReport]:
+    try:
+        with time_limit(timeout):
+            return analyze_candidate(cand, options, keep_frames=keep_frames)
+    except RunTimeout:
+        fmt = cand.reader.format if cand.reader is not None else None
+        error = TIMEOUT_ERROR.format(seconds=float(timeout or 0))
+        return [clean_run(RunReport(cand.run_id, display_path(cand.path), fmt, status="error", error=error))]
 
 
 def analyze_candidate(cand: Candidate, options: dict[str, Any], *, keep_frames: bool = True) -> list[RunReport]:
-    """Read one candidate and diagnose each run in it; errors become run entries, never exceptions."""
+    """Read one candidate and diagnose each run in it; errors become run entries, never exceptions.
+
+    Every log-derived string of the reports (ids, names, messages) is free of control characters
+    (:mod:`trainlog_doctor.model.clean`), whatever format renders them.
+    """
+    return [clean_run(r) for r in _analyze_candidate(cand, options, keep_frames=keep_frames)]
+
+
+def _analyze_candidate(cand: Candidate, options: dict[str, Any], *, keep_frames: bool) -> list[RunReport]:
     path = display_path(cand.path)
     if cand.reader is None:
         return [RunReport(cand.run_id, path, None, status=cand.status, error=cand.error)]  # type: ignore[arg-type]
@@ -145,9 +172,9 @@ def analyze_candidate(cand: Candidate, options: dict[str, Any], *, keep_frames: 
 
 
 def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any], keep_frames: bool) -> RunReport:
-    run_id = cand.run_id + data.suffix
-    frame = data.frame.with_columns(pl.lit(run_id).alias("run_id")) if data.frame.height else data.frame
-    report = RunReport(run_id, display_path(cand.path), fmt, warnings=list(data.warnings), meta=dict(data.meta))
+    run_id = clean_text(cand.run_id + data.suffix)
+    frame = clean_frame_names(data.frame.with_columns(pl.lit(run_id).alias("run_id"))) if data.frame.height else data.frame
+    report = RunReport(run_id, display_path(cand.path), fmt, warnings=list(data.warnings), meta=clean_value(dict(data.meta)))
     finite_points = frame.height
     if finite_points == 0:
         report.status = "empty"

@@ -11,9 +11,11 @@ import click
 
 from trainlog_doctor import __version__
 from trainlog_doctor.config import FAIL_ON, MAX_WORKERS
+from trainlog_doctor.report.ci_guard import CommandGuard, defuse_legacy_commands, guarded_streams
 from trainlog_doctor.report.files import replace_text
 from trainlog_doctor.report.formats import format_for_extension, format_names, get_format, render
 from trainlog_doctor.report.text import terminal_line
+from trainlog_doctor.stops import OutputFailure, StoppableGroup
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -128,7 +130,10 @@ def _config() -> dict:  # type: ignore[type-arg]
         raise SafeUsageError(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=StoppableGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage error or nothing "
+                    "readable; 3 an output file could not be written (disk full, read-only, permission); "
+                    "130/143 stopped by Ctrl-C/SIGTERM.")
 @click.version_option(__version__, prog_name="trainlog-doctor")
 def main() -> None:
     """Diagnose finished deep-learning training runs from the logs they left behind."""
@@ -157,16 +162,22 @@ def _tolerant_streams() -> None:
 @click.option("--select", multiple=True, help="Only these rule codes or kinds (comma-separated, prefixes allowed).")
 @click.option("--ignore", multiple=True, help="Skip these rule codes or kinds (comma-separated, prefixes allowed).")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None, help="Parallel processes (default 1).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="Seconds one run may take before it is listed as an error (default: no limit).")
+@click.option("--follow-links", is_flag=True, help="Read symlinks that lead out of a directory tree (default: skip them).")
 def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_on: str | None,
-            select: tuple[str, ...], ignore: tuple[str, ...], workers: int | None) -> None:
+            select: tuple[str, ...], ignore: tuple[str, ...], workers: int | None, timeout: float | None,
+            follow_links: bool) -> None:
     """Diagnose the runs in PATH... (log files or directory trees).
 
     Exit status: 0 when no finding is at or above --fail-on (default: error), 1 when one is, 2 on a
-    usage error or when nothing could be read. --format html with no --output on a terminal writes
-    report.html in the current directory (and says so) instead of printing the page. Text and concise
-    output are coloured on a terminal (NO_COLOR: never, FORCE_COLOR: always; never in files).
+    usage error or when nothing could be read, 3 when the report could not be written. --format html
+    with no --output on a terminal writes report.html in the current directory (and says so) instead
+    of printing the page. Text and concise output are coloured on a terminal (NO_COLOR: never,
+    FORCE_COLOR: always; never in files).
     """
     from trainlog_doctor.api import analyze as run_analyze
+
 
     cfg = _config()
     check_paths_exist(paths)
@@ -180,6 +191,10 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
         output = default_output(fmt)
     if output is not None:
         ensure_outside_inputs(output, list(paths))
+    # under GITHUB_ACTIONS=true nothing printed from a log can act as a workflow command
+    guard = CommandGuard(guarded_streams(fmt if output is None else None))
+    guard.stop()
+    click.get_current_context().call_on_close(guard.resume)
     notes: list[str] = []
     report = run_analyze(
         list(paths),
@@ -188,14 +203,23 @@ def analyze(paths: tuple[str, ...], fmt: str | None, output: Path | None, fail_o
         workers=workers or int(cfg.get("workers", 1)),
         keep_frames=get_format(fmt).needs_view,
         warnings=notes,
+        timeout=timeout,
+        follow_links=follow_links,
     )
     for note in notes:
         warn(note)
     if output is None:
+        if fmt == "github":
+            guard.resume()  # the annotations are for the runner
         color = use_color(sys.stdout)
-        click.echo(render(report, fmt, color=color), nl=False, color=color)
+        text = defuse_legacy_commands(render(report, fmt, color=color), fmt)
+        try:
+            click.echo(text, nl=False, color=color)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise OutputFailure(terminal_line(f"cannot write the report to standard output: {exc.strerror or exc}")) from exc
     else:
-        write_report(output, render(report, fmt), len(report.runs))
+        write_report(output, defuse_legacy_commands(render(report, fmt), fmt), len(report.runs))
     if not report.runs:
         click.echo(terminal_line("trainlog-doctor: no training logs found in " + ", ".join(paths)), err=True)
     sys.exit(exit_code(report, fail_on))
@@ -215,7 +239,7 @@ def write_report(output: Path, text: str, n_runs: int) -> None:
         output.parent.mkdir(parents=True, exist_ok=True)
         replace_text(output, text, errors="backslashreplace")
     except OSError as exc:
-        raise click.ClickException(terminal_line(f"cannot write {output}: {exc.strerror or exc}")) from exc
+        raise OutputFailure(terminal_line(f"cannot write {output}: {exc.strerror or exc}")) from exc
     where = f"{output}; open {output.resolve().as_uri()} in a browser" if output.suffix.lower() in (".html", ".htm") else output
     click.echo(terminal_line(f"wrote {where} ({n_runs} run(s))"), err=True)
 
@@ -232,14 +256,20 @@ def write_report(output: Path, text: str, n_runs: int) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="Seconds one run may take before it is listed as an error (default 600; 0: no limit).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="never", show_default=True)
+@click.option("--follow-links", is_flag=True, help="Read symlinks that lead out of ROOT (default: skip them).")
 def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_cache: bool,
-          select: tuple[str, ...], ignore: tuple[str, ...], timeout: float | None, fail_on: str) -> None:
+          select: tuple[str, ...], ignore: tuple[str, ...], timeout: float | None, fail_on: str, follow_links: bool) -> None:
     """Audit every run under ROOT in parallel into an output directory with an index page.
 
     Exit status: 0 (also when --since finds nothing new), 1 with a finding at or above --fail-on
-    (default: never), 2 on a usage error or when no run could be read.
+    (default: never), 2 on a usage error, when no run could be read or when another audit writes into
+    the same output, 3 when pages or the index could not be written.
     """
-    from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, AuditError, parse_since, run_audit, stderr_is_tty
+    from trainlog_doctor.audit import DEFAULT_RUN_TIMEOUT, AuditError, OutputWriteError, parse_since, run_audit, stderr_is_tty
+
+    guard = CommandGuard(guarded_streams(None))
+    guard.stop()
+    click.get_current_context().call_on_close(guard.resume)
 
     cfg = _config()
     ensure_outside_inputs(out_dir, [str(root)])
@@ -252,7 +282,9 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
     try:
         result = run_audit(root, out_dir, workers=workers or cfg.get("workers"), since=since_ts,
                            use_cache=not no_cache, options=options, progress=bar.update if bar else None,
-                           timeout=DEFAULT_RUN_TIMEOUT if timeout is None else timeout)
+                           timeout=DEFAULT_RUN_TIMEOUT if timeout is None else timeout, follow_links=follow_links)
+    except OutputWriteError as exc:
+        raise OutputFailure(terminal_line(str(exc))) from exc
     except AuditError as exc:
         raise SafeUsageError(str(exc)) from exc
     finally:
@@ -266,6 +298,8 @@ def audit(root: Path, out_dir: Path, workers: int | None, since: str | None, no_
         sys.exit(EXIT_OK)
     for line in audit_summary(runs, result, out_dir):
         click.echo(line, err=True)
+    if result.write_failures:
+        raise OutputFailure(terminal_line(f"{result.write_failures} page(s) or report(s) could not be written into {out_dir}"))
     sys.exit(audit_exit_code(runs, fail_on))
 
 

@@ -26,7 +26,7 @@ passes the time limit too. The audit always goes on.
 from __future__ import annotations
 
 from trainlog_doctor.audit.batch import DEFAULT_RUN_TIMEOUT, Progress, run_audit
-from trainlog_doctor.audit.checks import AuditError
+from trainlog_doctor.audit.checks import AuditError, OutputWriteError
 from trainlog_doctor.audit.command_line import parse_since, stderr_is_tty
 from trainlog_doctor.audit.entries import AuditEntry, AuditResult
 
@@ -35,6 +35,7 @@ __all__ = [
     "AuditEntry",
     "AuditError",
     "AuditResult",
+    "OutputWriteError",
     "Progress",
     "parse_since",
     "run_audit",

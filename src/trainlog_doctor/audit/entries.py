@@ -20,6 +20,7 @@ class AuditEntry:
     report: str | None = None
     spark: dict[str, str] = field(default_factory=dict)  # SVG polyline points of the loss sketch: train, val
     final: dict[str, float] = field(default_factory=dict)
+    write_error: str | None = None  # why the page or report could not be written (never cached then)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class AuditResult:
     crashed: int = 0
     peak_rss_mb: float = 0.0  # this process
     worker_peak_rss_mb: float = 0.0  # the largest worker (0 when the audit ran in this process)
+    write_failures: int = 0  # runs whose page or report could not be written (disk full, permission)
 
 
 #: What an index entry keeps of a finding (causes, fixes and evidence stay in the per-run report).

@@ -8,6 +8,8 @@ fresh single-worker pool, and a run that kills its worker again is listed with t
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -17,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from trainlog_doctor.audit.entries import AuditEntry
-from trainlog_doctor.audit.worker import Chunk, audit_chunk
-from trainlog_doctor.pool import pool_context, worker_init
+from trainlog_doctor.audit.worker import Chunk, audit_chunk, audit_worker_init
+from trainlog_doctor.pool import pool_context
 from trainlog_doctor.readers.discover import Candidate
 
 #: A chunk sent to a worker holds at most this many runs and (past its first run) this many bytes of logs.
@@ -97,7 +99,8 @@ def _pool_pass(
     """
     lost: list[tuple[int, Candidate]] = []
     in_flight: dict[Future[Any], Chunk] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=worker_init)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=audit_worker_init,
+                               initargs=(os.getpid(),))
 
     def is_big(chunk: Chunk) -> bool:
         return any(i in big for i, _ in chunk)
@@ -136,17 +139,31 @@ def _pool_pass(
         for chunk in in_flight.values():
             lost.extend(chunk)
         in_flight.clear()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # Ctrl-C, SIGTERM: stop the workers now, not after their chunks
+        stop_workers(pool)
         raise
     pool.shutdown(wait=True, cancel_futures=True)
     return lost
 
 
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and terminate the pool's worker processes (SIGTERM, then wait briefly)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(timeout=5)
+
+
 def _crash_entry(cand: Candidate) -> AuditEntry:
+    from trainlog_doctor.model.clean import clean_run
     from trainlog_doctor.model.report import RunReport
+    from trainlog_doctor.readers.base import display_path
 
     fmt = cand.reader.format if cand.reader is not None else None
-    run = RunReport(cand.run_id, str(cand.path), fmt, status="error",
+    run = RunReport(cand.run_id, display_path(cand.path), fmt, status="error",
                     error="the worker analyzing this run died (out of memory or killed)")
-    return AuditEntry(run.to_dict(), None)
+    return AuditEntry(clean_run(run).to_dict(), None)

@@ -60,13 +60,14 @@ def unit_exists(key: str) -> bool:
     return os.path.exists(key.split("\x00", 1)[0])
 
 
-def page_name(run_id: str) -> str:
-    """A safe, unique, stable file name for a run's page (a slug of the id plus a hash of it)."""
+def page_name(run_id: str, unit: str = "") -> str:
+    """A safe, stable file name for a run's page: a slug of the id plus a hash of the id and its unit
+    (:func:`unit_key`), so two runs with one id in different files never share a page."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("._")[:80] or "run"
-    digest = hashlib.sha1(run_id.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    digest = hashlib.sha1(f"{unit}\x00{run_id}".encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return f"{slug}-{digest}.html"
 
 
-def report_name(run_id: str) -> str:
+def report_name(run_id: str, unit: str = "") -> str:
     """The file name of a run's JSON report (its page name with ``.json``)."""
-    return page_name(run_id)[: -len(".html")] + ".json"
+    return page_name(run_id, unit)[: -len(".html")] + ".json"

@@ -13,14 +13,61 @@ from typing import Any
 from trainlog_doctor.audit.entries import AuditEntry, slim_run
 from trainlog_doctor.audit.index import index_data
 from trainlog_doctor.audit.pages import one_line, strict_json, write_atomic
-from trainlog_doctor.audit.units import page_name, report_name
-from trainlog_doctor.pool import RunTimeout, peak_rss_mb, time_limit
+from trainlog_doctor.audit.units import page_name, report_name, unit_key
+from trainlog_doctor.pool import RunTimeout, peak_rss_mb, time_limit, worker_init
 from trainlog_doctor.readers.discover import Candidate
 
 TIMEOUT_ERROR = "analysis stopped after {seconds:g} s (audit --timeout)"
 
 #: Candidates with their index in the audit's candidate list.
 Chunk = list[tuple[int, Candidate]]
+
+
+def audit_worker_init(parent_pid: int) -> None:
+    """Pool initializer of audit workers: :func:`~trainlog_doctor.pool.worker_init`, and exit as soon as
+    the audit process ``parent_pid`` is gone (killed with ``kill -9``: no worker outlives it)."""
+    worker_init()
+    watch_parent(parent_pid)
+
+
+def watch_parent(parent_pid: int, poll: float = 1.0) -> None:
+    """A daemon thread that ends this process when ``parent_pid`` exits (a pidfd where Linux has one,
+    else polling every ``poll`` seconds). The pool's workers are children of the forkserver, not of the
+    audit, so the kernel's parent-death signal would not reach them."""
+    import os
+    import select
+    import threading
+
+    def gone() -> bool:
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def wait_pidfd(fd: int) -> None:
+        select.select([fd], [], [])
+        os._exit(1)
+
+    def poll_loop() -> None:
+        import time
+
+        while not gone():
+            time.sleep(poll)
+        os._exit(1)
+
+    target, args = poll_loop, ()
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None:
+        try:
+            target, args = wait_pidfd, (pidfd_open(parent_pid),)
+        except OSError:
+            pass
+    if gone():
+        os._exit(1)
+    threading.Thread(target=target, args=args, name="trainlog-doctor-parent-watch", daemon=True).start()
 
 
 def audit_chunk(chunk: Chunk, out_dir: str, options: dict[str, Any]) -> tuple[list[tuple[int, list[dict[str, Any]]]], float]:
@@ -40,13 +87,14 @@ def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> 
         with time_limit(timeout):
             return _audit_candidate(cand, out_dir, options)
     except RunTimeout:
+        from trainlog_doctor.model.clean import clean_run
         from trainlog_doctor.model.report import RunReport
         from trainlog_doctor.readers.base import display_path
 
         fmt = cand.reader.format if cand.reader is not None else None
         run = RunReport(cand.run_id, display_path(cand.path), fmt, status="error",
                         error=TIMEOUT_ERROR.format(seconds=float(timeout or 0)))
-        return [AuditEntry(run.to_dict(), None)]
+        return [AuditEntry(clean_run(run).to_dict(), None)]
 
 
 def timed_out(entries: list[AuditEntry]) -> bool:
@@ -60,16 +108,24 @@ def _audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) ->
     from trainlog_doctor.model.report import Report
 
     entries: list[AuditEntry] = []
+    unit = unit_key(cand)
     for run in analyze_candidate(cand, options, keep_frames=True):
-        page: str | None = page_name(run.run_id)
+        page: str | None = page_name(run.run_id, unit)
+        write_error: str | None = None
         try:
             from trainlog_doctor.report.html import render_html
 
             html = render_html(Report(runs=[run]), title=f"trainlog-doctor: {run.run_id}")
-            write_atomic(out_dir / "runs" / str(page), html)
         except Exception as exc:  # noqa: BLE001 - a render failure still lists the run
             run.warnings.append(f"page not rendered: {exc.__class__.__name__}: {one_line(str(exc))}")
             page = None
+        if page is not None:
+            try:
+                write_atomic(out_dir / "runs" / page, html)
+            except OSError as exc:
+                write_error = f"page not written: {exc.strerror or exc}"
+                run.warnings.append(write_error)
+                page = None
         try:
             from trainlog_doctor.report.audit_index import sparkline_points
 
@@ -80,12 +136,15 @@ def _audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) ->
         run.frame = None
         run.view = None
         full = run.to_dict()
-        report: str | None = report_name(run.run_id)
+        report: str | None = report_name(run.run_id, unit)
         try:
             doc = Report(runs=[]).to_dict()
             doc["runs"] = [full]
             write_atomic(out_dir / "runs" / str(report), strict_json(doc) + "\n")
-        except (OSError, ValueError):
+        except OSError as exc:
+            write_error = write_error or f"report not written: {exc.strerror or exc}"
             report = None
-        entries.append(AuditEntry(full if report is None else slim_run(full), page, report, spark, final))
+        except ValueError:
+            report = None
+        entries.append(AuditEntry(full if report is None else slim_run(full), page, report, spark, final, write_error))
     return entries

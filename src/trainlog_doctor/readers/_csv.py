@@ -30,6 +30,9 @@ SEPARATORS: tuple[str, ...] = (",", ";", "\t")
 NULL_TOKENS: tuple[str, ...] = ("", "na", "n/a", "null", "none", "-")
 MAX_JUNK_LINES = 10
 MAX_BYTES = 512 * 1024 * 1024
+#: The longest line a CSV log may have: parsing costs about 20x the file in memory, so a file of very
+#: long lines is refused before it is decoded (a real CSV log line is a few KB).
+MAX_LINE_BYTES = 1 << 20
 
 _CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 0x0D))
 _BAD_NAME_CHARS = re.compile(r"[{}\[\]\"'|*=<>\x00-\x08\x0b-\x1f]|:\s|\s\S+\s")
@@ -492,7 +495,31 @@ def _drop_empty_rows(frame: pl.DataFrame, restarts: list[int]) -> tuple[pl.DataF
 
 def load_csv(path: Path) -> CsvTable:
     """Read and parse the CSV file at ``path`` (see :func:`parse_csv`)."""
-    return parse_csv(read_bounded(path, MAX_BYTES, "CSV log"), name=path.name)
+    data = read_bounded(path, MAX_BYTES, "CSV log")
+    if longest_line_over(data, MAX_LINE_BYTES):
+        raise LogReadError(f"a line longer than {MAX_LINE_BYTES >> 20} MiB: not a CSV log this tool reads")
+    padded = data.endswith(b"\x00")
+    if padded:  # a crash while writing leaves the tail zero-filled: read what was written
+        data = data.rstrip(b"\x00")
+    table = parse_csv(data, name=path.name)
+    if padded:
+        table.warnings.append("NUL bytes at the end of the file (a crash while writing?) were ignored")
+    return table
+
+
+def longest_line_over(data: bytes, limit: int) -> bool:
+    """True when some line of ``data`` is at least ``2 * limit`` bytes long, False when none reaches
+    ``limit`` (in between, either): one ``find`` per ``limit``-byte window, so a file of short lines
+    costs a few hundred calls and no copy."""
+    n = len(data)
+    if n <= limit:
+        return False
+    start = 0
+    while start + limit <= n:
+        if data.find(b"\n", start, start + limit) < 0:
+            return True
+        start += limit
+    return False
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -508,6 +535,9 @@ def segments(n_rows: int, starts: Sequence[int]) -> list[tuple[int, int]]:
 def reset_starts(index: pl.Series, *, allow_equal: bool = False) -> list[int]:
     """:func:`trainlog_doctor.readers._frame.split_on_reset` on a series, with a fast exit for a rising index."""
     if index.len() < 2:
+        return []
+    top = index.cast(pl.Float64, strict=False).abs().max()
+    if isinstance(top, float) and math.isfinite(top) and top > 2.0**53:  # float64 cannot tell these counters apart
         return []
     if not index.null_count():
         arr = index.to_numpy()

@@ -10,6 +10,23 @@ import polars as pl
 from trainlog_doctor.model.frame import conform, empty_frame
 from trainlog_doctor.run.names import infer_split, series_names
 
+#: Columns (metrics, flattened keys) one log may have; past it, the first ones are read and a warning says so.
+#: Real logs have at most a few thousand (per-class metrics); a wider file is a mistake or an attack.
+MAX_COLUMNS = 5000
+
+
+def may_exceed_columns(data: bytes) -> bool:
+    """True when some JSON line of ``data`` may hold more than :data:`MAX_COLUMNS` keys (a cheap upper
+    bound: every ``":`` counts, so a file with fewer in total never needs the exact check)."""
+    if data.count(b'":') <= MAX_COLUMNS:
+        return False
+    return any(line.count(b'":') > MAX_COLUMNS for line in data.split(b"\n"))
+
+
+def columns_cut_warning(n_columns: int) -> str:
+    """The warning of a log cut to :data:`MAX_COLUMNS` columns."""
+    return f"{n_columns:,} columns; only the first {MAX_COLUMNS:,} were read (at most {MAX_COLUMNS:,} per log)"
+
 
 def wide_to_long(
     wide: pl.DataFrame,
@@ -29,7 +46,8 @@ def wide_to_long(
     """
     index_cols = [c for c in (step_col, epoch_col, wall_time_col) if c]
     skip_set = set(skip) | set(index_cols)
-    metric_cols = [c for c in wide.columns if c not in skip_set and wide.schema[c].is_numeric()]
+    schema = wide.schema  # built once: ``wide.schema`` rebuilds the whole schema on every access
+    metric_cols = [c for c, dtype in schema.items() if c not in skip_set and dtype.is_numeric()]
     if not metric_cols:
         return empty_frame()
     row = pl.int_range(pl.len(), dtype=pl.Int64)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import re
@@ -22,6 +23,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import polars as pl
 
+from trainlog_doctor.readers._frame import MAX_COLUMNS, columns_cut_warning, may_exceed_columns
 from trainlog_doctor.readers.base import LogReadError, is_lfs_pointer
 
 _BOM = b"\xef\xbb\xbf"
@@ -42,6 +44,7 @@ class JsonTable:
     frame: pl.DataFrame
     n_invalid: int = 0
     truncated_tail: bool = False
+    n_columns: int = 0  # the columns found when more than ``_frame.MAX_COLUMNS`` (only those were kept)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -58,6 +61,7 @@ def read_log_bytes(path: Path) -> bytes:
         raise LogReadError(f"cannot read file: {exc.strerror or exc}") from None
     if is_lfs_pointer(data[:200]):
         raise LogReadError("git-lfs pointer, not the log itself")
+    data = data.rstrip(b"\x00")  # a zero-filled tail (a crash while writing): the text before it is the log
     if looks_binary(data):
         raise LogReadError("binary data, not a JSON text log")
     return data
@@ -165,11 +169,14 @@ def parse_table(data: bytes) -> JsonTable:
     """Parse JSON-lines bytes into a :class:`JsonTable` (fast polars path, exact ``json`` fallback)."""
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
-    frame = _fast_frame(data)
+    wide = may_exceed_columns(data)  # polars' schema inference is slow on very wide lines: exact path, cut
+    frame = None if wide else _fast_frame(data)
     if frame is not None:
         return JsonTable(frame)
     rows, n_invalid, truncated = _parse_rows(decode(data))
-    return JsonTable(rows_to_frame(rows), n_invalid=n_invalid, truncated_tail=truncated)
+    n_columns: list[int] = []
+    return JsonTable(rows_to_frame(rows, found=n_columns), n_invalid=n_invalid, truncated_tail=truncated,
+                     n_columns=n_columns[0] if n_columns and n_columns[0] > MAX_COLUMNS else 0)
 
 
 #: polars 2.1 ``read_ndjson`` overflows its stack (a segfault, not an exception) on objects nested
@@ -278,15 +285,22 @@ def _restore_sentinels(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def rows_to_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
-    """Build the :class:`JsonTable` frame from parsed objects (same typing rules as the polars path)."""
+def rows_to_frame(rows: Sequence[dict[str, Any]], found: list[int] | None = None) -> pl.DataFrame:
+    """Build the :class:`JsonTable` frame from parsed objects (same typing rules as the polars path).
+
+    At most ``_frame.MAX_COLUMNS`` keys are kept (the first seen); ``found`` receives how many there were.
+    """
     flat = [_flatten(r) for r in rows]
     keys: dict[str, None] = {}
+    widest = 0
     for r in flat:
-        for k in r:
-            keys.setdefault(k, None)
+        widest = max(widest, len(r))
+        if len(keys) < MAX_COLUMNS:
+            keys.update(dict.fromkeys(itertools.islice(r, MAX_COLUMNS)))
+    if found is not None:
+        found.append(max(widest, len(keys)))
     columns: list[pl.Series] = []
-    for key in keys:
+    for key in itertools.islice(keys, MAX_COLUMNS):
         series = _column(key, [r.get(key) for r in flat])
         if series is not None:
             columns.append(series)
@@ -529,6 +543,8 @@ def load_object_lines(path: Path) -> tuple[pl.DataFrame | None, list[str]]:
     warnings: list[str] = []
     if table.n_invalid:
         warnings.append(invalid_lines_warning(table.n_invalid, table.truncated_tail))
+    if table.n_columns:
+        warnings.append(columns_cut_warning(table.n_columns))
     if table.frame.height == 0:
         raise LogReadError(no_objects_reason(table.n_invalid))
     return table.frame, warnings

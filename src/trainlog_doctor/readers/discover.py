@@ -42,8 +42,14 @@ class Candidate:
     status: str = "error"  # status to report when ``error`` is set: "error" or "empty"
 
 
-def discover(paths: Iterable[str | os.PathLike[str]], *, warn: list[str] | None = None) -> list[Candidate]:
-    """All run candidates under ``paths`` (files or trees), in a deterministic order."""
+def discover(
+    paths: Iterable[str | os.PathLike[str]], *, warn: list[str] | None = None, follow_links: bool = False
+) -> list[Candidate]:
+    """All run candidates under ``paths`` (files or trees), in a deterministic order.
+
+    Inside a tree, a symlink (to a file or a directory) whose target lies outside the tree is skipped
+    with a one-line note in ``warn``, unless ``follow_links``; links within the tree are followed once.
+    """
     out: list[Candidate] = []
     warnings = warn if warn is not None else []
     for raw in paths:
@@ -57,19 +63,19 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, warn: list[str] | None 
             out.append(Candidate(display_path(raw), root, None, _os_reason(exc)))
             continue
         if stat.S_ISDIR(st.st_mode):
-            out.extend(_discover_tree(root, warnings))
+            out.extend(_discover_tree(root, warnings, follow_links))
         else:
             out.append(_file_candidate(root, display_path(root.name), explicit=True))
     return _dedupe(out)
 
 
-def _discover_tree(root: Path, warnings: list[str]) -> Iterator[Candidate]:
+def _discover_tree(root: Path, warnings: list[str], follow_links: bool = False) -> Iterator[Candidate]:
     """The runs under ``root``: directory readers' runs first, then log files (a log alone in its
     directory takes the directory's id, else its own path)."""
     seen: set[tuple[int, int]] = set()
     claimed: dict[DirectoryReader, dict[Path, None]] = {r: {} for r in DIRECTORY_READERS}
     files: list[Path] = []
-    for dirpath, dirnames, filenames in _walk(root, seen, warnings):
+    for dirpath, dirnames, filenames in _walk(root, seen, warnings, None if follow_links else os.path.realpath(root)):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not _is_alias_link(dirpath / d))
         for name in sorted(filenames):
             reader = claiming_reader(name)
@@ -105,9 +111,12 @@ def _is_alias_link(path: Path) -> bool:
     return path.name in ALIAS_LINKS and path.is_symlink()
 
 
-def _walk(root: Path, seen: set[tuple[int, int]], warnings: list[str]) -> Iterator[tuple[Path, list[str], list[str]]]:
+def _walk(
+    root: Path, seen: set[tuple[int, int]], warnings: list[str], inside: str | None = None
+) -> Iterator[tuple[Path, list[str], list[str]]]:
     """A top-down walk like ``os.walk(followlinks=True)``, without recursion (a tree thousands of levels
     deep is fine): directory symlinks are followed once (loops are cut), unreadable dirs reported.
+    With ``inside`` (a real path), symlinks whose target is not under it are skipped with a note.
     The caller may prune or reorder ``dirnames`` in place, as with ``os.walk``."""
     stack = [os.fspath(root)]
     while stack:
@@ -127,6 +136,9 @@ def _walk(root: Path, seen: set[tuple[int, int]], warnings: list[str]) -> Iterat
         try:
             with os.scandir(dirpath) as it:
                 for entry in it:
+                    if inside is not None and _leaves(entry, inside):
+                        warnings.append(f"{entry.path}: symlink to outside the tree, skipped (--follow-links to read it)")
+                        continue
                     try:
                         is_dir = entry.is_dir()
                     except OSError:
@@ -137,6 +149,17 @@ def _walk(root: Path, seen: set[tuple[int, int]], warnings: list[str]) -> Iterat
             continue
         yield Path(dirpath), dirnames, filenames
         stack.extend(os.path.join(dirpath, d) for d in reversed(dirnames))
+
+
+def _leaves(entry: os.DirEntry[str], inside: str) -> bool:
+    """True for a symlink whose target (followed to the end) is not ``inside`` or under it."""
+    try:
+        if not entry.is_symlink():
+            return False
+    except OSError:
+        return False
+    target = os.path.realpath(entry.path)
+    return not (target == inside or target.startswith(inside.rstrip(os.sep) + os.sep))
 
 
 def _file_candidate(path: Path, run_id: str, *, explicit: bool) -> Candidate | None:
@@ -163,6 +186,8 @@ def _file_candidate(path: Path, run_id: str, *, explicit: bool) -> Candidate | N
         if explicit or named_like_log:
             return Candidate(run_id, path, None, "Git LFS pointer, not the log itself (run `git lfs pull`)")
         return None
+    if head.endswith(b"\x00"):  # a zero-filled tail (a crash while writing): sniff the text before it
+        head = head.rstrip(b"\x00") or head
     reader = reader_for_file(path, head)
     if reader is not None:
         return Candidate(run_id, path, reader)

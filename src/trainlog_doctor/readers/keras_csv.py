@@ -85,6 +85,10 @@ class KerasCsvReader:
             df = nonfinite_to_null(df, epoch_col)
             if df.get_column(epoch_col).null_count() == df.height:
                 epoch_col = None
+            elif (df.get_column(epoch_col).abs().max() or 0) > 2.0**53:  # float64 cannot tell such epochs apart
+                table.warnings.append(f"epoch values beyond 2^53 in {epoch_col!r}: rows are numbered instead")
+                df = df.drop(epoch_col)
+                epoch_col = None
 
         names = series_names([c for c in df.columns if c not in (epoch_col, fold_col)], infer_split)
         runs: list[RunData] = []

@@ -96,6 +96,9 @@ TEXT_LIMIT = 2000
 _SCALAR_PLUGINS = ("", "scalars")
 
 
+#: An "incomplete last record" with more bytes than this after its start is reported as mid-file damage.
+DAMAGE_TAIL_BYTES = 64 << 10
+
 class EventFile(NamedTuple):
     """One event file decoded: ``points`` (tag, step, wall_time, value) in file order, run facts, warnings."""
 
@@ -224,7 +227,12 @@ class _FileDecoder:
             )
             return False
         if win.last and fr.problem == "truncated":
-            self.framing = f"truncated at byte {base + fr.stop} (file has {win.file_size} bytes; last record incomplete)"
+            at, rest = base + fr.stop, win.file_size - (base + fr.stop)
+            if rest > DAMAGE_TAIL_BYTES:  # a record length that runs past the end, far from it: damage, not a cut
+                self.framing = (f"damaged record length at byte {at}: the {rest} bytes after it could not be framed; "
+                                f"kept the {self.records} records before it")
+            else:
+                self.framing = f"truncated at byte {at} (file has {win.file_size} bytes; last record incomplete)"
         return True
 
     def _points(self, parts: list[Points], nrec: int) -> None:

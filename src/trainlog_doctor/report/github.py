@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from trainlog_doctor.model.clean import clean_text
 from trainlog_doctor.model.report import SEVERITY_RANK, Finding, Report, RunReport
 from trainlog_doctor.report.formats import OutputFormat
 
@@ -20,8 +21,10 @@ MAX_MESSAGE = 1500
 
 
 def escape_data(text: object) -> str:
-    """Escape a workflow-command message: ``%``, CR and LF."""
-    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a workflow-command message: ``%``, CR and LF; other control characters (terminal
+    escapes) become U+FFFD and the runner's legacy ``##[`` command form is broken up."""
+    line = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return clean_text(line).replace("##[", "# #[")
 
 
 def escape_property(text: object) -> str:
