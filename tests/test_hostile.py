@@ -217,8 +217,9 @@ def test_analyze_timeout_lists_the_run_as_an_error(tmp_path: Path) -> None:
     path = tmp_path / "slow" / "log.txt"
     path.parent.mkdir()
     with open(path, "w", encoding="utf-8") as fh:
-        for step in range(3):
-            fh.write(json.dumps({"epoch": step, **{f"k{i}": 0.5 for i in range(4_000)}}) + "\n")
+        for step in range(40):  # 2,000 falling losses of 40 points: seconds of analysis, far over 0.3 s
+            losses = {f"loss_{i}": 1 / (1 + step) + 0.01 * (i * step % 7) for i in range(2_000)}
+            fh.write(json.dumps({"epoch": step, **losses}) + "\n")
     _csv(tmp_path / "quick" / "training.log")
     res = _cli("analyze", str(tmp_path), "--format", "json", "--timeout", "0.3", "--fail-on", "never")
     runs = {r["run_id"]: r for r in json.loads(res.stdout)["runs"]}

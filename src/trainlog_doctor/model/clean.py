@@ -9,9 +9,10 @@ it holds) become U+FFFD in every format; renderers keep their own escaping on to
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 #: The characters replaced (tab is kept: harmless in every format, and a real separator in names).
 _CONTROLS = "\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
@@ -44,11 +45,17 @@ def clean_value(value: Any) -> Any:
 
 
 def clean_frame_names(frame: pl.DataFrame) -> pl.DataFrame:
-    """The normalized frame with control characters replaced in its text columns (run_id, source, metric, split)."""
+    """The normalized frame with control characters replaced in its text columns (run_id, source, metric, split).
+
+    Only columns that hold a control character are rewritten (a frame is loaded, so polars is too)."""
+    import polars as pl
+
     cols = [c for c in ("run_id", "source", "metric", "split") if c in frame.columns and frame.schema[c] == pl.Utf8]
     if not cols or frame.height == 0:
         return frame
-    return frame.with_columns(pl.col(c).str.replace_all(POLARS_CONTROL, REPLACEMENT) for c in cols)
+    dirty = frame.select(pl.col(c).str.contains(POLARS_CONTROL).any() for c in cols).row(0)
+    cols = [c for c, has in zip(cols, dirty) if has]
+    return frame.with_columns(pl.col(c).str.replace_all(POLARS_CONTROL, REPLACEMENT) for c in cols) if cols else frame
 
 
 def clean_run(run: Any) -> Any:
