@@ -88,3 +88,20 @@ def test_sample_cards_name_the_cause_they_were_made_with() -> None:
 def test_rule_command_lists_sources_by_title() -> None:
     out = CliRunner().invoke(main, ["rule", "DV001"]).output
     assert "What causes high CNN training loss?" in out and ".txt" not in out
+
+
+def test_text_and_html_show_one_card_per_incident_with_titles() -> None:
+    """divergence_nan: one incident in text (related lines marked ``+``) and one HTML card listing the
+    NaN findings inside; sources appear as document titles, never hashed file names."""
+    from pathlib import Path
+
+    from trainlog_doctor.api import analyze
+    from trainlog_doctor.report.formats import render
+
+    report = analyze([Path(__file__).resolve().parents[1] / "sample_logs" / "divergence_nan"])
+    text = render(report, "text")
+    assert text.count("\n    + ") == len(report.runs[0].findings) - 1
+    assert "Why are CNN outputs anomalous" in text and ".txt" not in text
+    page = render(report, "html")
+    assert page.count('class="card ') == len(report.runs[0].incidents) == 1
+    assert "Same incident" in page and "For this run:" in page and "_0220551664" not in page

@@ -114,8 +114,18 @@ def _ref_view(ref: Reference, top: float) -> dict[str, Any]:
         "score": fmt_num(score, 3) if score is not None else None,
         "pct": f"{pct:.0f}" if pct is not None else None,
         "why": [clip(w, MAX_SHORT * 2) for w in ref.why[:8]],
-        "sources": [clip(s, MAX_SHORT) for s in ref.sources[:8]],
+        "sources": [clip(s, MAX_SHORT) for s in (ref.source_labels or list(ref.references))[:8]],
+        "prior_only": ref.basis == "prior only",
+        "derived": _derived_text(ref.derived),
     }
+
+
+def _derived_text(derived: dict[str, Any] | None) -> tuple[str, str] | None:
+    """A fix's number for this run as (value with unit, how it was derived), if it has one."""
+    if not derived or "value" not in derived:
+        return None
+    value = " ".join(x for x in (fmt_value(derived.get("value")), clip(str(derived.get("unit") or ""), 40)) if x)
+    return value, clip(str(derived.get("how") or ""), MAX_SHORT * 2)
 
 
 def _refs(refs: list[Reference]) -> list[dict[str, Any]]:
@@ -124,11 +134,17 @@ def _refs(refs: list[Reference]) -> list[dict[str, Any]]:
     return [_ref_view(r, top) for r in refs[:12]]
 
 
-def _finding_view(f: Finding, anchor: str, charted: bool) -> dict[str, Any]:
+def _related_view(f: Finding, anchor: str) -> dict[str, Any]:
+    """A finding shown inside its incident's card: one line with where it is."""
+    return {"f": f, "anchor": anchor, "code": clip(f.code, 40), "kind": clip(f.kind, 60), "metric": clip(f.metric, MAX_SHORT),
+            "split": clip(f.split, 40), "where": where_text(f), "message": clip(f.message)}
+
+
+def _finding_view(f: Finding, anchor: str, charted: bool, related: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     causes = _refs(f.causes)
     fixes = _refs(f.fixes)
     evidence = [(clip(k, MAX_SHORT), fmt_value(v)) for k, v in list(f.evidence.items())[:40]]
-    docs = list(dict.fromkeys(s for r in [*f.causes, *f.fixes] for s in r.sources))
+    docs = list(dict.fromkeys(s for r in [*f.causes, *f.fixes] for s in r.source_labels))
     return {
         "f": f,
         "anchor": anchor,
@@ -145,6 +161,9 @@ def _finding_view(f: Finding, anchor: str, charted: bool) -> dict[str, Any]:
         "fixes": fixes[:MAX_FIXES_SHOWN],
         "more_fixes": fixes[MAX_FIXES_SHOWN:],
         "docs": [clip(d, MAX_SHORT) for d in docs[:16]],
+        "practice": _refs(f.practice)[:MAX_FIXES_SHOWN],
+        "undecided": clip(f.undecided) if f.undecided else "",
+        "related": related or [],
         "charted": charted,
     }
 
@@ -264,8 +283,13 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
         except ValueError:  # a value JSON cannot carry: this chart stays static
             items.append({"c": c, "json": None, "id": c.data["id"]})
     charted_metrics = {c.metric for c in charts}
-    cards = [_finding_view(run.findings[j], anchors[j], run.findings[j].metric in charted_metrics)
-             for j in order[:MAX_CARDS_PER_RUN]]  # fmt: skip
+    position = {id(f): j for j, f in enumerate(run.findings)}
+    incidents = sorted(run.incidents, key=lambda inc: min(order.index(position[id(f)]) for f in inc.findings))
+    cards = [
+        _finding_view(inc.primary, anchors[position[id(inc.primary)]], inc.primary.metric in charted_metrics,
+                      [_related_view(r, anchors[position[id(r)]]) for r in inc.related])
+        for inc in incidents[:MAX_CARDS_PER_RUN]
+    ]  # fmt: skip
     worst = run.worst
     uncharted = sorted(
         {f"{clip(f.split, 40)}/{clip(f.metric, 80)}" for f in run.findings if f.metric not in charted_metrics}
@@ -286,7 +310,7 @@ def _run_view(i: int, run: RunReport) -> dict[str, Any]:
         "n_findings": len(run.findings),
         "n_series": len(run.series),
         "cards": cards,
-        "more_cards": max(0, len(run.findings) - MAX_CARDS_PER_RUN),
+        "more_cards": max(0, len(incidents) - MAX_CARDS_PER_RUN),
         "charts": items,
         "chart_note": chart_note,
         "uncharted": uncharted[:12],

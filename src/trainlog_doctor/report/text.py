@@ -104,18 +104,29 @@ def _run_block(run: RunReport, causes: int, color: bool) -> list[str]:
         return [f"{head}  {paint('clean', 'clean', color)} ({len(run.series)} series)",
                 *(f"  note: {_clean(n)}" for n in run.notes[:3])]
     lines = [f"{head}  {len(run.findings)} finding(s)  {paint(_clean(run.path), 'dim', color)}"]
-    for f in sorted(run.findings, key=lambda f: -SEVERITY_RANK[f.severity]):
-        lines.append(
-            f"  {paint(f'{f.severity:<7}', f.severity, color)} {paint(f.code, 'code', color)} {f.kind:<11} "
-            f"{_clean(f.split)}/{_clean(f.metric)} at {_where(f)}: {_clean(f.message)}"
-        )
+    incidents = sorted(run.incidents, key=lambda inc: -max(SEVERITY_RANK[f.severity] for f in inc.findings))
+    for inc in incidents:
+        f = inc.primary
+        lines.append(_finding_line(f, color, indent="  "))
+        for r in inc.related:
+            lines.append(_finding_line(r, color, indent="    + "))
         for c in f.causes[:causes]:
-            lines.append(f"          cause: {_clean(_title(c.text))} {_cite(c.sources)}")
+            lines.append(f"          cause: {_clean(_title(c.text))} {_cite(c.source_labels)}")
         if f.fixes:
-            lines.append(f"          fix:   {_clean(_title(f.fixes[0].text))} {_cite(f.fixes[0].sources)}")
+            fix = f.fixes[0]
+            lines.append(f"          fix:   {_clean(_title(fix.text))} {_cite(fix.source_labels)}")
+            if fix.derived and "value" in fix.derived:
+                d = fix.derived
+                lines.append(f"                 for this run: {_clean(d.get('value'), 60)} {_clean(d.get('unit') or '', 40)} "
+                             f"({_clean(d.get('how') or '', 200)})".rstrip())  # fmt: skip
     lines.extend(f"  note: {_clean(w)}" for w in run.warnings[:3])
     lines.extend(f"  note: {_clean(n)}" for n in run.notes[:3])
     return lines
+
+
+def _finding_line(f: Finding, color: bool, indent: str) -> str:
+    return (f"{indent}{paint(f'{f.severity:<7}', f.severity, color)} {paint(f.code, 'code', color)} {f.kind:<11} "
+            f"{_clean(f.split)}/{_clean(f.metric)} at {_where(f)}: {_clean(f.message)}")
 
 
 def severity_counts(findings: list[Finding]) -> dict[str, int]:
