@@ -1,12 +1,14 @@
 """Write the rule documentation generated from the one code table (``trainlog_doctor.rules.RULES``).
 
-Usage: ``python scripts/gen_docs.py`` (rewrites the code table in README.md and docs/RULES.md);
+Usage: ``python scripts/gen_docs.py`` (rewrites the code table in README.md, docs/RULES.md and the
+``rules/catalogue.json`` that ``trainlog-doctor rules`` prints);
 ``python scripts/gen_docs.py --check`` exits 1 when either is out of date (the test suite runs it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from trainlog_doctor.knowledge import causes_for_kind, fix  # noqa: E402
 from trainlog_doctor.rules import RULES  # noqa: E402
 
 README = REPO / "README.md"
+CATALOGUE = REPO / "src" / "trainlog_doctor" / "rules" / "catalogue.json"
 RULES_DOC = REPO / "docs" / "RULES.md"
 START, END = "<!-- code-table:start (scripts/gen_docs.py) -->", "<!-- code-table:end -->"
 
@@ -63,11 +66,18 @@ def rules_doc() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def catalogue_json() -> str:
+    """rules/catalogue.json: code, kind, severity, name and summary of every rule, for ``trainlog-doctor rules``
+    (which lists them without importing the rules and their numpy/polars)."""
+    rows = [{"code": r.code, "kind": r.kind, "severity": r.severity, "name": r.name, "summary": r.summary()} for r in RULES]
+    return json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="exit 1 when a generated file is out of date")
     args = ap.parse_args(argv)
-    wanted = {README: readme_text(README.read_text(encoding="utf-8")), RULES_DOC: rules_doc()}
+    wanted = {README: readme_text(README.read_text(encoding="utf-8")), RULES_DOC: rules_doc(), CATALOGUE: catalogue_json()}
     stale = [p for p, text in wanted.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
     if args.check:
         for p in stale:

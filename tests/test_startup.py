@@ -26,6 +26,15 @@ def test_cli_import_and_help_load_no_heavy_module() -> None:
     assert _modules_after(code) == set()
 
 
+def test_rules_listing_loads_no_heavy_module() -> None:
+    code = (
+        "import contextlib, io\nfrom trainlog_doctor.cli import main\nbuf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):\n"
+        "    main(['rules'])\nassert 'DV001' in buf.getvalue()"
+    )
+    assert _modules_after(code) == set()
+
+
 def test_small_csv_analysis_skips_scipy_ruptures_sklearn_jinja() -> None:
     sample = ROOT / "sample_logs" / "healthy_keras"
     code = f"from trainlog_doctor.api import analyze\nreport = analyze([{str(sample)!r}])\nassert report.runs"
