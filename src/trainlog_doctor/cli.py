@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from pathlib import Path
@@ -54,6 +53,8 @@ def check_paths_exist(paths: tuple[str, ...] | list[str]) -> None:
             siblings = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
         except OSError:
             siblings = []
+        import difflib
+
         close = difflib.get_close_matches(path.name, siblings, n=1)
         hint = f" (did you mean {path.parent / close[0]}?)" if close else ""
         raise SafeUsageError(f"{raw}: no such file or directory{hint}")

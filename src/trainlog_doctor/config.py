@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,8 @@ def load_config(start: Path | None = None) -> dict[str, Any]:
     path = find_pyproject(start)
     if path is None:
         return {}
+    import tomllib  # only when a pyproject.toml is there to read
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

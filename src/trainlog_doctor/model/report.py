@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import importlib
 import math
 from dataclasses import dataclass, field
@@ -310,6 +309,8 @@ class Report:
 
     def _repr_html_(self) -> str:
         """The HTML report inline in Jupyter: in a sandboxed ``iframe`` (its styles and scripts stay inside)."""
+        import html
+
         page = html.escape(self.to_html(), quote=True)
         return (f'<iframe srcdoc="{page}" sandbox="allow-scripts" title="trainlog-doctor report" '
                 'style="width:100%;height:640px;border:1px solid #ccc"></iframe>')

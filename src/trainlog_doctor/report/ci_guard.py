@@ -13,7 +13,6 @@ before it writes its own annotations, which must reach the runner.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Mapping
@@ -54,6 +53,8 @@ class CommandGuard:
 
     def __init__(self, streams: tuple[TextIO, ...] | None = None, *, active: bool | None = None) -> None:
         self.active = in_github_actions() if active is None else active
+        import secrets  # only under GITHUB_ACTIONS (``--help`` stays light)
+
         self.token = secrets.token_hex(16)
         self._streams = streams
         self.open = False

@@ -10,7 +10,6 @@ contents. On any failure the temporary file is removed and the target is left as
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -22,6 +21,8 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | 
 
 def temp_name(path: Path) -> Path:
     """A fresh hidden sibling name for ``path`` (``.name.<random>.tmp``; long names are cut)."""
+    import secrets
+
     return path.with_name(f".{path.name[:120]}.{secrets.token_hex(6)}.tmp")
 
 

@@ -17,7 +17,8 @@ from trainlog_doctor.model.report import Report
 
 __all__ = ["FORMAT_MODULES", "OutputFormat", "format_for_extension", "format_names", "get_format", "render"]
 
-FORMAT_MODULES = ("text", "concise", "json", "markdown", "github", "html")  # modules of trainlog_doctor.report, in --help order
+#: The format names, in --help order; each is also its module in trainlog_doctor.report.
+FORMAT_MODULES = ("text", "concise", "json", "markdown", "github", "html")
 
 
 @dataclass(frozen=True)
@@ -36,24 +37,27 @@ class OutputFormat:
 
 
 @cache
+def get_format(name: str) -> OutputFormat:
+    """The format called ``name``, its module imported on first use (KeyError when there is none).
+
+    Each format lives in the module of the same name (``--format json``: ``report/json.py``), so the
+    names are known without importing any renderer (``--help`` stays light).
+    """
+    if name not in FORMAT_MODULES:
+        raise KeyError(name)
+    fmt: OutputFormat = importlib.import_module(f"trainlog_doctor.report.{name}").FORMAT
+    if fmt.name != name:
+        raise ValueError(f"report/{name}.py defines the format {fmt.name!r}; a format lives in the module of its name")
+    return fmt
+
+
 def _formats() -> dict[str, OutputFormat]:
-    found: dict[str, OutputFormat] = {}
-    for module in FORMAT_MODULES:
-        fmt = importlib.import_module(f"trainlog_doctor.report.{module}").FORMAT
-        if fmt.name in found:
-            raise ValueError(f"two output formats are called {fmt.name!r}")
-        found[fmt.name] = fmt
-    return found
+    return {name: get_format(name) for name in FORMAT_MODULES}
 
 
 def format_names() -> tuple[str, ...]:
-    """The names of the output formats, in the order of :data:`FORMAT_MODULES`."""
-    return tuple(_formats())
-
-
-def get_format(name: str) -> OutputFormat:
-    """The format called ``name`` (KeyError when there is none)."""
-    return _formats()[name]
+    """The names of the output formats, in the order of :data:`FORMAT_MODULES` (no renderer imported)."""
+    return FORMAT_MODULES
 
 
 def format_for_extension(extension: str) -> str | None:
