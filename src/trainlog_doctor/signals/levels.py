@@ -222,3 +222,22 @@ def entered_smoothly(values: np.ndarray, start: int, *, max_jump: float, window:
     before = values[max(0, start - window - 1) : start]
     typical = float(np.median(np.abs(np.diff(before))))
     return abs(level - float(values[start - 1])) <= max_jump * typical
+
+
+def fits_both(
+    val: np.ndarray, train: np.ndarray, start: int, *, max_drop: float, max_gap: float, min_level: float, tail: int = 3
+) -> bool:
+    """True when a validation score (fractions, higher is better) holds a high level from ``start`` on
+    and ends close to the training score: the model fits both sets about equally well.
+
+    Holds: the median of ``val`` from ``start`` on is at most ``max_drop`` below its best up to
+    ``start`` and at least ``min_level``. Close: the median of the last ``tail`` training points is at most ``max_gap`` above the
+    median of the last ``tail`` validation points. A validation loss that rises on such a run measures
+    growing confidence on the few examples still wrong, not worse generalization.
+    """
+    if start < 0 or start >= val.size or train.size == 0:
+        return False
+    level = float(np.median(val[start:]))
+    held = level >= min_level and level >= float(np.max(val[: start + 1])) - max_drop
+    gap = float(np.median(train[-tail:])) - float(np.median(val[-tail:]))
+    return held and gap <= max_gap
