@@ -20,7 +20,7 @@ from trainlog_doctor.rules.base import CODE_RE, Rule
 from trainlog_doctor.rules.collapse import AccuracyAtChance, BackToChance, ClassMetricZero, PinnedLoss
 from trainlog_doctor.rules.divergence import FinalEpochJump, LossDivergence
 from trainlog_doctor.rules.non_finite import NonFiniteGradient, NonFiniteLoss, NonFiniteScore
-from trainlog_doctor.rules.oscillation import BatchNoise, PersistentOscillation
+from trainlog_doctor.rules.oscillation import BatchNoise, EpochPeriodicSwings, PersistentOscillation
 from trainlog_doctor.rules.overfitting import ShortRunOverfitting, ValidationLossOverfitting, ValidationScoreOverfitting
 from trainlog_doctor.rules.plateau import FrozenTraining, LossPlateau
 from trainlog_doctor.rules.slowdown import StepTimeSlowdown
@@ -59,6 +59,7 @@ RULES: list[type[Rule]] = [
     PinnedLoss,
     ClassMetricZero,
     BackToChance,
+    EpochPeriodicSwings,
     PersistentOscillation,
     BatchNoise,
     ValidationLossOverfitting,
