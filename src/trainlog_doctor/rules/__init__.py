@@ -20,9 +20,9 @@ from trainlog_doctor.rules.base import CODE_RE, Rule
 from trainlog_doctor.rules.collapse import AccuracyAtChance, BackToChance, ClassMetricZero, PinnedLoss
 from trainlog_doctor.rules.divergence import FinalEpochJump, LossDivergence
 from trainlog_doctor.rules.non_finite import NonFiniteGradient, NonFiniteLoss, NonFiniteScore
-from trainlog_doctor.rules.oscillation import PersistentOscillation
+from trainlog_doctor.rules.oscillation import BatchNoise, EpochPeriodicSwings, PersistentOscillation
 from trainlog_doctor.rules.overfitting import ShortRunOverfitting, ValidationLossOverfitting, ValidationScoreOverfitting
-from trainlog_doctor.rules.plateau import LossPlateau
+from trainlog_doctor.rules.plateau import FrozenTraining, LossPlateau
 from trainlog_doctor.rules.slowdown import StepTimeSlowdown
 from trainlog_doctor.rules.spike import LossSpike, ScoreDrop, SparseEvalJump
 from trainlog_doctor.rules.stagnation import LossAtChance, NoLearning
@@ -51,6 +51,7 @@ RULES: list[type[Rule]] = [
     LossSpike,
     ScoreDrop,
     SparseEvalJump,
+    FrozenTraining,
     LossPlateau,
     LossAtChance,
     NoLearning,
@@ -58,7 +59,9 @@ RULES: list[type[Rule]] = [
     PinnedLoss,
     ClassMetricZero,
     BackToChance,
+    EpochPeriodicSwings,
     PersistentOscillation,
+    BatchNoise,
     ValidationLossOverfitting,
     ValidationScoreOverfitting,
     ShortRunOverfitting,

@@ -7,6 +7,9 @@ run share them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from trainlog_doctor.run import RunView, Series
@@ -65,10 +68,28 @@ def changepoints_of(s: Series) -> list[int]:
     return list(cached)
 
 
+#: Whether :func:`shape_share` asks the segment classifier (off only inside :func:`without_classifier`).
+_CLASSIFIER = {"on": True}
+
+
+@contextmanager
+def without_classifier() -> Iterator[None]:
+    """Run detection inside this block as if the segment classifier were unavailable (every
+    :func:`shape_share` is 0.0): the ablation that shows what the classifier contributes."""
+    before = _CLASSIFIER["on"]
+    _CLASSIFIER["on"] = False
+    try:
+        yield
+    finally:
+        _CLASSIFIER["on"] = before
+
+
 def shape_share(s: Series, start: int, labels: tuple[str, ...]) -> float:
     """Share of the default analysis series of ``s`` from ``start`` on that the segment classifier
     puts in one of ``labels`` (:func:`~trainlog_doctor.signals.segments.label_share` over
-    :func:`changepoints_of`); 0.0 when the classifier is unavailable."""
+    :func:`changepoints_of`); 0.0 when the classifier is unavailable or switched off."""
+    if not _CLASSIFIER["on"]:
+        return 0.0
     a = analysis_of(s)
     try:
         from trainlog_doctor.signals.segments import label_share

@@ -15,9 +15,12 @@ from trainlog_doctor.signals.levels import (
     band_entry,
     chance_classes,
     classes_from_levels,
+    entered_smoothly,
     flat_between,
+    gain_kept,
     ln_classes,
     pinned_tail,
+    still_falling,
     tail_level,
 )
 from trainlog_doctor.signals.lr import frozen_from
@@ -51,9 +54,12 @@ class AccuracyAtChance(SeriesRule):
     rate that pushed everything to one class, class imbalance, or labels that do not reach the loss.
 
     Does not count: a pinned value while the learning rate is at most 1% of its peak (a frozen model),
-    accuracies that keep moving, a high accuracy that is stable because the model
-    converged on a small validation set while its loss still moves, a constant accuracy near 0
-    without a pinned loss (a regression model compiled with ``accuracy``), per-class metrics.
+    a model frozen at its best after learning (the split's loss fell below 60% of its first value or
+    its accuracy went 30% of the way to 1, and the pinned level keeps 70% of that gain) unless the
+    value is a chance level or the loss sits at ln(C), a validation accuracy pinned while the training
+    accuracy still rises (the model is still changing, slowly), accuracies that keep moving, a high
+    accuracy that is stable because the model converged on a small validation set while its loss still
+    moves, a constant accuracy near 0 without a pinned loss (a regression model compiled with ``accuracy``), per-class metrics.
 
     Example: case "binary_accuracy_stuck_at_half" in tests/rule_cases/CL001.toml: a binary classifier
     that answers one class: val_accuracy is 0.4995 at every one of 140 epochs while val_loss climbs ->
@@ -107,7 +113,12 @@ class AccuracyAtChance(SeriesRule):
         loss_c = _loss_at_ln_classes(loss, level, int(s.steps[idx[start]]), max_classes=self.max_ln_classes, rel_tol=self.ln_tol)
         if chance is None and not loss_flat and not never_moved and loss_c is None:
             return []
-        if lr_frozen(ctx, int(s.steps[idx[start]])):
+        step0 = int(s.steps[idx[start]])
+        if lr_frozen(ctx, step0):
+            return []
+        if loss_c is None and chance is None and frozen_after_learning(ctx, s.split, step0):
+            return []
+        if loss_c is None and train_error_still_falling(ctx, s, step0):
             return []
         pos0 = int(idx[start])
         why = []
@@ -149,7 +160,9 @@ class PinnedLoss(SeriesRule):
 
     Does not count: losses at (or rounded to) 0, losses that wobble by more than 0.1%, a loss pinned
     for fewer than ``min_len`` points, a loss pinned while the learning rate is at most 1% of its
-    peak (a frozen model after the schedule decayed to ~0).
+    peak (a frozen model after the schedule decayed to ~0), a loss not at ln(C) that is frozen at
+    (near) its best after the split clearly learned (loss below 60% of its first value or accuracy 30%
+    of the way to 1, 70% of the gain kept: an lr cut to ~0 or a fitted training set, not one answer).
 
     Example: case "val_loss_pinned_at_ln10" in tests/rule_cases/CL002.toml: dead units: val_loss reads
     2.30178, 2.30181, 2.30177 ... for 100 epochs; accuracies at 0.1 -> "Validation loss is pinned at 2.3
@@ -186,6 +199,8 @@ class PinnedLoss(SeriesRule):
             c = c_meta
         if c is None and _CE_RE.search(s.metric):
             c = ln_classes(level, max_classes=MAX_GUESSED_CLASSES, rel_tol=self.ln_tol)
+        if c is None and frozen_after_learning(ctx, s.split, int(s.steps[idx[start]]), loss=s):
+            return []
         pos0 = int(idx[start])
         span = "the whole run" if start == 0 else f"{s.where(pos0)} to the end"
         if c is not None:
@@ -383,6 +398,72 @@ def lr_frozen(ctx: RunView, step_from: int, rel: float = 0.01) -> bool:
     """True when the learning rate from ``step_from`` on is at most ``rel`` of its peak (a frozen model)."""
     lr = lr_points(ctx)
     return lr is not None and frozen_from(*lr, step_from, rel=rel)
+
+
+#: A loss that fell below 60% of its first value (an accuracy that went 30% of the way from its first
+#: value to 1) has learned: a constant predictor cannot beat the prior the run started near.
+_LEARNED_LOSS = 0.4
+_LEARNED_SCORE = 0.3
+#: Frozen at its best: the pinned level gave back at most this share of the improvement (a collapse
+#: after learning gives it back, CL004).
+_GIVEN_BACK = 0.3
+#: ... and came to rest where it was heading: the step into the pinned level is at most 3x the typical
+#: move of the steps before (a collapse breaks to a new level at once).
+_MAX_JUMP = 3.0
+#: Still learning: the training error over the pinned stretch fell by over 0.1% with at least 75% of
+#: steps down (a constant output scores the same class share every epoch).
+_FALL_REL = 1e-3
+_FALL_SHARE = 0.75
+
+
+def frozen_after_learning(ctx: RunView, split: str, step_from: int, loss: Series | None = None) -> bool:
+    """True when the split's primary loss or accuracy improved clearly before ``step_from`` and both
+    (where logged) kept that gain and came to rest smoothly: the model stopped changing at (near) its best, after
+    an lr cut to ~0 or after fitting its training set. A collapse to one answer gives the loss's gain
+    back (the loss jumps to the prior's cross-entropy) even where the accuracy lands on a high class share.
+    ``loss`` is the loss to judge (default: the split's primary loss)."""
+    if loss is None:
+        loss = ctx.primary_loss_for(split) if split != "train" else ctx.primary_loss
+    learned = False
+    for s, better_up, min_gain in _level_series(ctx, split, loss):
+        idx, v = s.finite_view()
+        if better_up and s.percent:
+            v = v / 100.0
+        start = int(np.searchsorted(s.steps[idx], step_from, side="left"))
+        gk = gain_kept(v, start, higher_is_better=better_up)
+        if gk is None:
+            continue
+        gain, given_back = gk
+        if given_back > _GIVEN_BACK or not entered_smoothly(v, start, max_jump=_MAX_JUMP):
+            return False
+        learned = learned or gain >= min_gain
+    return learned
+
+
+def _level_series(ctx: RunView, split: str, loss: Series | None) -> list[tuple[Series, bool, float]]:
+    """The split's primary loss and first accuracy, each with its direction and the gain that counts as learned."""
+    out: list[tuple[Series, bool, float]] = []
+    if loss is not None:
+        out.append((loss, False, _LEARNED_LOSS))
+    for s in ctx.series.values():
+        if s.split == split and s.role == "score" and _ACC_RE.search(s.metric) and not is_per_class_metric(s.metric):
+            out.append((s, True, _LEARNED_SCORE))
+            break
+    return out
+
+
+def train_error_still_falling(ctx: RunView, s: Series, step_from: int) -> bool:
+    """True when, while ``s`` (a validation or test accuracy) is pinned, the training accuracy keeps
+    rising (its error 1 - acc still falling, :func:`still_falling`): the model still changes, slowly
+    (a too-low learning rate), whereas a model that gives one answer scores one class share every epoch."""
+    if s.split == "train":
+        return False
+    for t in ctx.series.values():
+        if t.split == "train" and t.role == "score" and _ACC_RE.search(t.metric) and not is_per_class_metric(t.metric):
+            idx, v = t.finite_view()
+            err = 1.0 - v[t.steps[idx] >= step_from] / (100.0 if t.percent else 1.0)
+            return still_falling(err, min_drop=_FALL_REL, min_share=_FALL_SHARE)
+    return False
 
 
 def _loss_at_ln_classes(

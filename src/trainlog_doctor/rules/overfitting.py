@@ -9,7 +9,9 @@ import numpy as np
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.analysis import analysis_of
 from trainlog_doctor.rules.base import Rule, fmt, fmt_ratio
+from trainlog_doctor.rules.collapse import _ACC_RE
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
+from trainlog_doctor.signals.levels import fits_both
 from trainlog_doctor.signals.short import find_short_turn, interval_medians
 from trainlog_doctor.signals.trends import find_turn, levels_around, positive_ratio
 
@@ -28,7 +30,9 @@ class ValidationLossOverfitting(Rule):
 
     Does not count: noisy validation without a lasting upward turn, a validation loss that rises
     while the training loss rises too (``divergence``) or stays flat, runs with fewer than 8
-    validation points.
+    validation points, a rise below 1.3x while the split's accuracy holds its best (within one
+    point, at 0.9 or more) and ends within 5 points of the training accuracy (both sets fitted: the
+    loss grows with confidence on the few examples still wrong).
 
     Example: case "memorizes_the_training_set" in tests/rule_cases/OF001.toml: val_loss 0.9, 0.6, 0.5
     ... 0.44 at epoch 8, then up to 0.8 by epoch 29 while the training loss falls to 0.05 -> "Validation
@@ -79,6 +83,8 @@ class ValidationLossOverfitting(Rule):
             return None
         before, after = an.value(turn.best), an.value(turn.after)
         ratio = positive_ratio(before, after)
+        if ratio is not None and ratio < _BENIGN_RATIO and accuracy_fits_both(ctx, val.split, val.step_at(start)):
+            return None
         change = f"rose {fmt_ratio(ratio)}" if ratio is not None else f"rose by {fmt(after - before)}"
         msg = (
             f"{val.label} {change} after {val.where(start)} ({fmt(before)} -> {fmt(after)}) while "
@@ -182,7 +188,9 @@ class ShortRunOverfitting(Rule):
 
     Does not count: a single uptick at the last point, a minimum at the first point (validation
     never improved), a validation loss that rises with the training loss, runs of more than
-    ``max_points`` validation points (OF001 judges those), non-positive losses.
+    ``max_points`` validation points (OF001 judges those), non-positive losses, a rise below 1.3x
+    with both sets fitted (as in OF001: validation accuracy holding at 0.9 or more, within 5 points
+    of the training accuracy).
 
     Example: case "seven_epochs_memorize" in tests/rule_cases/OF003.toml: 7 epochs: val_loss 1.9,
     1.2, 0.95 at epoch 2, then 1.02, 1.05, 1.13, 1.2 while the training loss falls 1.8 -> 0.35 ->
@@ -221,6 +229,8 @@ class ShortRunOverfitting(Rule):
             if turn is None:
                 continue
             start = int(idx[turn.best_at])
+            if turn.after / turn.best < _BENIGN_RATIO and accuracy_fits_both(ctx, s.split, int(s.steps[start])):
+                continue
             msg = (
                 f"{s.label} rose {fmt_ratio(turn.after / turn.best)} after {s.where(start)} ({fmt(turn.best)} -> "
                 f"{fmt(turn.after)}) while {train.label.lower()} kept falling ({fmt(turn.train_at_best)} -> "
@@ -239,6 +249,33 @@ class ShortRunOverfitting(Rule):
             }
             out.append(self.finding(ctx, s, start=start, end=len(s) - 1, message=msg, evidence=ev))
         return out
+
+
+#: A validation loss rise below 1.3x is not overfitting when the split's accuracy holds within one point
+#: of its best, at 0.9 or more, and ends within 5 points of the training accuracy (the model fits both
+#: sets; the loss grows with confidence on the few examples still wrong).
+_BENIGN_RATIO = 1.3
+_HOLD_DROP = 0.01
+_FIT_LEVEL = 0.9
+_MAX_GAP = 0.05
+
+
+def accuracy_fits_both(ctx: RunView, split: str, step_from: int) -> bool:
+    """True when the split's accuracy and the training accuracy satisfy :func:`fits_both` from ``step_from``."""
+    for s in ctx.series.values():
+        if s.split != split or s.role != "score" or not _ACC_RE.search(s.metric) or is_per_class_metric(s.metric):
+            continue
+        train = ctx.counterpart(s, "train")
+        if train is None or train.n_finite < 2:
+            return False
+        idx, v = s.finite_view()
+        t_idx, t = train.finite_view()
+        start = int(np.searchsorted(s.steps[idx], step_from, side="left"))
+        return fits_both(
+            v / (100.0 if s.percent else 1.0), t / (100.0 if train.percent else 1.0), start,
+            max_drop=_HOLD_DROP, max_gap=_MAX_GAP, min_level=_FIT_LEVEL,
+        )  # fmt: skip
+    return False
 
 
 #: Without a log scale, a validation loss must rise by this share of its smoothed range.

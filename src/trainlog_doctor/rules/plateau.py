@@ -8,9 +8,11 @@ import numpy as np
 
 from trainlog_doctor.model.report import Finding
 from trainlog_doctor.rules.analysis import analysis_of, shape_share
-from trainlog_doctor.rules.base import Rule, fmt
+from trainlog_doctor.rules.base import Rule, SeriesRule, fmt
+from trainlog_doctor.rules.collapse import frozen_after_learning, lr_frozen
 from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.signals.analysis import AnalysisSeries
+from trainlog_doctor.signals.levels import pinned_tail
 from trainlog_doctor.signals.short import relative_gain
 from trainlog_doctor.signals.trends import find_stall
 
@@ -119,6 +121,75 @@ class LossPlateau(Rule):
         median of its last fifth against its first fifth): a loss still creeping down is converging."""
         gain = relative_gain(np.asarray([an.value(x) for x in an.y[start:]]))
         return gain is not None and gain < self.max_long_gain
+
+
+class FrozenTraining(SeriesRule):
+    """A training loss stopped changing at all after the model had learned: training is over early.
+
+    What it detects: a training loss (the main one or a component), after a clear fall (below 60% of its first value, or
+    the training accuracy 30% of the way to 1), reads the same value to ``rel_tol`` (0.1%, robust
+    sigma at most ``rel_sigma``, 0.015%) over its last ``min_frac`` (20%, at least ``min_len`` points;
+    isolated single points off the value, at most ``max_off`` = 5% of the stretch, allowed) and kept
+    the gain (at most 30% given back, reached smoothly, no break to a new level). Minibatch
+    training moves the loss by far more than that from epoch to epoch; a loss identical to four
+    digits means the weights no longer change. The onset is where the value gets fixed.
+
+    Why it matters: the learning rate was cut to ~0 far too early (a scheduler stepped per batch
+    instead of per epoch, a ReduceLROnPlateau with a hair trigger) or the updates vanish (dead units,
+    a frozen parameter group): every epoch after the onset is wasted at a loss the model could beat.
+
+    Does not count: a loss pinned while the logged learning rate is at most 1% of its peak in the last
+    stretch of a schedule (``CL002`` also stays silent there), a loss that breaks to a new pinned level
+    (``collapse``), a loss that never fell (``stagnation``), losses at (or rounded to) 0, a loss that
+    still creeps down by more than 0.1%.
+
+    Example: case "frozen_after_an_early_cut" in tests/rule_cases/PL002.toml: no lr logged; the loss
+    falls 2.31 -> 1.146 by epoch 3 and reads 1.14551 to the end (epoch 17) -> "Training loss has not
+    changed (to 0.1%) since epoch 3 (15 points) after falling from 2.31 to 1.15: the updates no longer change
+    the model".
+    """
+
+    code = "PL002"
+    kind = "plateau"
+    severity = "warning"
+    name = "training-frozen"
+
+    min_frac: float = 0.2
+    min_len: int = 5
+    rel_tol: float = 1e-3
+    rel_sigma: float = 1.5e-4
+    #: isolated single points off the level allowed, as a share of the stretch (one odd epoch)
+    max_off: float = 0.05
+    min_points: int = 8
+
+    def applies_to(self, s: Series) -> bool:
+        return s.role == "loss" and s.split == "train" and s.n_finite >= self.min_points
+
+    def check_series(self, ctx: RunView, s: Series) -> list[Finding]:
+        idx, v = s.finite_view()
+        n = v.size
+        min_len = max(self.min_len, int(math.ceil(self.min_frac * n)))
+        start = pinned_tail(
+            v, rel_tol=self.rel_tol, abs_tol=0.0, min_len=min_len, rel_sigma=self.rel_sigma, max_off=self.max_off
+        )
+        if start is None or start == 0:
+            return []
+        level = float(np.median(v[start:]))
+        step0 = int(s.steps[idx[start]])
+        if abs(level) <= 1e-6 or lr_frozen(ctx, step0) or not frozen_after_learning(ctx, "train", step0, loss=s):
+            return []
+        pos0 = int(idx[start])
+        msg = (
+            f"{s.label} has not changed (to 0.1%) since {s.where(pos0)} ({n - start} points) after falling from "
+            f"{fmt(float(v[0]))} to {fmt(level)}: the updates no longer change the model"
+        )
+        ev = {
+            "value_before": float(v[0]),
+            "value_after": level,
+            "plateau_points": n - start,
+            "lr_reduced_during": _lr_reduced_after(ctx, step0),
+        }
+        return [self.finding(ctx, s, start=pos0, end=len(s) - 1, message=msg, evidence=ev)]
 
 
 #: The progress a plateau must follow: a 1.25x fall on a log scale, else a tenth of the early level

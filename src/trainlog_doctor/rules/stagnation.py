@@ -11,7 +11,7 @@ from trainlog_doctor.rules.analysis import analysis_of, shape_share
 from trainlog_doctor.rules.base import Rule, fmt
 from trainlog_doctor.rules.collapse import _ACC_RE, _CE_RE
 from trainlog_doctor.run import RunView, Series, is_per_class_metric
-from trainlog_doctor.signals.levels import ln_classes
+from trainlog_doctor.signals.levels import ln_classes, still_falling
 from trainlog_doctor.signals.short import stays_in_band
 from trainlog_doctor.signals.trends import measure_progress
 
@@ -25,7 +25,10 @@ class NoLearning(Rule):
     that is less than ``min_rel`` (5%) better than its early level (median of points 2..10%, so a
     first-epoch drop is allowed) and never got that much better anywhere in between, and the segment
     classifier (change points + shape labels) does not label more than ``max_falling_share`` (half)
-    of the run as ``falling``. Positive losses are compared on a log scale when they span decades.
+    of the run as ``falling`` (no veto for a loss that creeps down at ``steady_share``, 75%, of its
+    steps by less than ``min_veto_gain``, a quarter, of the 5%: a loss falling steadily by 1% over the
+    whole run, as with a learning rate 100x too small, has not learned). Positive losses are
+    compared on a log scale when they span decades.
 
     Why it matters: a model whose loss does not move from the start is not training: a learning
     rate far too small (or far too large), frozen weights, a detached graph, labels that do not match
@@ -47,6 +50,10 @@ class NoLearning(Rule):
 
     min_rel: float = 0.05
     max_falling_share: float = 0.5
+    #: a steady descent vetoes only when it gained at least this share of the progress threshold
+    min_veto_gain: float = 0.25
+    #: ... and falls at (at least) this share of its steps: a steady creep, not noise around a level
+    steady_share: float = 0.75
     min_points: int = 8
 
     def check(self, ctx: RunView) -> list[Finding]:
@@ -75,8 +82,12 @@ class NoLearning(Rule):
         pr = measure_progress(an, min_rel=min_rel, lower_is_better=lower, scale=scale)
         if pr.gain >= pr.threshold or pr.best_gain >= _BEST_GAIN_FACTOR * pr.threshold:
             return None
-        # the shape classifier must agree that the run (after its first point) is not a descent
-        if lower and shape_share(s, 1, ("falling",)) > self.max_falling_share:
+        # the shape classifier must agree that the run (after its first point) is not a descent, unless the
+        # loss crept down steadily by too little to matter (under ``min_veto_gain`` of the threshold)
+        tiny_fall = 0.0 <= pr.gain < self.min_veto_gain * pr.threshold and still_falling(
+            s.finite_view()[1], min_drop=0.0, min_share=self.steady_share
+        )
+        if lower and not tiny_fall and shape_share(s, 1, ("falling",)) > self.max_falling_share:
             return None
         early, late, best = an.value(pr.early), an.value(pr.late), an.value(pr.best)
         n = len(s)

@@ -108,3 +108,23 @@ def within_rounding(values: np.ndarray, before: float, peak: float, *, max_steps
         return False
     q = float(np.min(np.diff(u)))
     return q > 0 and (peak - before) <= max_steps * q + 1e-12 * abs(peak)
+
+
+def burst_share(values: np.ndarray, *, window: int, factor: float, skip_frac: float) -> float | None:
+    """Share of points, after the first ``skip_frac`` of the series, above ``factor`` times the centered
+    rolling median (``window`` points) of a positive series; None when the series has a non-positive
+    trend there or fewer than ``window`` points to judge.
+
+    A per-step loss averages a batch: with a batch of 32 samples a point three times its running median
+    is rare (a few percent of steps); with a batch of one or two samples, a step is the loss of one or
+    two examples and such bursts are common.
+    """
+    n = values.size
+    lo = int(skip_frac * n)
+    if n - lo < window:
+        return None
+    trend = rolling_median(values, window)
+    seg, tr = values[lo:], trend[lo:]
+    if not (np.isfinite(tr).all() and float(np.min(tr)) > 0):
+        return None
+    return float(np.mean(seg > factor * tr))

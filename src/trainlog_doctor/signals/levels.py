@@ -173,3 +173,73 @@ def classes_from_levels(
             if best is None or err < best[0]:
                 best = (err, c)
     return best[1] if best else None
+
+
+def gain_kept(values: np.ndarray, start: int, *, higher_is_better: bool) -> tuple[float, float] | None:
+    """How much a series improved before ``start`` and how much of that it gave back from ``start`` on.
+
+    Returns ``(gain, given_back)``: ``gain`` is the best value before ``start`` measured from the
+    first value, as a share of the first value for a loss (``higher_is_better`` False) or of the room
+    from the first value to 1 for an accuracy; ``given_back`` is the share of that improvement lost by
+    the median from ``start`` on (0 = still at its best, 1 = back where it started, > 1 = worse).
+    None when there is nothing to measure (no point before ``start``, no room, a loss at or below 0).
+    """
+    if start < 1 or start >= values.size:
+        return None
+    first = float(values[0])
+    level = float(np.median(values[start:]))
+    if higher_is_better:
+        best, room = float(np.max(values[: start + 1])), 1.0 - first
+        if room <= 0:
+            return None
+        gain = best - first
+        return gain / room, ((best - level) / gain if gain > 0 else math.inf)
+    if first <= 0:
+        return None
+    best = float(np.min(values[: start + 1]))
+    gain = first - best
+    return gain / first, ((level - best) / gain if gain > 0 else math.inf)
+
+
+def still_falling(values: np.ndarray, *, min_drop: float, min_share: float, min_points: int = 4) -> bool:
+    """True when ``values`` (a loss over a stretch) fall by more than ``min_drop`` (relative to the
+    first value) from first to last, with at least ``min_share`` of the steps going down: the model
+    still changes, slowly, rather than giving the same output every epoch."""
+    if values.size < min_points:
+        return False
+    first = float(values[0])
+    if first <= 0:
+        return False
+    d = np.diff(values)
+    return bool(first - float(values[-1]) > min_drop * first and float(np.mean(d < 0)) >= min_share)
+
+
+def entered_smoothly(values: np.ndarray, start: int, *, max_jump: float, window: int = 10) -> bool:
+    """True when the level from ``start`` on (its median) is no further from the value just before
+    ``start`` than ``max_jump`` times the median step-to-step move over the ``window`` steps before:
+    the curve came to rest where it was heading, rather than breaking to a new level at once."""
+    if start < 2 or start >= values.size:
+        return start >= 1 and start < values.size
+    level = float(np.median(values[start:]))
+    before = values[max(0, start - window - 1) : start]
+    typical = float(np.median(np.abs(np.diff(before))))
+    return abs(level - float(values[start - 1])) <= max_jump * typical
+
+
+def fits_both(
+    val: np.ndarray, train: np.ndarray, start: int, *, max_drop: float, max_gap: float, min_level: float, tail: int = 3
+) -> bool:
+    """True when a validation score (fractions, higher is better) holds a high level from ``start`` on
+    and ends close to the training score: the model fits both sets about equally well.
+
+    Holds: the median of ``val`` from ``start`` on is at most ``max_drop`` below its best up to
+    ``start`` and at least ``min_level``. Close: the median of the last ``tail`` training points is at most ``max_gap`` above the
+    median of the last ``tail`` validation points. A validation loss that rises on such a run measures
+    growing confidence on the few examples still wrong, not worse generalization.
+    """
+    if start < 0 or start >= val.size or train.size == 0:
+        return False
+    level = float(np.median(val[start:]))
+    held = level >= min_level and level >= float(np.max(val[: start + 1])) - max_drop
+    gap = float(np.median(train[-tail:])) - float(np.median(val[-tail:]))
+    return held and gap <= max_gap

@@ -227,3 +227,42 @@ def find_oscillation(
     if not sw.stands_out(min_amplitude=floor, k_noise=k_noise):
         return None
     return replace(sw, start=skip + sw.start)
+
+
+def epoch_period(epochs: np.ndarray) -> int | None:
+    """Points per epoch when every whole epoch (integer part of ``epochs``) but the last holds the same
+    number of points, at least 3 of them, over at least 2 such epochs; else None."""
+    if epochs.size == 0 or not np.isfinite(epochs).all():
+        return None
+    whole = np.floor(epochs).astype(np.int64)
+    if (np.diff(whole) < 0).any():
+        return None
+    _, counts = np.unique(whole, return_counts=True)
+    full = counts[:-1]
+    if full.size < 2 or int(full.min()) != int(full.max()) or int(full[0]) < 3:
+        return None
+    return int(full[0])
+
+
+def phase_share(values: np.ndarray, period: int, *, skip: int = 0) -> float | None:
+    """Share of a positive series' log-deviation from its running level explained by the position
+    within each period (the mean deviation per phase), from position ``skip`` on.
+
+    The running level is a centered rolling median one period wide (made odd), so a trend is taken
+    out. White noise gives a share of about 1/period; the same within-epoch pattern repeated every epoch
+    (batches sorted by class: each class's batches come at the same point of every epoch) gives most of
+    the deviation. None for fewer than 4 periods after ``skip`` or non-positive values.
+    """
+    y = values[skip:]
+    if period < 3 or y.size < 4 * period or not (np.isfinite(y).all() and float(np.min(y)) > 0):
+        return None
+    w = period if period % 2 else period + 1
+    level = np.array([np.median(y[max(0, i - w // 2) : i + w // 2 + 1]) for i in range(y.size)])
+    r = np.log(y) - np.log(level)
+    r = r[: (r.size // period) * period].reshape(-1, period)
+    r = r - r.mean()
+    total = float(np.sum(r**2))
+    if total <= 0:
+        return None
+    means = r.mean(axis=0)
+    return float(np.sum(means**2) * r.shape[0] / total)
