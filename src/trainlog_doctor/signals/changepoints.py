@@ -40,6 +40,8 @@ __all__ = [
     "default_penalty",
     "detect_changepoints",
     "detect_changepoints_auto",
+    "long_run_factor",
+    "noise_persistence",
     "pelt",
     "segment_cost",
     "segments_from_changepoints",
@@ -61,6 +63,24 @@ SPIKE_SIGMAS = 4.0
 _MIN_RELATIVE_SIGMA = 2e-5
 # Up to this many points PELT builds the full segment-cost matrix instead of pruning candidates.
 DENSE_MAX_POINTS = 200
+# Dependent noise (random walks, smoothed losses, seasonal or smooth curves) is measured by the lag-one
+# autocorrelation phi of the noise (see noise_persistence) and the penalty scaled by its long-run variance.
+# PHI_MAX: 0.97 bounds the widening at (1.97 / 0.03^2) = 2189x the white-noise variance, so that a random walk
+# of 600 points keeps at most a couple of breaks while an AR(1) phi = 0.9 series keeps a clear step.
+PHI_MAX = 0.97
+# Estimates of phi below this are scatter around 0 for white noise (sd about 0.1 at 100 points).
+PHI_IGNORE = 0.1
+# Shorter series get no correction: two robust scales of fewer points cannot tell phi from 0.
+PHI_MIN_POINTS = 20
+# The sigma is widened by long_run_factor(phi) ** (LONG_RUN_POWER / 2); 1.0 is the full long-run variance.
+LONG_RUN_POWER = 1.0
+_MAD_TO_SIGMA = 1.4826
+# Default "auto" breaks must be steps: two local lines split at the break must beat one local parabola by
+# JUMP_WEIGHT * ln(n) noise variances, over at most JUMP_WINDOW * n points on each side (see _confirm).
+JUMP_WEIGHT = 1.0
+JUMP_WINDOW = 0.2
+# A first difference further than this many robust sigmas from the median crosses a step or a spike.
+JUMP_SIGMAS = 3.5
 
 
 def segments_from_changepoints(n: int, cps: list[int] | np.ndarray) -> list[tuple[int, int]]:
@@ -302,6 +322,75 @@ def _noise_sigma(x: np.ndarray) -> float:
     return max(robust_noise(x), _MIN_RELATIVE_SIGMA * span)
 
 
+def _difference_scales(x: np.ndarray) -> tuple[float, float]:
+    """Sigmas of the lag-1 and lag-2 differences of ``x``, without the differences that cross a jump.
+
+    A lag-1 difference more than JUMP_SIGMAS robust sigmas (1.4826 * MAD) from the median is a step or a
+    spike: it and the two lag-2 differences containing it are left out, and the rest give plain standard
+    deviations (near full efficiency; Gaussian differences are cut at that level 0.05% of the time).
+    """
+    d1 = np.diff(x)
+    dev1 = d1 - np.median(d1)
+    mad = _MAD_TO_SIGMA * float(np.median(np.abs(dev1)))
+    if mad <= 0.0:
+        return 0.0, 0.0
+    jump = np.abs(dev1) > JUMP_SIGMAS * mad
+    keep1 = ~jump
+    keep2 = ~(jump[:-1] | jump[1:])
+    if keep1.sum() < 4 or keep2.sum() < 4:
+        return 0.0, 0.0
+    d2 = d1[:-1] + d1[1:]
+    s1 = float(np.std(d1[keep1]))
+    s2 = float(np.std(d2[keep2]))
+    return s1, s2
+
+
+def noise_persistence(values: Any) -> float:
+    """Lag-one autocorrelation ``phi`` of the noise of a series with level steps, in ``[0, PHI_MAX]``.
+
+    For AR(1) noise the lag-h variogram is ``sigma^2 (1 - phi^h)``, so ``phi = (s2 / s1)^2 - 1`` with
+    ``s_h`` the scale of the lag-h differences (the estimator of Chakar, Lebarbier, Levy-Leduc and Robin
+    2017, Bernoulli 23(2), with jumps left out instead of a MAD); a step or spike changes only a few
+    differences. White noise gives 0, a random walk or a smooth curve 1 or more (clipped). Degenerate input
+    (fewer than 8 finite points, constant) gives 0.
+    """
+    x = as_float_array(values)
+    x = x[np.isfinite(x)]
+    if x.size < 8:
+        return 0.0
+    top = float(np.abs(x).max())
+    if top == 0.0:
+        return 0.0
+    s1, s2 = _difference_scales(x / top)
+    if not (s1 > 0.0 and math.isfinite(s1) and math.isfinite(s2)):
+        return 0.0
+    phi = (s2 / s1) ** 2 - 1.0
+    return float(min(max(phi, 0.0), PHI_MAX))
+
+
+def long_run_factor(phi: float) -> float:
+    """Long-run variance of AR(1) noise over the variance :func:`robust_noise` sees: ``(1 + phi) / (1 - phi)^2``.
+
+    ``robust_noise`` measures the first differences, ``sigma^2 (1 - phi)``; the sum of all autocovariances
+    is ``sigma^2 (1 + phi) / (1 - phi)``, which is what a mean difference between long segments varies by.
+    """
+    phi = min(max(float(phi), 0.0), PHI_MAX)
+    return (1.0 + phi) / (1.0 - phi) ** 2
+
+
+def _penalty_sigma(x: np.ndarray, sigma: float) -> float:
+    """The sigma a series is standardized by before segmenting: ``sigma`` widened for persistent noise.
+
+    Below PHI_IGNORE the noise is treated as white (the estimate's own scatter on short series).
+    """
+    if x.size < PHI_MIN_POINTS:
+        return sigma
+    phi = noise_persistence(x)
+    if phi < PHI_IGNORE:
+        return sigma
+    return sigma * math.sqrt(long_run_factor(phi) ** LONG_RUN_POWER)
+
+
 def _search(y: np.ndarray, penalty: float, min_size: int, model: str) -> tuple[list[int], float]:
     """Exact penalized search: ruptures' C kernel search for piecewise-constant segments, our
     vectorized PELT for line and parabola segments (ruptures has no fast cost for those)."""
@@ -349,11 +438,50 @@ def _segment(y: np.ndarray, penalty: float | None, min_size: int, model: str) ->
     return best[1], best[2]
 
 
+def _jump_gain(y: np.ndarray, left: int, c: int, right: int) -> float:
+    """How much better two straight lines split at ``c`` fit ``y[left:right]`` than one parabola.
+
+    A smooth stretch (a drift, a decay, a bend of a random walk) is fit about as well by one parabola;
+    a step is not, whatever curve it sits on.
+    """
+    if c - left < 3 or right - c < 3:
+        return math.inf  # too short to judge: keep
+    window = y[left:right]
+    one = segment_cost(window, "quadratic")
+    two = segment_cost(window[: c - left], "linear") + segment_cost(window[c - left :], "linear")
+    return one - two
+
+
+def _confirm(y: np.ndarray, cps: list[int], min_size: int) -> list[int]:
+    """Drop, weakest first, the breaks whose local jump gain is below JUMP_WEIGHT * ln(n).
+
+    ``y`` is standardized to unit long-run noise. The gain is measured over the neighbouring segments,
+    at most JUMP_WINDOW * n (and at least 2 * min_size) points on each side.
+    """
+    n = y.size
+    reach = max(int(JUMP_WINDOW * n), 2 * min_size)
+    need = JUMP_WEIGHT * math.log(max(n, 3))
+    out = list(cps)
+    while out:
+        edges = [0, *out, n]
+        gains = [
+            _jump_gain(y, max(edges[i - 1], c - reach), c, min(edges[i + 1], c + reach))
+            for i, c in enumerate(out, start=1)
+        ]
+        weakest = int(np.argmin(gains))
+        if gains[weakest] >= need:
+            break
+        del out[weakest]
+    return out
+
+
 def _detect_short(x: np.ndarray, penalty: float | None, min_size: int, model: str) -> list[int]:
-    """Despike, standardize and segment a series of at most ``max_points`` points."""
+    """Despike, standardize by the long-run noise sigma and segment a series of at most ``max_points`` points."""
     sigma = _noise_sigma(x)
-    y = _despike(x, sigma, min_size) / sigma
-    return _segment(y, penalty, min_size, model)[0]
+    clean = _despike(x, sigma, min_size)
+    y = clean / _penalty_sigma(clean, sigma)
+    cps = _segment(y, penalty, min_size, model)[0]
+    return _confirm(y, cps, min_size) if penalty is None and model == "auto" else cps
 
 
 def _detect_long(x: np.ndarray, penalty: float | None, min_size: int, model: str, max_points: int) -> list[int]:
@@ -366,7 +494,11 @@ def _detect_long(x: np.ndarray, penalty: float | None, min_size: int, model: str
     means = x[: nb * block].reshape(nb, block).mean(axis=1)
     coarse_min = max(2, -(-min_size // block))
     sigma = _noise_sigma(means)
-    coarse, chosen = _segment(_despike(means, sigma, coarse_min) / sigma, penalty, coarse_min, model)
+    clean = _despike(means, sigma, coarse_min)
+    y = clean / _penalty_sigma(clean, sigma)
+    coarse, chosen = _segment(y, penalty, coarse_min, model)
+    if penalty is None and model == "auto":
+        coarse = _confirm(y, coarse, coarse_min)
     if not coarse:
         return []
     degree = DEGREES[chosen]
