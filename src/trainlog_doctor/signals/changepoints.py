@@ -63,6 +63,8 @@ SPIKE_SIGMAS = 4.0
 _MIN_RELATIVE_SIGMA = 2e-5
 # Up to this many points PELT builds the full segment-cost matrix instead of pruning candidates.
 DENSE_MAX_POINTS = 200
+# The residual-based persistence re-segments the series when it means a long-run variance this many times larger.
+RECHECK_RATIO = 2.0
 # Dependent noise (random walks, smoothed losses, seasonal or smooth curves) is measured by the lag-one
 # autocorrelation phi of the noise (see noise_persistence) and the penalty scaled by its long-run variance.
 # PHI_MAX: 0.97 bounds the widening at (1.97 / 0.03^2) = 2189x the white-noise variance, so that a random walk
@@ -77,8 +79,13 @@ LONG_RUN_POWER = 1.0
 _MAD_TO_SIGMA = 1.4826
 # Default "auto" breaks must be steps: two local lines split at the break must beat one local parabola by
 # JUMP_WEIGHT * ln(n) noise variances, over at most JUMP_WINDOW * n points on each side (see _confirm).
-JUMP_WEIGHT = 1.0
-JUMP_WINDOW = 0.2
+JUMP_WEIGHT = 1.5
+JUMP_WINDOW = 0.3
+# The smooth alternative of that check: a parabola (a cubic, tried on the tuning part, also absorbs weak steps).
+JUMP_SMOOTH_DEGREE = 2
+# The check is also made over a window JUMP_SCALES times narrower and the smaller gain counts: a parabola
+# follows a slow wave over a short stretch, while a step keeps a large gain at both widths.
+JUMP_SCALES = 2
 # A first difference further than this many robust sigmas from the median crosses a step or a spike.
 JUMP_SIGMAS = 3.5
 
@@ -378,17 +385,64 @@ def long_run_factor(phi: float) -> float:
     return (1.0 + phi) / (1.0 - phi) ** 2
 
 
-def _penalty_sigma(x: np.ndarray, sigma: float) -> float:
+def _effective_phi(phi: float) -> float:
+    """``phi`` with estimates below PHI_IGNORE (scatter around white noise) read as 0."""
+    return 0.0 if phi < PHI_IGNORE else min(phi, PHI_MAX)
+
+
+def _penalty_sigma(x: np.ndarray, sigma: float, phi: float | None = None) -> float:
     """The sigma a series is standardized by before segmenting: ``sigma`` widened for persistent noise.
 
-    Below PHI_IGNORE the noise is treated as white (the estimate's own scatter on short series).
+    ``phi`` defaults to :func:`noise_persistence` of ``x``; series shorter than PHI_MIN_POINTS get none.
     """
     if x.size < PHI_MIN_POINTS:
         return sigma
-    phi = noise_persistence(x)
-    if phi < PHI_IGNORE:
-        return sigma
+    phi = _effective_phi(noise_persistence(x) if phi is None else phi)
     return sigma * math.sqrt(long_run_factor(phi) ** LONG_RUN_POWER)
+
+
+def _residual_phi(x: np.ndarray, cps: list[int], model: str) -> float:
+    """Lag-one autocorrelation of the residuals of ``x`` around its fitted segments (0 when undefined).
+
+    Once the steps are fitted the residuals show the noise's persistence directly, with far less scatter
+    than the difference-based estimate (about sqrt((1 - phi^2) / n)); a random walk or a curve the
+    segments cannot follow leaves residuals that stay on one side for long.
+    """
+    degree = DEGREES[model]
+    parts: list[np.ndarray] = []
+    for a, b in segments_from_changepoints(x.size, cps):
+        seg = x[a:b]
+        if seg.size <= degree + 1:
+            parts.append(np.zeros(seg.size))
+            continue
+        t = np.linspace(-1.0, 1.0, seg.size)
+        coef = np.polynomial.polynomial.polyfit(t, seg, degree)
+        parts.append(seg - np.polynomial.polynomial.polyval(t, coef))
+    r = np.concatenate(parts) if parts else np.zeros(0)
+    denom = float(r @ r)
+    if r.size < PHI_MIN_POINTS or denom <= 0.0:
+        return 0.0
+    return float(min(max(float(r[1:] @ r[:-1]) / denom, 0.0), PHI_MAX))
+
+
+def _segment_dependent(
+    clean: np.ndarray, sigma: float, penalty: float | None, min_size: int, model: str
+) -> tuple[list[int], str, np.ndarray]:
+    """Segment ``clean`` standardized by its long-run noise sigma; returns breaks, model and the standardized series.
+
+    With the default penalty the noise persistence is checked again on the residuals of the segments found:
+    when they are clearly more persistent (long-run variance RECHECK_RATIO times larger) the series is segmented
+    once more with that persistence.
+    """
+    phi = noise_persistence(clean) if clean.size >= PHI_MIN_POINTS else 0.0
+    y = clean / _penalty_sigma(clean, sigma, phi)
+    cps, chosen = _segment(y, penalty, min_size, model)
+    if penalty is None and clean.size >= PHI_MIN_POINTS:
+        phi_res = _residual_phi(clean, cps, chosen)
+        if long_run_factor(_effective_phi(phi_res)) > RECHECK_RATIO * long_run_factor(_effective_phi(phi)):
+            y = clean / _penalty_sigma(clean, sigma, phi_res)
+            cps, chosen = _segment(y, penalty, min_size, model)
+    return cps, chosen, y
 
 
 def _search(y: np.ndarray, penalty: float, min_size: int, model: str) -> tuple[list[int], float]:
@@ -438,17 +492,26 @@ def _segment(y: np.ndarray, penalty: float | None, min_size: int, model: str) ->
     return best[1], best[2]
 
 
+def _poly_rss(y: np.ndarray, degree: int) -> float:
+    """Residual sum of squares of ``y`` around its least-squares polynomial of ``degree`` in time."""
+    t = np.linspace(-1.0, 1.0, y.size)
+    basis = np.vander(t, degree + 1)
+    coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
+    r = y - basis @ coef
+    return float(r @ r)
+
+
 def _jump_gain(y: np.ndarray, left: int, c: int, right: int) -> float:
     """How much better two straight lines split at ``c`` fit ``y[left:right]`` than one parabola.
 
-    A smooth stretch (a drift, a decay, a bend of a random walk) is fit about as well by one parabola;
-    a step is not, whatever curve it sits on.
+    A smooth stretch (a drift, an S-curve, a decay, a bend of a random walk) is fit about as well by one
+    parabola; a step is not, whatever curve it sits on.
     """
     if c - left < 3 or right - c < 3:
         return math.inf  # too short to judge: keep
     window = y[left:right]
-    one = segment_cost(window, "quadratic")
-    two = segment_cost(window[: c - left], "linear") + segment_cost(window[c - left :], "linear")
+    one = _poly_rss(window, JUMP_SMOOTH_DEGREE)
+    two = _poly_rss(window[: c - left], 1) + _poly_rss(window[c - left :], 1)
     return one - two
 
 
@@ -465,7 +528,10 @@ def _confirm(y: np.ndarray, cps: list[int], min_size: int) -> list[int]:
     while out:
         edges = [0, *out, n]
         gains = [
-            _jump_gain(y, max(edges[i - 1], c - reach), c, min(edges[i + 1], c + reach))
+            min(
+                _jump_gain(y, max(edges[i - 1], c - r), c, min(edges[i + 1], c + r))
+                for r in {reach, max(reach // JUMP_SCALES, 2 * min_size)}
+            )
             for i, c in enumerate(out, start=1)
         ]
         weakest = int(np.argmin(gains))
@@ -479,8 +545,7 @@ def _detect_short(x: np.ndarray, penalty: float | None, min_size: int, model: st
     """Despike, standardize by the long-run noise sigma and segment a series of at most ``max_points`` points."""
     sigma = _noise_sigma(x)
     clean = _despike(x, sigma, min_size)
-    y = clean / _penalty_sigma(clean, sigma)
-    cps = _segment(y, penalty, min_size, model)[0]
+    cps, _, y = _segment_dependent(clean, sigma, penalty, min_size, model)
     return _confirm(y, cps, min_size) if penalty is None and model == "auto" else cps
 
 
@@ -495,8 +560,7 @@ def _detect_long(x: np.ndarray, penalty: float | None, min_size: int, model: str
     coarse_min = max(2, -(-min_size // block))
     sigma = _noise_sigma(means)
     clean = _despike(means, sigma, coarse_min)
-    y = clean / _penalty_sigma(clean, sigma)
-    coarse, chosen = _segment(y, penalty, coarse_min, model)
+    coarse, chosen, y = _segment_dependent(clean, sigma, penalty, coarse_min, model)
     if penalty is None and model == "auto":
         coarse = _confirm(y, coarse, coarse_min)
     if not coarse:
