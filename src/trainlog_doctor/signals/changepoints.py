@@ -94,6 +94,11 @@ JUMP_SMOOTH_DEGREE = 2
 JUMP_SCALES = 2
 # A first difference further than this many robust sigmas from the median crosses a step or a spike.
 JUMP_SIGMAS = 3.5
+# Window (in differences) of the rolling median the differences are measured from: at most DRIFT_WINDOW
+# (wide enough that subtracting it biases phi = 0.9 by less than 0.03) and at most n / DRIFT_SHARE, so that
+# on a short run it follows a slope that changes (PL001's rule cases: a 20-epoch fall in a 60-epoch run).
+DRIFT_WINDOW = 41
+DRIFT_SHARE = 4
 
 
 def segments_from_changepoints(n: int, cps: list[int] | np.ndarray) -> list[tuple[int, int]]:
@@ -343,7 +348,12 @@ def _difference_scales(x: np.ndarray) -> tuple[float, float]:
     deviations (near full efficiency; Gaussian differences are cut at that level 0.05% of the time).
     """
     d1 = np.diff(x)
-    dev1 = d1 - np.median(d1)
+    d2 = d1[:-1] + d1[1:]
+    # Deviations from a rolling median of the differences: a trend that changes slope (a fall that stops,
+    # a decay) shifts the differences for long stretches, which is drift, not persistent noise.
+    window = min(DRIFT_WINDOW, max(5, x.size // DRIFT_SHARE))
+    dev1 = d1 - rolling_median(d1, window) if d1.size >= 3 else d1 - np.median(d1)
+    dev2 = d2 - rolling_median(d2, window) if d2.size >= 3 else d2 - np.median(d2)
     mad = _MAD_TO_SIGMA * float(np.median(np.abs(dev1)))
     if mad <= 0.0:
         return 0.0, 0.0
@@ -352,9 +362,8 @@ def _difference_scales(x: np.ndarray) -> tuple[float, float]:
     keep2 = ~(jump[:-1] | jump[1:])
     if keep1.sum() < 4 or keep2.sum() < 4:
         return 0.0, 0.0
-    d2 = d1[:-1] + d1[1:]
-    s1 = float(np.std(d1[keep1]))
-    s2 = float(np.std(d2[keep2]))
+    s1 = float(np.sqrt(np.mean(dev1[keep1] ** 2)))
+    s2 = float(np.sqrt(np.mean(dev2[keep2] ** 2)))
     return s1, s2
 
 
