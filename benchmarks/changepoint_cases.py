@@ -9,6 +9,16 @@ Families (each at lengths 50..5000, three signal-to-noise levels, 0 to 5 breaks)
   (an instability that raises the loss, or a learning-rate drop that lowers it) at the breaks.
 - ``trend``: a linear drift with level shifts at the breaks.
 - ``ar_noise``: piecewise-constant levels in AR(1) noise (phi 0.3), like running-mean logged losses.
+- ``ar_strong``: the same in strongly dependent AR(1) noise (phi 0.6-0.9, an EMA-smoothed loss); jumps are
+  in units of the marginal sigma, with low SNR 3-4, medium 5-7, high 10-15 (a 2-sigma "step" in phi 0.9
+  noise is indistinguishable from the noise itself).
+- ``random_walk``: a Gaussian random walk, no break (a wandering metric, a drifting price).
+- ``seasonal``: a sinusoid of 0.5-2 sigma amplitude and period 12-60 samples (with a random phase) in
+  AR(1) noise (phi 0-0.5), no break.
+- ``smooth_drift``: a smooth logistic or slow cosine drift of 3-20 sigma plus noise, no break (a population
+  curve, an accuracy that saturates).
+
+The change-free families (random_walk, seasonal, smooth_drift) have no breaks whatever ``k`` says.
 
 Breaks are 0-based indices where a new segment starts; jumps are drawn in units of the noise sigma:
 low SNR 1.5-2.5, medium 3-5, high 8-15.
@@ -16,13 +26,31 @@ low SNR 1.5-2.5, medium 3-5, high 8-15.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 LENGTHS: tuple[int, ...] = (50, 100, 200, 500, 1000, 2000, 5000)
 SNR_LEVELS: dict[str, tuple[float, float]] = {"low": (1.5, 2.5), "med": (3.0, 5.0), "high": (8.0, 15.0)}
-FAMILIES: tuple[str, ...] = ("steps", "steps_spikes", "steps_heavy", "loss_decay", "trend", "ar_noise")
+FAMILIES: tuple[str, ...] = (
+    "steps",
+    "steps_spikes",
+    "steps_heavy",
+    "loss_decay",
+    "trend",
+    "ar_noise",
+    "ar_strong",
+    "random_walk",
+    "seasonal",
+    "smooth_drift",
+)
+#: Families with no change point by construction.
+NO_CHANGE_FAMILIES: tuple[str, ...] = ("random_walk", "seasonal", "smooth_drift")
+#: Jump sizes of ``ar_strong`` in marginal sigmas (see the module docstring).
+AR_STRONG_SNR: dict[str, tuple[float, float]] = {"low": (3.0, 4.0), "med": (5.0, 7.0), "high": (10.0, 15.0)}
+#: Salt of the tuning/test split (see :func:`split_of`).
+SPLIT_SALT = "cp14-split"
 
 
 @dataclass
@@ -81,11 +109,41 @@ def _spikes(rng: np.random.Generator, n: int, breaks: list[int], count: int) -> 
     return sorted(out)
 
 
+def _ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
+    """Stationary AR(1) noise of unit marginal variance."""
+    e = rng.normal(size=n) * np.sqrt(1.0 - phi * phi)
+    out = np.empty(n)
+    out[0] = rng.normal()
+    for i in range(1, n):
+        out[i] = phi * out[i - 1] + e[i]
+    return out
+
+
+def _no_change(rng: np.random.Generator, family: str, n: int) -> np.ndarray:
+    """A change-free curve of ``family`` (random walk, seasonal or smooth drift) in unit noise."""
+    t = np.arange(n, dtype=np.float64)
+    if family == "random_walk":
+        return np.cumsum(rng.normal(size=n))
+    if family == "seasonal":
+        period = rng.uniform(12, 60)
+        amp = rng.uniform(0.5, 2.0)
+        return amp * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)) + _ar1(rng, n, rng.uniform(0.0, 0.5))
+    size = rng.uniform(3.0, 20.0) * rng.choice([-1.0, 1.0])
+    if rng.random() < 0.5:  # logistic growth centred somewhere in the middle half
+        centre, width = n * rng.uniform(0.25, 0.75), n * rng.uniform(0.08, 0.25)
+        curve = size / (1.0 + np.exp(-(t - centre) / width))
+    else:  # half to one and a half slow cosine periods
+        curve = size * 0.5 * np.cos(np.pi * t / n * rng.uniform(1.0, 3.0) + rng.uniform(0, np.pi))
+    return curve + rng.normal(size=n)
+
+
 def make_case(rng: np.random.Generator, family: str, n: int, snr: str, k: int, name: str) -> Case:
     """One curve of ``family`` with about ``k`` breaks (fewer when they do not fit in ``n``)."""
+    if family in NO_CHANGE_FAMILIES:
+        return Case(name=name, family=family, snr=snr, values=_no_change(rng, family, n), breaks=[])
     gap = max(10, n // 25)
     breaks = _breaks(rng, n, k, gap)
-    levels = _levels(rng, len(breaks), SNR_LEVELS[snr])
+    levels = _levels(rng, len(breaks), AR_STRONG_SNR[snr] if family == "ar_strong" else SNR_LEVELS[snr])
     base = _piecewise(n, breaks, levels)
     t = np.arange(n, dtype=np.float64)
     spikes: list[int] = []
@@ -97,6 +155,8 @@ def make_case(rng: np.random.Generator, family: str, n: int, snr: str, k: int, n
         noise[0] = e[0]
         for i in range(1, n):
             noise[i] = 0.3 * noise[i - 1] + e[i] * np.sqrt(1 - 0.09)
+    elif family == "ar_strong":
+        noise = _ar1(rng, n, rng.uniform(0.6, 0.9))
     else:
         noise = rng.normal(size=n)
     y = base + noise
@@ -127,3 +187,12 @@ def generate_cases(seed: int = 0, reps: int = 1, lengths: tuple[int, ...] = LENG
                     name = f"{family}-n{n}-{snr}-r{rep}"
                     cases.append(make_case(rng, family, n, snr, k, name))
     return cases
+
+
+def split_of(name: str) -> str:
+    """``"tune"`` or ``"test"`` for a case name: the first byte of sha256(SPLIT_SALT + ":" + name), even = tune.
+
+    Fixed by the name alone (family, length, SNR level, repetition), so it does not move when cases are added.
+    """
+    digest = hashlib.sha256(f"{SPLIT_SALT}:{name}".encode()).digest()
+    return "tune" if digest[0] % 2 == 0 else "test"
