@@ -434,3 +434,28 @@ def test_the_cache_never_serves_a_run_whose_page_failed(tmp_path: Path, monkeypa
     fixed = run_audit(root, out, workers=1)
     assert fixed.analyzed == 3 and fixed.cached == 0 and fixed.write_failures == 0
     assert all((out / "runs" / str(e.page)).is_file() for e in fixed.entries)
+
+
+def test_losses_near_the_float_limit_give_sane_findings_and_no_warnings(tmp_path: Path) -> None:
+    """A loss that leaps to ~1e308 and wanders there diverged (never "pinned", never "inf x"); one pinned at
+    exactly 1e308 is pinned; neither raises a numpy overflow warning or fails a rule."""
+    import random
+    import warnings
+
+    from trainlog_doctor.api import analyze
+
+    rng = random.Random(1)
+    head = [f"{e},{0.5 / (e + 1)},{0.6 / (e + 1)}" for e in range(10)]
+    wander = [f"{e},{rng.uniform(0.3, 1.7) * 1e308},{rng.uniform(0.3, 1.7) * 1e308}" for e in range(10, 20)]
+    pinned = [f"{e},1e308,1e308" for e in range(10, 20)]
+    for name, tail in (("wander", wander), ("pinned", pinned)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "training.log").write_text("\n".join(["epoch,loss,val_loss", *head, *tail]) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        report = analyze([tmp_path], select=None)
+    runs = {r.run_id: r for r in report.runs}
+    assert all(r.status == "ok" for r in runs.values())
+    wandering = runs["wander"].findings
+    assert {f.code for f in wandering} == {"DV001"} and all("inf" not in f.message for f in wandering)
+    assert {f.kind for f in runs["pinned"].findings} == {"collapse"}

@@ -91,5 +91,6 @@ def test_torch_writer_lr_per_epoch_and_per_step_stay_two_series(tmp_path) -> Non
     assert series[("train/lr", "other")]["points"] == 40
     assert series[("loss", "train")]["points"] == 40 and series[("loss", "train")]["duplicate_steps"] == 1
     assert "duplicate_steps" not in series[("lr", "other")]
+    assert any("1 repeated step(s) in 1 series" in w for w in report["warnings"])  # said, not dropped silently
     loaded = trainlog_doctor.load([str(run)])
     assert loaded.filter(pl.col("metric") == "loss").height == 41  # load() keeps what the file holds

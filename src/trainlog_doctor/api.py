@@ -189,6 +189,12 @@ def _diagnose(cand: Candidate, data: RunData, fmt: str, options: dict[str, Any],
 
         context = build_view(frame, report.meta, run_id=run_id)
         report.series = series_info(context)
+        repeated = [si for si in report.series if si.duplicates]
+        if repeated:  # e.g. a resumed TensorBoard run writing the same steps again
+            report.warnings.append(
+                f"{sum(si.duplicates for si in repeated)} repeated step(s) in {len(repeated)} series "
+                "(a resumed or restarted run?): the last value written for each step is used"
+            )
         report.findings = detect(
             frame, report.meta, select=options.get("select"), ignore=options.get("ignore"), context=context
         )

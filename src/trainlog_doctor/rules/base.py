@@ -176,9 +176,9 @@ def fmt(v: float) -> str:
 
 
 def fmt_ratio(r: float) -> str:
-    """A ratio for a message: ``9.3x``, ``120x``, ``1.6e+04x``."""
-    if not math.isfinite(r):
-        return "inf x"
+    """A ratio for a message: ``9.3x``, ``120x``, ``1.6e+04x``; beyond the float range ``more than 1e+300x``."""
+    if not math.isfinite(r) or r > 1e300:
+        return "more than 1e+300x"
     if r >= 1e4:
         return f"{r:.1e}x"
     if r >= 100:

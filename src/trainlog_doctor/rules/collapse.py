@@ -307,7 +307,7 @@ class BackToChance(Rule):
         if start is None or float(np.max(y[:start])) < chance + _LEFT_CHANCE * (1.0 - chance):
             return None
         pos0 = int(idx[start])
-        after = float(np.median(y[start:]))
+        after = median(y[start:])
         msg = (
             f"{s.label} fell to chance ({fmt(after * scale)} ~ 1/{c}) at {s.where(pos0)} and stayed there "
             f"(best before: {fmt(float(np.max(y[:start])) * scale)})"
@@ -328,7 +328,7 @@ class BackToChance(Rule):
         if start is None or float(np.min(y[:start])) > _LEFT_LN * ln_c:
             return None
         pos0 = int(idx[start])
-        after = float(np.median(y[start:]))
+        after = median(y[start:])
         msg = (
             f"{s.label} went back to {fmt(after)} ~ ln({c}) = {fmt(ln_c)} at {s.where(pos0)} and stayed there "
             f"(it had reached {fmt(float(np.min(y[:start])))}): the model outputs the uniform distribution"

@@ -14,6 +14,7 @@ from trainlog_doctor.run import RunView, Series
 from trainlog_doctor.signals.analysis import AnalysisSeries
 from trainlog_doctor.signals.levels import pinned_tail
 from trainlog_doctor.signals.short import relative_gain
+from trainlog_doctor.signals.transforms import median
 from trainlog_doctor.signals.trends import find_stall
 
 
@@ -174,7 +175,7 @@ class FrozenTraining(SeriesRule):
         )
         if start is None or start == 0:
             return []
-        level = float(np.median(v[start:]))
+        level = median(v[start:])
         step0 = int(s.steps[idx[start]])
         if abs(level) <= 1e-6 or lr_frozen(ctx, step0) or not frozen_after_learning(ctx, "train", step0, loss=s):
             return []

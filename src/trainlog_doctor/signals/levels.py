@@ -187,7 +187,7 @@ def gain_kept(values: np.ndarray, start: int, *, higher_is_better: bool) -> tupl
     if start < 1 or start >= values.size:
         return None
     first = float(values[0])
-    level = float(np.median(values[start:]))
+    level = median(values[start:])
     if higher_is_better:
         best, room = float(np.max(values[: start + 1])), 1.0 - first
         if room <= 0:
@@ -220,7 +220,7 @@ def entered_smoothly(values: np.ndarray, start: int, *, max_jump: float, window:
     the curve came to rest where it was heading, rather than breaking to a new level at once."""
     if start < 2 or start >= values.size:
         return start >= 1 and start < values.size
-    level = float(np.median(values[start:]))
+    level = median(values[start:])
     before = values[max(0, start - window - 1) : start]
     typical = float(np.median(np.abs(np.diff(before))))
     return abs(level - float(values[start - 1])) <= max_jump * typical
@@ -239,7 +239,7 @@ def fits_both(
     """
     if start < 0 or start >= val.size or train.size == 0:
         return False
-    level = float(np.median(val[start:]))
+    level = median(val[start:])
     held = level >= min_level and level >= float(np.max(val[: start + 1])) - max_drop
-    gap = float(np.median(train[-tail:])) - float(np.median(val[-tail:]))
+    gap = median(train[-tail:]) - median(val[-tail:])
     return held and gap <= max_gap
