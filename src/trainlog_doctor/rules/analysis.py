@@ -61,7 +61,8 @@ def changepoints_of(s: Series) -> list[int]:
         if len(a) < CHANGEPOINT_MIN_POINTS:
             return []
         try:
-            cached = detect_changepoints(np.ascontiguousarray(a.y, dtype=np.float64), max_points=CHANGEPOINT_MAX_POINTS)
+            cached = detect_changepoints(np.ascontiguousarray(a.y, dtype=np.float64), max_points=CHANGEPOINT_MAX_POINTS,
+                                         noise="white")  # the segmentation the rules were tuned with
         except Exception:  # noqa: BLE001 - change points refine onsets; detection must go on without them
             cached = []
         s.views[key] = cached

@@ -445,7 +445,7 @@ def _residual_phi(x: np.ndarray, cps: list[int], model: str) -> float:
 
 
 def _segment_dependent(
-    clean: np.ndarray, sigma: float, penalty: float | None, min_size: int, model: str
+    clean: np.ndarray, sigma: float, penalty: float | None, min_size: int, model: str, white: bool = False
 ) -> tuple[list[int], str, np.ndarray, bool]:
     """Segment ``clean`` standardized by its long-run noise sigma.
 
@@ -455,6 +455,10 @@ def _segment_dependent(
     is segmented once more with that persistence.
     """
     n = clean.size
+    if white:  # the noise taken as independent: standardized by its robust sigma alone
+        y = clean / sigma
+        cps, chosen = _segment(y, penalty, min_size, model)
+        return cps, chosen, y, False
     phi = _effective_phi(noise_persistence(clean), n) if n >= PHI_MIN_POINTS else 0.0
     y = clean / _penalty_sigma(clean, sigma, phi)
     cps, chosen = _segment(y, penalty, min_size, model)
@@ -573,15 +577,17 @@ def _confirm(y: np.ndarray, cps: list[int], min_size: int) -> list[int]:
     return out
 
 
-def _detect_short(x: np.ndarray, penalty: float | None, min_size: int, model: str) -> list[int]:
+def _detect_short(x: np.ndarray, penalty: float | None, min_size: int, model: str, white: bool = False) -> list[int]:
     """Despike, standardize by the long-run noise sigma and segment a series of at most ``max_points`` points."""
     sigma = _noise_sigma(x)
     clean = _despike(x, sigma, min_size)
-    cps, chosen, y, dependent = _segment_dependent(clean, sigma, penalty, min_size, model)
-    return _confirm(y, cps, min_size) if _needs_jump_check(penalty, model, chosen, dependent) else cps
+    cps, chosen, y, dependent = _segment_dependent(clean, sigma, penalty, min_size, model, white)
+    return _confirm(y, cps, min_size) if not white and _needs_jump_check(penalty, model, chosen, dependent) else cps
 
 
-def _detect_long(x: np.ndarray, penalty: float | None, min_size: int, model: str, max_points: int) -> list[int]:
+def _detect_long(
+    x: np.ndarray, penalty: float | None, min_size: int, model: str, max_points: int, white: bool = False
+) -> list[int]:
     """Segment block means of a long series, then refine each break on the full data near it."""
     n = x.size
     # PELT time grows with the square of a change-free stretch, so the coarse pass uses about
@@ -592,8 +598,8 @@ def _detect_long(x: np.ndarray, penalty: float | None, min_size: int, model: str
     coarse_min = max(2, -(-min_size // block))
     sigma = _noise_sigma(means)
     clean = _despike(means, sigma, coarse_min)
-    coarse, chosen, y, dependent = _segment_dependent(clean, sigma, penalty, coarse_min, model)
-    if _needs_jump_check(penalty, model, chosen, dependent):
+    coarse, chosen, y, dependent = _segment_dependent(clean, sigma, penalty, coarse_min, model, white)
+    if not white and _needs_jump_check(penalty, model, chosen, dependent):
         coarse = _confirm(y, coarse, coarse_min)
     if not coarse:
         return []
@@ -623,6 +629,7 @@ def detect_changepoints(
     min_size: int | None = None,
     model: Model = "auto",
     max_points: int = 2000,
+    noise: Literal["dependent", "white"] = "dependent",
 ) -> list[int]:
     """0-based indices where a new segment starts (sorted, never 0 or ``len(values)``).
 
@@ -639,7 +646,13 @@ def detect_changepoints(
       level), ``"linear"`` (piecewise straight line) or ``"quadratic"`` (piecewise parabola).
     - ``max_points``: longer series are segmented on about ``max_points / 2`` block means, then each
       break is moved to its best position on the full data.
+    - ``noise``: ``"dependent"`` (default) allows for autocorrelated noise and slow drift as above;
+      ``"white"`` takes the noise as independent (robust sigma only, no persistence re-check, no jump
+      check), the segmentation the detection rules were tuned with: it keeps every kink of a decaying
+      training curve, which the plateau and stagnation rules read.
     """
+    if noise not in ("dependent", "white"):
+        raise ValueError(f"noise must be 'dependent' or 'white', got {noise!r}")
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     if penalty is not None:
@@ -664,9 +677,9 @@ def detect_changepoints(
     if x is None or n < 2 * min_size:
         return []
     if n > max_points:
-        cps = _detect_long(x, penalty, min_size, model, max_points)
+        cps = _detect_long(x, penalty, min_size, model, max_points, noise == "white")
     else:
-        cps = _detect_short(x, penalty, min_size, model)
+        cps = _detect_short(x, penalty, min_size, model, noise == "white")
     return [int(c) for c in cps if 0 < c < n]
 
 
