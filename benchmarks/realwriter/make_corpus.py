@@ -538,6 +538,10 @@ def train_keras(out: Path, spec: RunSpec, p: dict[str, Any], data: Data) -> None
     if spec.writer == "keras_json":
         with (out / "history.json").open("w") as fh:
             json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, fh)
+    if spec.writer == "keras_pandas":  # the common notebook idiom: an unnamed index column, no epoch column
+        import pandas as pd
+
+        pd.DataFrame(history.history).to_csv(out / "training_history.csv")
 
 
 # ---- Hugging Face Trainer ---------------------------------------------------------------------------
@@ -631,6 +635,7 @@ ENGINES: dict[str, Callable[[Path, RunSpec, dict[str, Any], Data], None]] = {
     "pl_tb": train_lightning,
     "keras_csv": train_keras,
     "keras_json": train_keras,
+    "keras_pandas": train_keras,
     "keras_tb": train_keras,
     "hf": train_hf,
 }

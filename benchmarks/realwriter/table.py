@@ -2,7 +2,9 @@
 
 Run name: ``<scenario>-<writer>``. Split v1: within each scenario, runs are ordered by
 ``sha256("realwriter split v1:" + run)``; positions alternate tune/test, starting with tune when the first
-hex digit of ``sha256("realwriter split v1:" + scenario)`` is below 8, else with test. The labels TSV
+hex digit of ``sha256("realwriter split v1:" + scenario)`` is below 8, else with test. Writers added to a
+scenario later (``added_writers``) leave those parts as they are: each added run is in the tuning part when
+the first hex digit of ``sha256("realwriter split v1:" + run)`` is below 8, else in the test part. The labels TSV
 (``benchmarks/labels/realwriter.tsv``) is generated from the table with this rule and checked against it.
 """
 
@@ -31,6 +33,7 @@ class Scenario:
     writers: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     cause_alternatives: tuple[str, ...] = ()
+    added_writers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ def load_scenarios(path: Path = SCENARIOS) -> list[Scenario]:
                 tuple(s["writers"]),
                 dict(s.get("params", {})),
                 tuple(s.get("cause_alternatives", ())),
+                tuple(s.get("added_writers", ())),
             )
         )
     ids = [s.id for s in out]
@@ -79,6 +83,9 @@ def runs(scenarios: list[Scenario] | None = None) -> list[RunSpec]:
         start = 0 if int(_h(sc.id)[0], 16) < 8 else 1
         for i, (name, w) in enumerate(names):
             out.append(RunSpec(name, w, sc, "tune" if (i + start) % 2 == 0 else "test"))
+        for w in sc.added_writers:  # added after split v1 was fixed: a part of their own, by hash
+            name = f"{sc.id}-{w}"
+            out.append(RunSpec(name, w, sc, "tune" if int(_h(name)[0], 16) < 8 else "test"))
     return out
 
 
