@@ -40,4 +40,4 @@ def test_small_csv_analysis_skips_scipy_ruptures_sklearn_jinja() -> None:
     code = f"from trainlog_doctor.api import analyze\nreport = analyze([{str(sample)!r}])\nassert report.runs"
     loaded = _modules_after(code)
     assert {"polars", "numpy"} <= loaded
-    assert not loaded & {"scipy", "sklearn", "ruptures", "jinja2", "pandas", "tensorboard"}
+    assert not loaded & {"scipy", "sklearn", "ruptures", "jinja2", "pandas", "tensorboard", "yaml"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -77,6 +76,8 @@ def analyze(
     if timeout:
         warm_up()  # a time limit that fired inside a first import would leave a half-initialized module
     if workers > 1 and len(cands) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:  # never plain fork
             n = len(cands)
             for batch in pool.map(_analyze_one, cands, [options] * n, [keep_frames] * n, [timeout] * n, chunksize=4):

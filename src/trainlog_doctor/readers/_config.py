@@ -22,10 +22,12 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 MAX_CONFIG_BYTES = 1 << 20
 MAX_KEYS = 2000
@@ -36,18 +38,13 @@ MAX_AST_NODES = 200_000
 
 Scalar = str | int | float | bool | None
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 class ConfigError(Exception):
     """A config file that cannot be read; the message is the one-line reason."""
 
 
-class _Loader(_BaseLoader):
-    """The safe loader, with every unknown tag read as the mapping, list or scalar it tags."""
-
-
 def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
@@ -55,8 +52,17 @@ def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     return loader.construct_scalar(node)
 
 
-_Loader.add_multi_constructor("!", _untagged)
-_Loader.add_multi_constructor("tag:yaml.org,2002:python/", _untagged)
+@cache
+def _loader() -> type[yaml.SafeLoader]:
+    """The safe loader (libyaml's when present), with every unknown tag read as the mapping, list or scalar
+    it tags; PyYAML is imported here, the first time a config is parsed."""
+    import yaml
+
+    base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = type("_Loader", (base,), {"__doc__": "PyYAML's safe loader, unknown tags read as plain data."})
+    loader.add_multi_constructor("!", _untagged)
+    loader.add_multi_constructor("tag:yaml.org,2002:python/", _untagged)
+    return loader
 
 
 # ---- loading ----------------------------------------------------------------------------------------
@@ -90,8 +96,10 @@ def _text(data: bytes) -> str:
 
 def parse_yaml(text: str) -> Any:
     """The YAML document in ``text`` (safe loader, tags read as plain data), else :class:`ConfigError`."""
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
