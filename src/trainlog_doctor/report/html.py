@@ -141,19 +141,13 @@ def _related_view(f: Finding, anchor: str) -> dict[str, Any]:
 
 
 def _finding_view(f: Finding, anchor: str, charted: bool, related: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A finding's card: the one-line view (:func:`_related_view`) plus its numbers, causes, fixes and sources."""
     causes = _refs(f.causes)
     fixes = _refs(f.fixes)
     evidence = [(clip(k, MAX_SHORT), fmt_value(v)) for k, v in list(f.evidence.items())[:40]]
     docs = list(dict.fromkeys(s for r in [*f.causes, *f.fixes] for s in r.source_labels))
     return {
-        "f": f,
-        "anchor": anchor,
-        "message": clip(f.message),
-        "code": clip(f.code, 40),
-        "kind": clip(f.kind, 60),
-        "metric": clip(f.metric, MAX_SHORT),
-        "split": clip(f.split, 40),
-        "where": where_text(f),
+        **_related_view(f, anchor),
         "evidence": evidence,
         "more_evidence": max(0, len(f.evidence) - 40),
         "causes": causes[:MAX_CAUSES_SHOWN],

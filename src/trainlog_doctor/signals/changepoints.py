@@ -471,14 +471,15 @@ def _segment_dependent(
     return cps, chosen, y, phi > 0.0
 
 
-def _needs_jump_check(penalty: float | None, model: str, chosen: str, dependent: bool) -> bool:
-    """Default breaks of ``"auto"`` must be steps when the noise is persistent or the segments are parabolas.
+def _needs_jump_check(penalty: float | None, model: str, chosen: str, dependent: bool, white: bool = False) -> bool:
+    """Default breaks of ``"auto"`` must be steps when the noise is persistent or the segments are parabolas
+    (never under ``noise="white"``, the rules' segmentation).
 
     Between straight lines or constants in white noise a break may be a kink (where a fall ends), which
     the shape rules build on; between parabolas a smooth bend needs no break, and persistent noise makes
     smooth wandering look like structure.
     """
-    return penalty is None and model == "auto" and (dependent or chosen == "quadratic")
+    return not white and penalty is None and model == "auto" and (dependent or chosen == "quadratic")
 
 
 def _search(y: np.ndarray, penalty: float, min_size: int, model: str) -> tuple[list[int], float]:
@@ -582,7 +583,7 @@ def _detect_short(x: np.ndarray, penalty: float | None, min_size: int, model: st
     sigma = _noise_sigma(x)
     clean = _despike(x, sigma, min_size)
     cps, chosen, y, dependent = _segment_dependent(clean, sigma, penalty, min_size, model, white)
-    return _confirm(y, cps, min_size) if not white and _needs_jump_check(penalty, model, chosen, dependent) else cps
+    return _confirm(y, cps, min_size) if _needs_jump_check(penalty, model, chosen, dependent, white) else cps
 
 
 def _detect_long(
@@ -599,7 +600,7 @@ def _detect_long(
     sigma = _noise_sigma(means)
     clean = _despike(means, sigma, coarse_min)
     coarse, chosen, y, dependent = _segment_dependent(clean, sigma, penalty, coarse_min, model, white)
-    if not white and _needs_jump_check(penalty, model, chosen, dependent):
+    if _needs_jump_check(penalty, model, chosen, dependent, white):
         coarse = _confirm(y, coarse, coarse_min)
     if not coarse:
         return []
