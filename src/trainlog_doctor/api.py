@@ -130,14 +130,18 @@ def suggest_rules(entry: str, codes: list[str], *, selectors: bool = True) -> st
 TIMEOUT_ERROR = "analysis stopped after {seconds:g} s (--timeout)"
 
 
+def error_report(cand: Candidate, error: str) -> RunReport:
+    """The run entry of a candidate whose analysis did not finish (timed out, its worker died), made inert."""
+    fmt = cand.reader.format if cand.reader is not None else None
+    return clean_run(RunReport(cand.run_id, display_path(cand.path), fmt, status="error", error=error))
+
+
 def _analyze_one(cand: Candidate, options: dict[str, Any], keep_frames: bool, timeout: float | None = None) -> list[RunReport]:
     try:
         with time_limit(timeout):
             return analyze_candidate(cand, options, keep_frames=keep_frames)
     except RunTimeout:
-        fmt = cand.reader.format if cand.reader is not None else None
-        error = TIMEOUT_ERROR.format(seconds=float(timeout or 0))
-        return [clean_run(RunReport(cand.run_id, display_path(cand.path), fmt, status="error", error=error))]
+        return [error_report(cand, TIMEOUT_ERROR.format(seconds=float(timeout or 0)))]
 
 
 def analyze_candidate(cand: Candidate, options: dict[str, Any], *, keep_frames: bool = True) -> list[RunReport]:

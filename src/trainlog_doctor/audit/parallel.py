@@ -159,11 +159,6 @@ def stop_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def _crash_entry(cand: Candidate) -> AuditEntry:
-    from trainlog_doctor.model.clean import clean_run
-    from trainlog_doctor.model.report import RunReport
-    from trainlog_doctor.readers.base import display_path
+    from trainlog_doctor.api import error_report
 
-    fmt = cand.reader.format if cand.reader is not None else None
-    run = RunReport(cand.run_id, display_path(cand.path), fmt, status="error",
-                    error="the worker analyzing this run died (out of memory or killed)")
-    return AuditEntry(clean_run(run).to_dict(), None)
+    return AuditEntry(error_report(cand, "the worker analyzing this run died (out of memory or killed)").to_dict(), None)

@@ -87,14 +87,9 @@ def audit_candidate(cand: Candidate, out_dir: Path, options: dict[str, Any]) -> 
         with time_limit(timeout):
             return _audit_candidate(cand, out_dir, options)
     except RunTimeout:
-        from trainlog_doctor.model.clean import clean_run
-        from trainlog_doctor.model.report import RunReport
-        from trainlog_doctor.readers.base import display_path
+        from trainlog_doctor.api import error_report
 
-        fmt = cand.reader.format if cand.reader is not None else None
-        run = RunReport(cand.run_id, display_path(cand.path), fmt, status="error",
-                        error=TIMEOUT_ERROR.format(seconds=float(timeout or 0)))
-        return [AuditEntry(clean_run(run).to_dict(), None)]
+        return [AuditEntry(error_report(cand, TIMEOUT_ERROR.format(seconds=float(timeout or 0))).to_dict(), None)]
 
 
 def timed_out(entries: list[AuditEntry]) -> bool:
